@@ -1,0 +1,135 @@
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from naslib_petridish.cells import (CONV1X1, CONV3X3, INPUT, MAXPOOL3X3, OUTPUT, Cell,
+                                    InvalidCellError, as_cell, as_cells, is_valid, mutate,
+                                    random_cell)
+
+INCEPTION = ([[0, 1, 1, 1, 0, 1, 0],
+              [0, 0, 0, 0, 0, 0, 1],
+              [0, 0, 0, 0, 0, 0, 1],
+              [0, 0, 0, 0, 1, 0, 0],
+              [0, 0, 0, 0, 0, 0, 1],
+              [0, 0, 0, 0, 0, 0, 1],
+              [0, 0, 0, 0, 0, 0, 0]],
+             [INPUT, CONV1X1, CONV3X3, CONV3X3, CONV3X3, MAXPOOL3X3, OUTPUT])
+
+
+def test_hash_matches_official_on_1000_random_cells(table):
+    rows = table.sample(1000, rng=0)
+    for r in rows:
+        c = Cell.from_codes(table.adjacency[r], table.ops[r])
+        assert c.hash == table.hashes[r], r
+
+
+def test_first_row_hash(table):
+    c = Cell.from_codes(table.adjacency[0], table.ops[0])
+    assert c.hash == "00005c142e6f48ac74fdcf73e3439874"
+
+
+def test_pruning_removes_dangling_vertices_and_keeps_hash():
+    # vertex 2 is not reachable from input, vertex 3 does not reach output
+    m = [[0, 1, 0, 1, 0],
+         [0, 0, 0, 0, 1],
+         [0, 0, 0, 0, 1],
+         [0, 0, 0, 0, 0],
+         [0, 0, 0, 0, 0]]
+    c = Cell(m, [INPUT, CONV3X3, MAXPOOL3X3, CONV1X1, OUTPUT])
+    assert c.num_vertices == 3 and c.ops == (INPUT, CONV3X3, OUTPUT)
+    assert c.matrix.tolist() == [[0, 1, 0], [0, 0, 1], [0, 0, 0]]
+    same = Cell([[0, 1, 0], [0, 0, 1], [0, 0, 0]], [INPUT, CONV3X3, OUTPUT])
+    assert c.hash == same.hash and c == same
+    assert c.original_matrix.shape == (5, 5)
+
+
+@pytest.mark.parametrize("matrix,ops,needle", [
+    ([[0, 1], [1, 0]], [INPUT, OUTPUT], "upper triangular"),
+    ([[1, 1], [0, 0]], [INPUT, OUTPUT], "upper triangular"),
+    ([[0, 2], [0, 0]], [INPUT, OUTPUT], "0 or 1"),
+    ([[0, 1, 1], [0, 0, 1]], [INPUT, CONV3X3, OUTPUT], "square"),
+    ([[0, 1], [0, 0]], [INPUT, CONV3X3, OUTPUT], "length of ops"),
+    ([[0, 1, 0], [0, 0, 1], [0, 0, 0]], [INPUT, "conv5x5", OUTPUT], "unknown operation 'conv5x5'"),
+    ([[0, 1, 0], [0, 0, 0], [0, 0, 0]], [INPUT, CONV3X3, OUTPUT], "no path"),
+    ([[0, 1, 0], [0, 0, 1], [0, 0, 0]], [CONV3X3, CONV3X3, OUTPUT], "first operation"),
+    ([[0, 1, 0], [0, 0, 1], [0, 0, 0]], [INPUT, CONV3X3, CONV3X3], "last operation"),
+    (np.triu(np.ones((8, 8), int), 1), [INPUT] + [CONV3X3] * 6 + [OUTPUT], "too many vertices"),
+    (np.triu(np.ones((7, 7), int), 1), [INPUT] + [CONV3X3] * 5 + [OUTPUT], "too many edges"),
+])
+def test_bad_cells_raise_clear_errors(matrix, ops, needle):
+    with pytest.raises(InvalidCellError, match=needle):
+        Cell(matrix, ops)
+    assert not is_valid(matrix, ops)
+
+
+def test_conversions_round_trip(table):
+    c = Cell(*INCEPTION)
+    assert as_cell(c) is c
+    assert as_cell(c.to_dict()) == c
+    assert as_cell(c.to_json()) == c
+    assert as_cell(json.loads(c.to_json())) == c
+    assert as_cell(c.to_tuple()) == c
+    assert as_cell((INCEPTION[0], INCEPTION[1])) == c
+    assert as_cell({"module_adjacency": INCEPTION[0], "module_operations": INCEPTION[1]}) == c
+    assert as_cell(c.hash, table) == c
+    assert pickle.loads(pickle.dumps(c)) == c
+    with pytest.raises(InvalidCellError, match="ground-truth table"):
+        as_cell(c.hash)
+
+
+class FakeModelSpec:
+    """Duck type of nasbench.api.ModelSpec (pruned matrix plus originals)."""
+
+    def __init__(self, matrix, ops):
+        self.original_matrix = np.array(matrix)
+        self.original_ops = list(ops)
+        pruned = Cell(matrix, ops)
+        self.matrix, self.ops = pruned.matrix.copy(), list(pruned.ops)
+
+
+class FakeNaslibGraph:
+    """Duck type of NASLib's NasBench101SearchSpace: get_spec() / get_hash()."""
+
+    def __init__(self, spec=None, h=None):
+        self._spec, self._h = spec, h
+
+    def get_spec(self):
+        return self._spec
+
+    def get_hash(self):
+        return self._h
+
+
+def test_model_spec_and_naslib_objects(table):
+    c = Cell(*INCEPTION)
+    assert as_cell(FakeModelSpec(*INCEPTION)) == c
+    assert as_cell(FakeNaslibGraph({"matrix": np.array(INCEPTION[0]), "ops": INCEPTION[1]})) == c
+    row = 12345
+    assert as_cell(FakeNaslibGraph(None, table.hashes[row]), table).hash == table.hashes[row]
+    with pytest.raises(InvalidCellError, match="cannot interpret"):
+        as_cell(object())
+    with pytest.raises(InvalidCellError, match="architecture #1"):
+        as_cells([c, {"matrix": [[0]], "opz": []}])
+
+
+def test_random_cells_are_valid_and_seeded():
+    assert random_cell(3) == random_cell(3)
+    rng = np.random.default_rng(0)
+    cells = [random_cell(rng) for _ in range(200)]
+    assert all(c.num_edges <= 9 and c.num_vertices <= 7 for c in cells)
+    # small pruned cells recur (the sampler is NB101's, not uniform over hashes)
+    assert len({c.hash for c in cells}) > 100
+
+
+def test_mutation_gives_valid_different_cells(table):
+    rng = np.random.default_rng(1)
+    parent = Cell(*INCEPTION)
+    children = [mutate(parent, rng) for _ in range(100)]
+    assert all(ch.hash != parent.hash for ch in children)
+    assert all(ch.hash in table for ch in children)  # every valid cell is in NB101
+    small = Cell([[0, 1, 0], [0, 0, 1], [0, 0, 0]], [INPUT, CONV3X3, OUTPUT])
+    grown = [mutate(small, rng, mutation_rate=3.0) for _ in range(50)]
+    assert max(c.num_vertices for c in grown) > 3  # mutation can add vertices
+    assert mutate(parent, 5).hash == mutate(parent, 5).hash
