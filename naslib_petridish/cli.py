@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable
 
 from . import __version__
 
@@ -22,14 +21,14 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from .download import DownloadError
     from .tables import GroundTruthError, UnknownCellError
 
-    errs = [UsageError, InvalidCellError, GroundTruthError, UnknownCellError, DownloadError,
-            FileExistsError, FileNotFoundError, IsADirectoryError, PermissionError]
-    try:
-        from .config import ConfigError
-        errs.append(ConfigError)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(errs)
+    from .config import ConfigError
+    from .dish import DishFileError
+    from .outer import RunDirError
+    from .predictor import NotFittedError
+
+    return (UsageError, InvalidCellError, GroundTruthError, UnknownCellError, DownloadError,
+            ConfigError, DishFileError, RunDirError, NotFittedError, FileExistsError,
+            FileNotFoundError, IsADirectoryError, PermissionError)
 
 
 # -- subcommands --------------------------------------------------------------------
@@ -61,6 +60,127 @@ def cmd_download(args: argparse.Namespace) -> int:
     path = download_nb101(url=args.url or OFFICIAL_URL, directory=args.dir,
                           progress=not args.quiet, force=args.force)
     print(f"NAS-Bench-101 table ready: {path}")
+    return 0
+
+
+def _config_from_args(args: argparse.Namespace):
+    from .config import resolve_config
+
+    return resolve_config(args.preset, args.config, args.set, seed=args.seed,
+                          train_size=args.train_size, metric=args.metric, workers=args.workers)
+
+
+def _training_pool(table, cfg):
+    """The same training cells ``evaluate`` draws for this seed."""
+    from .evaluate import draw_split
+
+    rows, _ = draw_split(table, cfg.train_size, 0, cfg.metric, cfg.metric_epochs, cfg.seed)
+    return rows, table.metric(rows, cfg.metric, cfg.metric_epochs)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .predictor import SyntheticPetriDishPredictor
+    from .sources import open_ground_truth
+
+    cfg = _config_from_args(args)
+    table = open_ground_truth(args.nb101, progress=not args.quiet)
+    rows, y = _training_pool(table, cfg)
+    pred = SyntheticPetriDishPredictor(config=cfg, table=table, out_dir=args.out,
+                                       progress=not args.quiet)
+    try:
+        cal = pred.fit(table.cells(rows), y, resume=args.resume, force=args.force)
+    finally:
+        pred.close()
+    hist = pred.dish.history
+    tau = sum(h["kendall_tau"] for h in hist) / len(hist)
+    print(f"dish written to {args.out}/dish.pt: {len(hist)} outer epochs, mean outer Kendall tau "
+          f"{tau:+.3f}, calibration slope {cal.get('slope', float('nan')):+.3g} "
+          f"(r {cal.get('pearson_r', float('nan')):+.3f} on {cal.get('n', 0)} training cells), "
+          f"{pred.fit_seconds:.1f} s")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    import json
+
+    from .cells import as_cells
+    from .predictor import SyntheticPetriDishPredictor
+
+    if args.out and os.path.exists(args.out) and not args.force:
+        raise UsageError(f"{args.out} exists; pass --force to overwrite it")
+    if not os.path.exists(args.archs):
+        raise UsageError(f"architecture file not found: {args.archs}")
+    try:
+        with open(args.archs) as f:
+            archs = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{args.archs} is not valid JSON ({exc})") from None
+    if isinstance(archs, dict):
+        archs = [archs]
+    if not isinstance(archs, list) or not archs:
+        raise UsageError(f"{args.archs} must hold a JSON list of cells "
+                         '({"matrix": ..., "ops": ...}) or hashes')
+    table = None
+    if args.nb101 or any(isinstance(a, str) for a in archs):
+        from .sources import open_ground_truth
+        table = open_ground_truth(args.nb101, progress=not args.quiet)
+    cells = as_cells(archs, table)
+    pred = SyntheticPetriDishPredictor.load(args.dish, table=table, progress=not args.quiet,
+                                            workers=args.workers)
+    try:
+        y = pred.query(cells)
+    finally:
+        pred.close()
+    out = [{"hash": c.hash, "prediction": float(p), "score": float(r.score),
+            "motif_max_acc": float(r.max_acc)} for c, p, r in zip(cells, y, pred.last_results)]
+    text = json.dumps(out, indent=1)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+        print(f"wrote {len(out)} predictions to {args.out} "
+              f"({pred.last_query_seconds_per_arch:.2f} s per architecture)", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import format_metrics, run_evaluation
+    from .sources import open_ground_truth
+
+    cfg = _config_from_args(args)
+    table = open_ground_truth(args.nb101, progress=not args.quiet)
+    res = run_evaluation(table, cfg, args.test_size, args.out, resume=args.resume,
+                         force=args.force, progress=not args.quiet)
+    print(format_metrics(res))
+    print(f"metrics written to {os.path.join(args.out, 'metrics.json')}")
+    if not args.no_plot:
+        from .plots import plot_run
+        files = plot_run(args.out)
+        print("figures: " + ", ".join(str(f) for f in files))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import plot_run
+
+    if not os.path.isdir(args.dir):
+        raise UsageError(f"{args.dir} is not a directory (give a fit or evaluate --out DIR)")
+    for f in plot_run(args.dir, args.out):
+        print(f)
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from .config import load_preset, preset_names, resolve_config
+
+    if args.name:
+        print(resolve_config(args.name).to_yaml(), end="")
+        return 0
+    for name in preset_names():
+        d = load_preset(name)
+        print(f"{name:<16} motif {d.get('motif')}, {d.get('inner_epochs')} inner x "
+              f"{d.get('outer_epochs')} outer epochs")
     return 0
 
 
@@ -99,13 +219,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="download and convert again")
     p.set_defaults(func=cmd_download)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    def run_options(p, default_preset="paper-c"):
+        _add_nb101(p)
+        p.add_argument("--preset", default=default_preset,
+                       help=f"shipped preset (default {default_preset}); see 'presets'")
+        p.add_argument("--config", metavar="FILE", help="YAML file of config fields (over the preset)")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one config field, e.g. --set inner_epochs=16 (repeatable)")
+        p.add_argument("--train-size", type=int, help="training architectures with ground truth")
+        p.add_argument("--seed", type=int, help="random seed of the run")
+        p.add_argument("--metric", choices=["val", "test"],
+                       help="ground truth: 108-epoch validation (paper) or test accuracy")
+        p.add_argument("--workers", type=int, help="worker processes (0 = one per core)")
+        p.add_argument("--out", required=True, metavar="DIR", help="run directory")
+        p.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
+        p.add_argument("--force", action="store_true", help="overwrite an existing run in DIR")
+
+    p = sub.add_parser("fit", help="generate a dish (the outer loop) on NB101 ground truth")
+    run_options(p)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("evaluate", help="fit on a uniform training set, query a disjoint test "
+                                        "set, report correlations and baselines")
+    run_options(p, default_preset="quick")
+    p.add_argument("--test-size", type=int, default=200, help="held-out cells (default 200)")
+    p.add_argument("--no-plot", action="store_true", help="skip the figures")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("query", help="predict architectures with a fitted dish")
+    p.add_argument("--dish", required=True, metavar="DIR", help="directory holding dish.pt")
+    p.add_argument("--archs", required=True, metavar="FILE",
+                   help='JSON list of cells ({"matrix": ..., "ops": ...}) or hashes')
+    p.add_argument("--out", metavar="FILE", help="write predictions here (default: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite --out")
+    p.add_argument("--workers", type=int, help="worker processes (0 = one per core)")
+    _add_nb101(p)
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("plot", help="figures of a fit (like the paper's Figures 2-7)")
+    p.add_argument("dir", help="fit or evaluate directory")
+    p.add_argument("--out", metavar="DIR", help="where to write the PNGs (default: DIR)")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("presets", help="list presets, or print one resolved")
+    p.add_argument("name", nargs="?")
+    p.set_defaults(func=cmd_presets)
     return parser
-
-
-#: Hooks that add more subcommands (fit, query, ...), registered by other modules.
-_EXTRA_COMMANDS: list[Callable] = []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,8 @@
+import json
 import subprocess
 import sys
+
+import pytest
 
 from naslib_petridish.cli import main
 
@@ -22,3 +25,81 @@ def test_console_script_installed():
     r = subprocess.run([sys.executable, "-m", "naslib_petridish.cli", "--version"],
                        capture_output=True, text=True)
     assert r.returncode == 0 and "naslib-petridish" in r.stdout
+
+
+TINY_SET = ["--set", "dish_size=40", "--set", "inner_epochs=2", "--set", "outer_epochs=2",
+            "--set", "outer_batch=3", "--set", "calibration_size=3", "--workers", "1"]
+
+
+def test_fit_then_query_from_the_saved_dish_alone(table_path, table, tmp_path, capsys,
+                                                  monkeypatch):
+    run = tmp_path / "run"
+    assert main(["-q", "fit", "--nb101", table_path, "--preset", "quick", "--out", str(run),
+                 "--train-size", "6", "--seed", "1"] + TINY_SET) == 0
+    assert "dish written" in capsys.readouterr().out
+    for f in ("dish.pt", "config.yaml", "log.jsonl", "train_set.json"):
+        assert (run / f).exists(), f
+    assert not (run / "checkpoint.pt").exists()
+    # refuses to overwrite
+    assert main(["-q", "fit", "--nb101", table_path, "--preset", "quick", "--out", str(run),
+                 "--train-size", "6"] + TINY_SET) == 2
+    assert "--resume" in capsys.readouterr().err
+    # query needs no ground truth when cells are given as dicts
+    monkeypatch.delenv("NASLIB_PETRIDISH_NB101", raising=False)
+    monkeypatch.setenv("NASLIB_PETRIDISH_CACHE", str(tmp_path / "nocache"))
+    archs = tmp_path / "archs.json"
+    cells = [table.cell(r).to_dict() for r in (10, 20, 30)]
+    archs.write_text(json.dumps(cells))
+    out = tmp_path / "pred.json"
+    assert main(["-q", "query", "--dish", str(run), "--archs", str(archs), "--out", str(out)]) == 0
+    preds = json.loads(out.read_text())
+    assert len(preds) == 3 and all(isinstance(p["prediction"], float) for p in preds)
+    assert [p["hash"] for p in preds] == [table.hashes[r] for r in (10, 20, 30)]
+    assert main(["-q", "query", "--dish", str(run), "--archs", str(archs), "--out", str(out)]) == 2
+    # hashes without ground truth: one clear line
+    archs.write_text(json.dumps([table.hashes[10]]))
+    assert main(["-q", "query", "--dish", str(run), "--archs", str(archs)]) == 2
+    assert "no NAS-Bench-101 ground truth found" in capsys.readouterr().err
+    assert main(["plot", str(run)]) == 0
+    assert (run / "outer_kendall.png").exists() and (run / "inner_curves.png").exists()
+
+
+def test_evaluate_end_to_end(table_path, tmp_path, capsys):
+    out = tmp_path / "ev"
+    assert main(["-q", "evaluate", "--nb101", table_path, "--preset", "quick", "--out", str(out),
+                 "--train-size", "6", "--test-size", "8", "--no-plot"] + TINY_SET) == 0
+    text = capsys.readouterr().out
+    assert "petridish" in text and "params (baseline)" in text
+    m = json.loads((out / "metrics.json").read_text())
+    for k in ("petridish", "baseline_params", "baseline_random"):
+        assert set(m[k]) >= {"kendall_tau", "spearman", "pearson"}
+    assert m["test_size"] == 8 and m["train_size"] == 6 and m["fit_seconds"] > 0
+    assert m["query_seconds_per_arch"] > 0 and m["config"]["inner_epochs"] == 2
+    preds = json.loads((out / "predictions.json").read_text())
+    assert len(preds) == 8
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["fit", "--preset", "nope", "--out", "X"], "unknown preset 'nope'"),
+    (["fit", "--preset", "quick", "--set", "inner_epochs=-1", "--out", "X"], "positive integer"),
+    (["fit", "--preset", "quick", "--train-size", "40000", "--out", "X"],
+     "only 30001 cells with val_acc"),
+    (["query", "--dish", "nowhere", "--archs", "a.json"], "architecture file not found"),
+])
+def test_cli_errors_are_one_line(argv, needle, table_path, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["-q"] + argv + (["--nb101", table_path] if argv[0] == "fit" else [])) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and err.count("\n") == 0
+
+
+def test_query_rejects_malformed_cells(tmp_path, capsys):
+    from naslib_petridish.config import PetriDishConfig
+    from naslib_petridish.dish import Dish
+    Dish.create(PetriDishConfig(dish_size=40, inner_epochs=1)).save(tmp_path / "dish.pt")
+    archs = tmp_path / "a.json"
+    archs.write_text(json.dumps([{"matrix": [[0, 1], [0, 0]], "ops": ["input", "output"]},
+                                 {"matrix": [[0, 1], [1, 0]], "ops": ["input", "output"]}]))
+    assert main(["-q", "query", "--dish", str(tmp_path), "--archs", str(archs)]) == 2
+    err = capsys.readouterr().err
+    assert "architecture #1" in err and "upper triangular" in err

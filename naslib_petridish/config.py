@@ -1,0 +1,213 @@
+"""Configuration of a Synthetic Petri Dish run, and the shipped presets.
+
+:class:`PetriDishConfig` holds every setting of the dish, the inner loop and
+the outer loop.  Its defaults are the paper's settings (Section 4); the
+presets in ``naslib_petridish/presets/*.yaml`` pick the motif and inner-loop
+length of each experiment.  Any field can be overridden from a user YAML file
+or ``key=value`` pairs (:func:`resolve_config`), and a resolved config is
+saved with every run so that it can be reproduced exactly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from .motifs import MOTIFS, MotifShape, motif_shape
+
+
+class ConfigError(ValueError):
+    """A bad preset name, config file or override."""
+
+
+#: Outer-loop losses (see ``naslib_petridish.outer``).
+LOSSES = ("pearson_abs",)
+SCORE_MODES = ("eval", "train")
+
+
+@dataclass
+class PetriDishConfig:
+    # motif network (Section 3.2): "A", "B", "C" or a dict of MotifShape fields
+    motif: Any = "C"
+    bn_momentum: float = 0.1
+    # the dish (Section 3.3)
+    dish_size: int = 200
+    dish_resolution: int = 16
+    dish_channels: int = 3
+    num_classes: int = 10
+    # inner loop (Section 4): Adam, lr 5e-5, weight decay 1e-6, batch 20, CE, 100 epochs
+    inner_epochs: int = 100
+    inner_lr: float = 5e-5
+    inner_weight_decay: float = 1e-6
+    inner_batch_size: int = 20
+    # outer loop (Sections 3.5, 4): 6 motifs per epoch, Adam lr 1e-2, no wd, 170 epochs
+    outer_epochs: int = 170
+    outer_batch: int = 6
+    outer_lr: float = 1e-2
+    outer_weight_decay: float = 0.0
+    loss: str = "pearson_abs"
+    #: batch norm mode when the trained motif is scored on the dish
+    score_mode: str = "eval"
+    # ground truth: 108-epoch validation accuracy (Section 3.1)
+    metric: str = "val"
+    metric_epochs: int = 108
+    #: size of the training pool the CLI draws (6 x 170 in the paper)
+    train_size: int = 1020
+    #: training architectures re-scored on the final dish for the score -> accuracy fit
+    calibration_size: int = 24
+    seed: int = 0
+    #: worker processes for motif training (0 = one per CPU core)
+    workers: int = 0
+    #: preset the config started from (informational)
+    preset: str = "default"
+    extra: dict = field(default_factory=dict)
+
+    # -- validation ----------------------------------------------------------
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        def pos_int(name):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"'{name}' must be a positive integer, got {v!r}")
+
+        for n in ("dish_size", "dish_resolution", "dish_channels", "num_classes", "inner_epochs",
+                  "inner_batch_size", "outer_epochs", "outer_batch", "train_size",
+                  "metric_epochs"):
+            pos_int(n)
+        for n in ("inner_lr", "inner_weight_decay", "outer_lr", "outer_weight_decay",
+                  "bn_momentum"):
+            v = getattr(self, n)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise ConfigError(f"'{n}' must be a non-negative number, got {v!r}")
+            setattr(self, n, float(v))
+        for n in ("calibration_size", "seed", "workers"):
+            v = getattr(self, n)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"'{n}' must be a non-negative integer, got {v!r}")
+        if self.dish_size % self.num_classes:
+            raise ConfigError(
+                f"dish_size ({self.dish_size}) must be a multiple of num_classes "
+                f"({self.num_classes}) to keep the classes balanced")
+        if self.outer_batch < 3:
+            raise ConfigError("outer_batch must be at least 3 (a correlation needs several motifs)")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown loss '{self.loss}'; available: {', '.join(LOSSES)}")
+        if self.score_mode not in SCORE_MODES:
+            raise ConfigError(f"score_mode must be one of {SCORE_MODES}, got '{self.score_mode}'")
+        if str(self.metric).lower() not in ("val", "test"):
+            raise ConfigError(f"metric must be 'val' or 'test', got '{self.metric}'")
+        self.metric = str(self.metric).lower()
+        if self.metric_epochs not in (4, 12, 36, 108):
+            raise ConfigError(f"metric_epochs must be 4, 12, 36 or 108, got {self.metric_epochs}")
+        try:
+            shape = self.shape
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if shape.in_channels != self.dish_channels or shape.num_classes != self.num_classes:
+            raise ConfigError("the motif's in_channels/num_classes must match dish_channels/"
+                              "num_classes")
+
+    @property
+    def shape(self) -> MotifShape:
+        m = self.motif
+        if isinstance(m, str):
+            base = motif_shape(m)
+            return dataclasses.replace(base, in_channels=self.dish_channels,
+                                       num_classes=self.num_classes)
+        if isinstance(m, dict):
+            return motif_shape({"in_channels": self.dish_channels,
+                                "num_classes": self.num_classes, **m})
+        return motif_shape(m)
+
+    # -- (de)serialization -----------------------------------------------------
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        if isinstance(self.motif, MotifShape):
+            d["motif"] = self.motif.as_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PetriDishConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown config field(s) {unknown}; known fields: "
+                              f"{', '.join(sorted(known))}")
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def replace(self, **changes) -> "PetriDishConfig":
+        return PetriDishConfig.from_dict({**self.to_dict(), **changes})
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def preset_names() -> list[str]:
+    files = resources.files("naslib_petridish").joinpath("presets")
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_preset(name: str) -> dict:
+    path = resources.files("naslib_petridish").joinpath("presets", f"{name}.yaml")
+    if not path.is_file():
+        raise ConfigError(f"unknown preset '{name}'; available: {', '.join(preset_names())}")
+    data = yaml.safe_load(path.read_text()) or {}
+    data.setdefault("preset", name)
+    return data
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``key=value`` with a YAML value (``inner_epochs=16``, ``motif=B``,
+    ``motif={num_stacks: 2, cells_per_stack: 1, stem_channels: 8}``)."""
+    if "=" not in item:
+        raise ConfigError(f"override '{item}' must look like key=value")
+    k, v = item.split("=", 1)
+    k = k.strip()
+    try:
+        val = yaml.safe_load(v) if v.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override '{item}': cannot parse value ({exc})") from None
+    return k, val
+
+
+def load_yaml_file(path: str | os.PathLike) -> dict:
+    if not os.path.exists(path):
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config fields")
+    return data
+
+
+def resolve_config(preset: str | None = None, config_file: str | None = None,
+                   overrides: list[str] | dict | None = None, **explicit) -> PetriDishConfig:
+    """Preset, then user YAML file, then overrides, then explicit keywords
+    that are not ``None`` (later wins)."""
+    d: dict = {}
+    if preset:
+        d.update(load_preset(preset))
+    if config_file:
+        d.update(load_yaml_file(config_file))
+    if isinstance(overrides, dict):
+        d.update(overrides)
+    elif overrides:
+        d.update(dict(parse_override(o) for o in overrides))
+    d.update({k: v for k, v in explicit.items() if v is not None})
+    return PetriDishConfig.from_dict(d)
+
+
+__all__ = ["ConfigError", "PetriDishConfig", "resolve_config", "load_preset", "preset_names",
+           "MOTIFS"]

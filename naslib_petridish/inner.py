@@ -1,0 +1,172 @@
+"""Inner loop: train one motif on the dish and score it.
+
+Section 4 of the paper: Adam (lr 5e-5, weight decay 1e-6 as L2), batch size
+20, cross-entropy, 100 epochs (16 in the shortened runs).  Per epoch the
+training loss and accuracy (running over the epoch's batches) are recorded,
+and the maximum accuracy over the epochs.  After training, the score of
+Section 3.5 is computed on the whole dish,
+``z^ = mean_i softmax(f(x_i))[y_i]``, optionally with its gradient with
+respect to the dish pixels (the outer loop chains its loss through it).
+
+:class:`MotifRunner` trains the motifs of an outer epoch (or of a query) in
+parallel, one single-threaded worker process per core.  A motif's result
+depends only on its inputs and seed, never on the worker count or the order.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import multiprocessing as mp
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .cells import Cell, as_cell
+from .config import PetriDishConfig
+from .motifs import build_network
+
+
+@dataclass
+class MotifResult:
+    hash: str
+    losses: list          # per inner epoch
+    accs: list            # per inner epoch (fraction of the dish classified right)
+    max_acc: float
+    score: float          # z^
+    grad: np.ndarray | None  # d z^ / d dish images (float32, dish shape)
+    train_seconds: float  # whole inner loop
+
+    @property
+    def epoch_seconds(self) -> float:
+        return self.train_seconds / max(1, len(self.losses))
+
+
+def motif_seed(*keys: int) -> int:
+    """A 63-bit seed from integer keys (run seed, outer epoch, slot, ...)."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def hash_key(h: str) -> int:
+    return int(h[:15], 16)
+
+
+@contextlib.contextmanager
+def _threads(n: int):
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
+                cfg: PetriDishConfig, seed: int, want_grad: bool = False) -> MotifResult:
+    """Train the motif of ``cell`` on the dish and score it (single thread)."""
+    cell = as_cell(cell)
+    x = torch.as_tensor(images, dtype=torch.float32).detach()
+    y = torch.as_tensor(labels, dtype=torch.int64)
+    n = x.shape[0]
+    bs = cfg.inner_batch_size
+    with torch.random.fork_rng(devices=[]), _threads(1):
+        torch.manual_seed(seed)
+        net = build_network(cell, cfg.shape, bn_momentum=cfg.bn_momentum)
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.inner_lr,
+                               weight_decay=cfg.inner_weight_decay)
+        gen = torch.Generator().manual_seed(seed)
+        losses, accs = [], []
+        net.train()
+        t0 = time.perf_counter()
+        for _ in range(cfg.inner_epochs):
+            perm = torch.randperm(n, generator=gen)
+            tot = torch.zeros((), dtype=torch.float64)
+            correct = torch.zeros((), dtype=torch.int64)
+            for i in range(0, n, bs):
+                idx = perm[i:i + bs]
+                xb, yb = x[idx], y[idx]
+                out = net(xb)
+                loss = F.cross_entropy(out, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                tot += loss.detach() * len(idx)
+                correct += (out.detach().argmax(1) == yb).sum()
+            losses.append(float(tot) / n)
+            accs.append(int(correct) / n)
+        train_s = time.perf_counter() - t0
+        net.train(cfg.score_mode == "train")
+        xg = x.clone().requires_grad_(want_grad)
+        with torch.set_grad_enabled(want_grad):
+            p = F.softmax(net(xg), dim=1)
+            z = p.gather(1, y[:, None]).mean()
+            grad = torch.autograd.grad(z, xg)[0].numpy() if want_grad else None
+    return MotifResult(hash=cell.hash, losses=losses, accs=accs, max_acc=max(accs) if accs else 0.0,
+                       score=float(z.detach()), grad=grad, train_seconds=train_s)
+
+
+def _task(args: tuple) -> MotifResult:
+    cell_dict, cfg_dict, images, labels, seed, want_grad = args
+    return train_motif(Cell(cell_dict["matrix"], cell_dict["ops"]), images, labels,
+                       PetriDishConfig.from_dict(cfg_dict), seed, want_grad)
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class MotifRunner:
+    """Trains many motifs, in worker processes when ``workers > 1``.
+
+    Use as a context manager so that the pool is started once per fit or
+    query and shut down afterwards.
+    """
+
+    def __init__(self, workers: int = 0):
+        self.workers = workers or default_workers()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "MotifRunner":
+        if self.workers > 1:
+            # spawn: forking a process that already ran torch ops can deadlock in OpenMP
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
+                                             initializer=_worker_init)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def run(self, cells: Sequence[Cell], images: torch.Tensor, labels: torch.Tensor,
+            cfg: PetriDishConfig, seeds: Sequence[int], want_grad: bool = False,
+            progress=None) -> list[MotifResult]:
+        imgs = images.detach().cpu().numpy()
+        labs = labels.cpu().numpy()
+        tasks = [(c.to_dict(), cfg.to_dict(), imgs, labs, int(s), want_grad)
+                 for c, s in zip(cells, seeds)]
+        if self._pool is None or len(tasks) == 1:  # same result either way (single thread)
+            out = []
+            for t in tasks:
+                out.append(_task(t))
+                if progress is not None:
+                    progress(1)
+            return out
+        futures = [self._pool.submit(_task, t) for t in tasks]
+        out = []
+        for f in futures:
+            out.append(f.result())
+            if progress is not None:
+                progress(1)
+        return out
