@@ -62,6 +62,8 @@ class PetriDishConfig:
     seed: int = 0
     #: worker processes for motif training (0 = one per CPU core)
     workers: int = 0
+    #: tensor layout of motif training: channels_last (fast) or contiguous (NCHW)
+    memory_format: str = "channels_last"
     #: preset the config started from (informational)
     preset: str = "default"
     extra: dict = field(default_factory=dict)
@@ -100,6 +102,9 @@ class PetriDishConfig:
             raise ConfigError(f"unknown loss '{self.loss}'; available: {', '.join(LOSSES)}")
         if self.score_mode not in SCORE_MODES:
             raise ConfigError(f"score_mode must be one of {SCORE_MODES}, got '{self.score_mode}'")
+        if self.memory_format not in ("channels_last", "contiguous"):
+            raise ConfigError("memory_format must be 'channels_last' or 'contiguous', got "
+                              f"'{self.memory_format}'")
         if str(self.metric).lower() not in ("val", "test"):
             raise ConfigError(f"metric must be 'val' or 'test', got '{self.metric}'")
         self.metric = str(self.metric).lower()

@@ -87,7 +87,7 @@ def test_dish_from_incompatible_version_fails_clearly(tmp_path):
 def test_inner_loop_is_the_papers_optimizer(pool):
     """Same seed -> the straightforward loop with the paper's settings gives
     exactly the same losses (Adam lr 5e-5, L2 weight decay 1e-6, batch 20, CE)."""
-    cfg = resolve_config("paper-c", inner_epochs=3)
+    cfg = resolve_config("paper-c", inner_epochs=3, memory_format="contiguous")
     dish = Dish.create(cfg)
     cell = pool[0][0]
     res = train_motif(cell, dish.images, dish.labels, cfg, seed=11)
@@ -116,9 +116,23 @@ def test_inner_loop_is_the_papers_optimizer(pool):
     assert 0 < res.score < 1
 
 
+def test_channels_last_fast_path_matches_nchw(pool):
+    """The default channels_last layout trains the same motif as plain NCHW: same
+    initial weights, same batches, losses equal up to float rounding."""
+    cfg = resolve_config("paper-b", inner_epochs=4)
+    dish = Dish.create(cfg)
+    for cell in pool[0][:3]:
+        fast = train_motif(cell, dish.images, dish.labels, cfg, seed=4)
+        ref = train_motif(cell, dish.images, dish.labels, cfg.replace(memory_format="contiguous"),
+                          seed=4)
+        np.testing.assert_allclose(fast.losses, ref.losses, rtol=2e-4)
+        assert fast.score == pytest.approx(ref.score, rel=1e-3)
+
+
 def test_outer_gradient_is_exact_and_nonzero(pool):
-    """The chain-rule assembly equals back-propagating 1-|r| through all motifs at once."""
-    cfg = tiny()
+    """The chain-rule assembly equals back-propagating 1-|r| through all motifs at once
+    (both in NCHW here, so that only the assembly is compared)."""
+    cfg = tiny(memory_format="contiguous")
     cells, acc = pool
     dish = Dish.create(cfg)
     seeds = [1, 2, 3]

@@ -1,0 +1,131 @@
+"""Motif training throughput: ours beside the ``nasbench-pytorch`` reference.
+
+Same 20+ random NB101 cells, motifs A, B and C, the paper's inner loop (200 dish
+images, batch 20, Adam lr 5e-5, weight decay 1e-6, cross-entropy):
+
+* reference: ``nasbench_pytorch.model.Network`` of the same shape, trained the
+  straightforward way (NCHW, one thread);
+* ours, one core: ``naslib_petridish.inner.train_motif`` (one thread);
+* ours, whole machine: ``MotifRunner`` with one single-threaded worker per core.
+
+The reference and our one-core run alternate cell by cell, so machine noise hits
+both alike.  Writes ``benchmarks/results/motif_throughput.{json,png}``.
+
+    pip install nasbench-pytorch==1.3.1   # the reference (pip install -e '.[bench]')
+    python benchmarks/motif_throughput.py [--nb101 PATH] [--cells 20] [--epochs 3]
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from naslib_petridish.config import PetriDishConfig
+from naslib_petridish.dish import Dish
+from naslib_petridish.evaluate import machine_description
+from naslib_petridish.inner import MotifRunner, default_workers, train_motif
+from naslib_petridish.motifs import MOTIFS
+from naslib_petridish.sources import open_ground_truth
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def reference_epoch_seconds(cell, shape, images, labels, epochs, seed):
+    from nasbench_pytorch.model import Network
+
+    torch.manual_seed(seed)
+    net = Network((np.array(cell.matrix), list(cell.ops)), num_labels=10, in_channels=3,
+                  stem_out_channels=shape.stem_channels, num_stacks=shape.num_stacks,
+                  num_modules_per_stack=shape.cells_per_stack)
+    opt = torch.optim.Adam(net.parameters(), lr=5e-5, weight_decay=1e-6)
+    gen = torch.Generator().manual_seed(seed)
+    net.train()
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        perm = torch.randperm(len(images), generator=gen)
+        for i in range(0, len(images), 20):
+            idx = perm[i:i + 20]
+            loss = F.cross_entropy(net(images[idx]), labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return (time.perf_counter() - t0) / epochs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nb101")
+    ap.add_argument("--cells", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--motifs", default="C,B,A")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    table = open_ground_truth(args.nb101, progress=False)
+    cells = table.cells(table.sample(args.cells, rng=2024))
+    workers = default_workers()
+    out = {"machine": machine_description(), "torch": torch.__version__,
+           "cells": args.cells, "epochs_per_cell": args.epochs, "workers": workers, "motifs": {}}
+    for name in args.motifs.split(","):
+        cfg = PetriDishConfig(motif=name, inner_epochs=args.epochs, workers=workers)
+        dish = Dish.create(cfg)
+        ref, ours = [], []
+        # warm-up (allocator, oneDNN primitive caches) for both paths
+        reference_epoch_seconds(cells[0], MOTIFS[name], dish.images, dish.labels, 1, 0)
+        train_motif(cells[0], dish.images, dish.labels, cfg.replace(inner_epochs=1), 0)
+        for i, c in enumerate(cells):
+            ref.append(reference_epoch_seconds(c, MOTIFS[name], dish.images, dish.labels,
+                                               args.epochs, i))
+            ours.append(train_motif(c, dish.images, dish.labels, cfg, i).epoch_seconds)
+        t0 = time.perf_counter()
+        with MotifRunner(workers) as run:
+            run.run(cells[:2], dish.images, dish.labels, cfg.replace(inner_epochs=1), [0, 1])  # start
+            t0 = time.perf_counter()
+            run.run(cells, dish.images, dish.labels, cfg, list(range(len(cells))))
+        machine_s = time.perf_counter() - t0
+        n_me = len(cells) * args.epochs
+        r = {
+            "reference_1core_ms_per_epoch": 1000 * float(np.mean(ref)),
+            "ours_1core_ms_per_epoch": 1000 * float(np.mean(ours)),
+            "reference_1core_motif_epochs_per_s": 1 / float(np.mean(ref)),
+            "ours_1core_motif_epochs_per_s": 1 / float(np.mean(ours)),
+            "ours_machine_motif_epochs_per_s": n_me / machine_s,
+        }
+        r["speedup_1core"] = r["ours_1core_motif_epochs_per_s"] / r["reference_1core_motif_epochs_per_s"]
+        r["speedup_machine_vs_ref_1core"] = (r["ours_machine_motif_epochs_per_s"]
+                                             / r["reference_1core_motif_epochs_per_s"])
+        out["motifs"][name] = r
+        print(name, json.dumps({k: round(v, 3) for k, v in r.items()}), flush=True)
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "motif_throughput.json"), "w") as f:
+        json.dump(out, f, indent=2)
+    plot(out)
+
+
+def plot(out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(out["motifs"])
+    keys = [("reference_1core_motif_epochs_per_s", "nasbench-pytorch, 1 core"),
+            ("ours_1core_motif_epochs_per_s", "ours, 1 core"),
+            ("ours_machine_motif_epochs_per_s", f"ours, {out['workers']} cores")]
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    w = 0.27
+    for j, (k, label) in enumerate(keys):
+        vals = [out["motifs"][n][k] for n in names]
+        ax.bar(np.arange(len(names)) + (j - 1) * w, vals, w, label=label)
+    ax.set_xticks(np.arange(len(names)), [f"motif {n}" for n in names])
+    ax.set_ylabel("motif-epochs per second")
+    ax.set_title(f"Motif training throughput ({out['cells']} cells)\n{out['machine'][:60]}",
+                 fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(RESULTS, "motif_throughput.png"), dpi=90)
+
+
+if __name__ == "__main__":
+    main()
