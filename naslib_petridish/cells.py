@@ -266,8 +266,10 @@ def as_cell(x: Any, table=None) -> Cell:
       ``module_adjacency``/``module_operations`` keys), or its JSON string;
     * a ``(matrix, ops)`` tuple or list;
     * a 32-character module hash (needs ``table``, a ground-truth table);
+    * NASLib's NB101 tuple ``(*matrix.flatten(), *op indices)``;
     * an object with ``get_spec()`` returning such a dict (NASLib's NB101
-      graph), or with ``get_hash()`` (then ``table`` resolves it);
+      graph), or with ``get_hash()`` returning NASLib's tuple or an NB101 hash
+      (then ``table`` resolves it);
     * an object with ``.matrix``/``.ops`` (the official ``ModelSpec``; its
       ``original_matrix`` is used when present so pruning happens here).
     """
@@ -298,6 +300,9 @@ def as_cell(x: Any, table=None) -> Cell:
             f"a cell dict needs the keys 'matrix' and 'ops', got keys {sorted(x)}")
     if isinstance(x, (tuple, list)) and len(x) == 2 and not isinstance(x[1], (int, float)):
         return Cell(x[0], x[1])
+    if isinstance(x, (tuple, list)) and len(x) > 2 and all(
+            isinstance(v, (int, np.integer)) for v in x):
+        return from_naslib_tuple(x)
     get_spec = getattr(x, "get_spec", None)
     if callable(get_spec):
         spec = get_spec()
@@ -315,12 +320,40 @@ def as_cell(x: Any, table=None) -> Cell:
             raise InvalidCellError("the ModelSpec is invalid (its graph is disconnected)")
         return Cell(x.matrix, x.ops)
     get_hash = getattr(x, "get_hash", None)
-    if callable(get_hash) and table is not None:
-        return table.cell(str(get_hash()))
+    if callable(get_hash):
+        h = get_hash()
+        if isinstance(h, (tuple, list)):  # NASLib's NB101 "hash": (*matrix, *op indices)
+            return from_naslib_tuple(h)
+        if isinstance(h, str) and table is not None:
+            return table.cell(h)
     raise InvalidCellError(
         f"cannot interpret {type(x).__name__} as an NB101 cell: pass a dict with 'matrix' and "
         "'ops', a (matrix, ops) tuple, a hash with a ground-truth table, a nasbench ModelSpec or "
         "a NASLib NB101 architecture")
+
+
+#: Op order of NASLib's NB101 tuple encoding (``nasbench101/conversions.py``: ``all_ops``).
+NASLIB_TUPLE_OPS = (INPUT, OUTPUT, MAXPOOL3X3, CONV1X1, CONV3X3)
+
+
+def from_naslib_tuple(tup: Sequence[int]) -> Cell:
+    """Cell from NASLib's NB101 tuple ``(*matrix.flatten(), *op_indices)``
+    (what ``NasBench101SearchSpace.get_hash()`` returns)."""
+    n = int(round((-1 + (1 + 4 * len(tup)) ** 0.5) / 2))
+    if n * n + n != len(tup):
+        raise InvalidCellError(
+            f"a NASLib NB101 tuple has n*n + n entries; got {len(tup)}")
+    try:
+        ops = [NASLIB_TUPLE_OPS[int(i)] for i in tup[n * n:]]
+    except IndexError:
+        raise InvalidCellError(f"op index out of range in NASLib tuple {tuple(tup[n * n:])}") from None
+    return Cell(np.asarray(tup[:n * n], dtype=np.int64).reshape(n, n), ops)
+
+
+def to_naslib_tuple(cell: Cell) -> tuple[int, ...]:
+    """Inverse of :func:`from_naslib_tuple` (on the pruned cell)."""
+    return tuple(int(v) for v in cell.matrix.flatten()) + tuple(
+        NASLIB_TUPLE_OPS.index(o) for o in cell.ops)
 
 
 def as_cells(xs: Iterable[Any], table=None) -> list[Cell]:

@@ -104,6 +104,14 @@ class SyntheticPetriDishPredictor:
     def requires_partial_training(self, xtest=None) -> bool:
         return False
 
+    def set_random_hyperparams(self) -> dict | None:
+        """NASLib's HPO hook; the dish has no search space of hyperparameters."""
+        return self.hyperparams
+
+    def set_pre_computations(self, unlabeled=None, xtrain_zc_info=None, xtest_zc_info=None,
+                             unlabeled_zc_info=None) -> None:
+        """NASLib's ensemble hook for zero-cost/unlabeled inputs; not used by the dish."""
+
     def _check_ss(self) -> None:
         if self.ss_type not in NB101_SS_TYPES:
             raise ValueError(f"the Synthetic Petri Dish predictor supports NAS-Bench-101 only, "

@@ -6,7 +6,7 @@ import pytest
 
 from naslib_petridish.cells import (CONV1X1, CONV3X3, INPUT, MAXPOOL3X3, OUTPUT, Cell,
                                     InvalidCellError, as_cell, as_cells, is_valid, mutate,
-                                    random_cell)
+                                    random_cell, to_naslib_tuple)
 
 INCEPTION = ([[0, 1, 1, 1, 0, 1, 0],
               [0, 0, 0, 0, 0, 0, 1],
@@ -108,6 +108,19 @@ def test_model_spec_and_naslib_objects(table):
     assert as_cell(FakeNaslibGraph({"matrix": np.array(INCEPTION[0]), "ops": INCEPTION[1]})) == c
     row = 12345
     assert as_cell(FakeNaslibGraph(None, table.hashes[row]), table).hash == table.hashes[row]
+    # NASLib's NB101 get_hash() is the tuple (*matrix.flatten(), *op indices) with its op
+    # order [input, output, maxpool3x3, conv1x1, conv3x3]; its get_spec() pads to 7x7
+    cell = table.cell(row)
+    tup = to_naslib_tuple(cell)
+    assert tup[-cell.num_vertices:][0] == 0 and tup[-1] == 1
+    assert as_cell(FakeNaslibGraph(None, tup)) == cell
+    assert as_cell(tup) == cell
+    small = Cell([[0, 1, 0], [0, 0, 1], [0, 0, 0]], [INPUT, MAXPOOL3X3, OUTPUT])
+    padded = np.zeros((7, 7), dtype="int8")
+    padded[0, 1] = 1
+    padded[1, 6] = 1  # NASLib's convert_to_cell moves the output to vertex 6
+    naslib_spec = {"matrix": padded, "ops": [INPUT, MAXPOOL3X3] + [CONV3X3] * 4 + [OUTPUT]}
+    assert as_cell(FakeNaslibGraph(naslib_spec)) == small
     with pytest.raises(InvalidCellError, match="cannot interpret"):
         as_cell(object())
     with pytest.raises(InvalidCellError, match="architecture #1"):
