@@ -23,11 +23,13 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
     from .config import ConfigError
     from .dish import DishFileError
+    from .naslib import NASLibNotAvailable
     from .outer import RunDirError
     from .predictor import NotFittedError
 
     return (UsageError, InvalidCellError, GroundTruthError, UnknownCellError, DownloadError,
-            ConfigError, DishFileError, RunDirError, NotFittedError, FileExistsError,
+            ConfigError, DishFileError, RunDirError, NotFittedError, NASLibNotAvailable,
+            FileExistsError,
             FileNotFoundError, IsADirectoryError, PermissionError)
 
 
@@ -171,6 +173,26 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_naslib_evaluate(args: argparse.Namespace) -> int:
+    from .naslib import run_predictor_evaluation
+
+    path = run_predictor_evaluation(args.config_file, nb101=args.nb101, metric=args.metric,
+                                    out_dir=args.out_dir)
+    print(f"NASLib errors.json written to {path}")
+    return 0
+
+
+def cmd_naslib_search(args: argparse.Namespace) -> int:
+    import json
+
+    from .naslib import run_search
+
+    summary = run_search(args.config_file, nb101=args.nb101, metric=args.metric,
+                         out_dir=args.out_dir)
+    print(json.dumps({k: v for k, v in summary.items() if k != "best_cell"}, indent=1))
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from .config import load_preset, preset_names, resolve_config
 
@@ -260,6 +282,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="fit or evaluate directory")
     p.add_argument("--out", metavar="DIR", help="where to write the PNGs (default: DIR)")
     p.set_defaults(func=cmd_plot)
+
+    for name, func, what in (
+            ("naslib-evaluate", cmd_naslib_evaluate,
+             "NASLib's PredictorEvaluator on NB101 with a NASLib predictor config "
+             "(predictor: petridish, bananas, xgb, ...); needs NASLib"),
+            ("naslib-search", cmd_naslib_search,
+             "regularized evolution / Bananas / Npenas driven by the dish, through NASLib's "
+             "Trainer; needs NASLib")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("--config-file", required=True, help="NASLib YAML config")
+        _add_nb101(p)
+        p.add_argument("--metric", choices=["val", "test"],
+                       help="what NASLib's accuracy queries read (default: validation where "
+                            "the source has it for every cell, else test)")
+        p.add_argument("--out-dir", help="overrides the config's out_dir")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("presets", help="list presets, or print one resolved")
     p.add_argument("name", nargs="?")
