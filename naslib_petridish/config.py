@@ -62,6 +62,10 @@ class PetriDishConfig:
     seed: int = 0
     #: worker processes for motif training (0 = one per CPU core)
     workers: int = 0
+    #: where motifs train: "process" (local worker processes) or "ray" (a Ray cluster)
+    backend: str = "process"
+    #: Ray cluster address for backend "ray" (None: start a local Ray instance)
+    ray_address: Any = None
     #: tensor layout of motif training: channels_last (fast) or contiguous (NCHW)
     memory_format: str = "channels_last"
     #: preset the config started from (informational)
@@ -102,6 +106,8 @@ class PetriDishConfig:
             raise ConfigError(f"unknown loss '{self.loss}'; available: {', '.join(LOSSES)}")
         if self.score_mode not in SCORE_MODES:
             raise ConfigError(f"score_mode must be one of {SCORE_MODES}, got '{self.score_mode}'")
+        if self.backend not in ("process", "ray"):
+            raise ConfigError(f"backend must be 'process' or 'ray', got '{self.backend}'")
         if self.memory_format not in ("channels_last", "contiguous"):
             raise ConfigError("memory_format must be 'channels_last' or 'contiguous', got "
                               f"'{self.memory_format}'")

@@ -130,17 +130,27 @@ def default_workers() -> int:
 
 
 class MotifRunner:
-    """Trains many motifs, in worker processes when ``workers > 1``.
+    """Trains many motifs, in worker processes when ``workers > 1``, or on a Ray
+    cluster with ``backend="ray"``.
 
     Use as a context manager so that the pool is started once per fit or
-    query and shut down afterwards.
+    query and shut down afterwards.  Every motif trains single-threaded from its
+    own seed, so the backend and the worker count never change a result.
     """
 
-    def __init__(self, workers: int = 0):
+    def __init__(self, workers: int = 0, backend: str = "process", ray_address: str | None = None):
+        if backend not in ("process", "ray"):
+            raise ValueError(f"backend must be 'process' or 'ray', got '{backend}'")
         self.workers = workers or default_workers()
+        self.backend = backend
+        self.ray_address = ray_address
         self._pool: ProcessPoolExecutor | None = None
+        self._ray_task = None
 
     def __enter__(self) -> "MotifRunner":
+        if self.backend == "ray":
+            self._ray_task = _ray_remote(self.ray_address)
+            return self
         if self.workers > 1:
             # spawn: forking a process that already ran torch ops can deadlock in OpenMP
             self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
@@ -159,6 +169,16 @@ class MotifRunner:
         labs = labels.cpu().numpy()
         tasks = [(c.to_dict(), cfg.to_dict(), imgs, labs, int(s), want_grad)
                  for c, s in zip(cells, seeds)]
+        if self._ray_task is not None:
+            import ray
+
+            refs = [self._ray_task.remote(t) for t in tasks]
+            out = []
+            for r in refs:  # in order, so that results line up with the cells
+                out.append(ray.get(r))
+                if progress is not None:
+                    progress(1)
+            return out
         if self._pool is None or len(tasks) == 1:  # same result either way (single thread)
             out = []
             for t in tasks:
@@ -173,3 +193,17 @@ class MotifRunner:
             if progress is not None:
                 progress(1)
         return out
+
+
+def _ray_remote(address: str | None):
+    """The motif task as a Ray remote function (one CPU each); connects to
+    ``address`` (``"auto"`` for a running cluster, ``ray://host:10001`` for a
+    remote one) or starts a local Ray instance."""
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("the Ray backend needs Ray: pip install 'naslib-petridish[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 ignore_reinit_error=True)
+    return ray.remote(num_cpus=1)(_task)

@@ -41,9 +41,9 @@ DISH = "dish.pt"
 CONFIG = "config.yaml"
 TRAIN_SET = "train_set.json"
 
-QUERY_KEY = 0x51E27
+QUERY_KEY = 0x51E27  # seed-stream tag for query/calibration motifs
 #: config fields that may change between an interrupted fit and its resumption
-RESUMABLE_CHANGES = ("workers",)  # seed-stream tag for query/calibration motifs
+RESUMABLE_CHANGES = ("workers", "backend", "ray_address")
 
 
 class RunDirError(ValueError):
@@ -204,7 +204,7 @@ def fit_dish(cfg: PetriDishConfig, cells: Sequence[Cell], accuracies: Sequence[f
         _atomic_json_lines(out / LOG, history)
 
     own_runner = runner is None
-    runner = runner or MotifRunner(cfg.workers)
+    runner = runner or MotifRunner(cfg.workers, cfg.backend, cfg.ray_address)
     end = cfg.outer_epochs if stop_after is None else min(cfg.outer_epochs, start + stop_after)
     bar = tqdm(total=cfg.outer_epochs, initial=start, desc="outer epochs", disable=not progress)
     try:

@@ -202,7 +202,8 @@ class SyntheticPetriDishPredictor:
 
     def _get_runner(self) -> MotifRunner:
         if self._runner is None:
-            self._runner = MotifRunner(self.config.workers).__enter__()
+            cfg = self.config
+            self._runner = MotifRunner(cfg.workers, cfg.backend, cfg.ray_address).__enter__()
         return self._runner
 
     def close(self) -> None:

@@ -103,3 +103,18 @@ def test_query_rejects_malformed_cells(tmp_path, capsys):
     assert main(["-q", "query", "--dish", str(tmp_path), "--archs", str(archs)]) == 2
     err = capsys.readouterr().err
     assert "architecture #1" in err and "upper triangular" in err
+
+
+def test_evaluate_resume_reuses_a_finished_fit(table_path, tmp_path, capsys):
+    """fit, then evaluate --resume on the same directory: the dish is not refitted and the
+    test set is disjoint from the fit's training pool."""
+    run = tmp_path / "run"
+    args = ["--nb101", table_path, "--preset", "quick", "--out", str(run), "--train-size", "6",
+            "--seed", "2"] + TINY_SET
+    assert main(["-q", "fit"] + args) == 0
+    before = (run / "dish.pt").stat().st_mtime_ns
+    assert main(["-q", "evaluate", "--resume", "--test-size", "5", "--no-plot"] + args) == 0
+    assert (run / "dish.pt").stat().st_mtime_ns == before
+    train = set(json.loads((run / "train_set.json").read_text())["hashes"])
+    test = {p["hash"] for p in json.loads((run / "predictions.json").read_text())}
+    assert len(test) == 5 and not train & test
