@@ -67,13 +67,14 @@ def run_evaluation(table: NB101Table, cfg: PetriDishConfig, test_size: int,
                              cfg.seed)
     y_train = table.metric(train, cfg.metric, cfg.metric_epochs)
     y_test = table.metric(test, cfg.metric, cfg.metric_epochs)
-    pred = SyntheticPetriDishPredictor(config=cfg, table=table, out_dir=out, progress=progress)
+    refit = not (resume and (out / DISH).exists())  # else: the fit finished before an interruption
+    if refit:
+        pred = SyntheticPetriDishPredictor(config=cfg, table=table, out_dir=out, progress=progress)
+    else:
+        pred = SyntheticPetriDishPredictor.load(out, table=table, progress=progress,
+                                                workers=cfg.workers)
     try:
-        if resume and (out / DISH).exists():  # fit finished before the interruption
-            pred = SyntheticPetriDishPredictor.load(out, table=table, progress=progress,
-                                                    workers=cfg.workers)
-            pred.out_dir = out
-        else:
+        if refit:
             pred.fit(table.cells(train), y_train, resume=resume, force=force)
         t0 = time.perf_counter()
         y_pred = pred.query(table.cells(test))

@@ -178,8 +178,7 @@ class SyntheticPetriDishPredictor:
         d.mkdir(parents=True, exist_ok=True)
         dish.save(d / DISH)
         (d / "predictor.json").write_text(json.dumps(
-            {"class": type(self).__name__, "fit_seconds": self.fit_seconds,
-             "ss_type": self.ss_type}, indent=2))
+            {"class": type(self).__name__, "ss_type": self.ss_type}, indent=2))
         return d / DISH
 
     @classmethod
