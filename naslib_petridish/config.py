@@ -24,9 +24,13 @@ class ConfigError(ValueError):
     """A bad preset name, config file or override."""
 
 
-#: Outer-loop losses (see ``naslib_petridish.outer``).
-LOSSES = ("pearson_abs",)
+#: Outer-loop losses (see ``naslib_petridish.outer.outer_loss``): the paper's
+#: ``1 - |Pearson|`` and the variants of the ranking study (benchmarks/ranking.py).
+LOSSES = ("pearson_abs", "pearson", "mse", "pairwise")
 SCORE_MODES = ("eval", "train")
+SCORES = ("zhat", "tse")
+#: score -> accuracy maps fitted at the end of ``fit`` (see ``naslib_petridish.predictor``)
+CALIBRATIONS = ("linear", "linear_params")
 
 
 @dataclass
@@ -39,6 +43,9 @@ class PetriDishConfig:
     dish_resolution: int = 16
     dish_channels: int = 3
     num_classes: int = 10
+    #: extra images scored but never trained on (0 = the paper: train and score on the
+    #: same 200 images); they only receive gradient through the score
+    dish_val_size: int = 0
     # inner loop (Section 4): Adam, lr 5e-5, weight decay 1e-6, batch 20, CE, 100 epochs
     inner_epochs: int = 100
     inner_lr: float = 5e-5
@@ -50,6 +57,15 @@ class PetriDishConfig:
     outer_lr: float = 1e-2
     outer_weight_decay: float = 0.0
     loss: str = "pearson_abs"
+    #: temperature of the pairwise logistic loss, on standardized scores
+    pairwise_temperature: float = 0.5
+    #: inner-loop optimizer steps differentiated through (truncated meta-gradient);
+    #: 0 = the paper: gradient through the final forward pass only
+    meta_steps: int = 0
+    #: what is read off a trained motif: "zhat" (the paper: mean softmax probability of
+    #: the true class after training) or "tse" (minus the mean training loss over the
+    #: inner loop: training speed, Ru et al. 2021)
+    score: str = "zhat"
     #: batch norm mode when the trained motif is scored on the dish
     score_mode: str = "eval"
     # ground truth: 108-epoch validation accuracy (Section 3.1)
@@ -59,6 +75,9 @@ class PetriDishConfig:
     train_size: int = 1020
     #: training architectures re-scored on the final dish for the score -> accuracy fit
     calibration_size: int = 24
+    #: score -> accuracy map: "linear" in z^, or "linear_params" in z^ and
+    #: log10(parameter count of the full network) (a hybrid; not the paper)
+    calibration: str = "linear"
     seed: int = 0
     #: worker processes for motif training (0 = one per CPU core)
     workers: int = 0
@@ -92,7 +111,7 @@ class PetriDishConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ConfigError(f"'{n}' must be a non-negative number, got {v!r}")
             setattr(self, n, float(v))
-        for n in ("calibration_size", "seed", "workers"):
+        for n in ("calibration_size", "seed", "workers", "dish_val_size", "meta_steps"):
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"'{n}' must be a non-negative integer, got {v!r}")
@@ -100,10 +119,27 @@ class PetriDishConfig:
             raise ConfigError(
                 f"dish_size ({self.dish_size}) must be a multiple of num_classes "
                 f"({self.num_classes}) to keep the classes balanced")
+        if self.dish_val_size % self.num_classes:
+            raise ConfigError(
+                f"dish_val_size ({self.dish_val_size}) must be a multiple of num_classes "
+                f"({self.num_classes}) to keep the classes balanced")
+        steps = self.inner_epochs * -(-self.dish_size // self.inner_batch_size)
+        if self.meta_steps > steps:
+            raise ConfigError(f"meta_steps ({self.meta_steps}) exceeds the {steps} optimizer "
+                              "steps of the inner loop (inner_epochs x dish_size / batch)")
+        if self.calibration not in CALIBRATIONS:
+            raise ConfigError(f"unknown calibration '{self.calibration}'; available: "
+                              f"{', '.join(CALIBRATIONS)}")
+        v = self.pairwise_temperature
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            raise ConfigError(f"'pairwise_temperature' must be a positive number, got {v!r}")
+        self.pairwise_temperature = float(v)
         if self.outer_batch < 3:
             raise ConfigError("outer_batch must be at least 3 (a correlation needs several motifs)")
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown loss '{self.loss}'; available: {', '.join(LOSSES)}")
+        if self.score not in SCORES:
+            raise ConfigError(f"score must be one of {SCORES}, got '{self.score}'")
         if self.score_mode not in SCORE_MODES:
             raise ConfigError(f"score_mode must be one of {SCORE_MODES}, got '{self.score_mode}'")
         if self.backend not in ("process", "ray"):

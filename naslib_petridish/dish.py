@@ -2,7 +2,9 @@
 
 Section 3.3 of the paper: 200 images of 3 x 16 x 16, initialized randomly,
 each assigned one of 10 classes with CIFAR-10's class balance (20 per class).
-A dish file (``dish.pt``) holds the images, labels, the full config, the
+With ``dish_val_size > 0`` (not the paper) the dish has a second, balanced part
+after the first ``dish_size`` images: motifs train on the first part and are
+scored on the second.  A dish file (``dish.pt``) holds the images, labels, the full config, the
 package version, the fit history and the score -> accuracy calibration.
 """
 from __future__ import annotations
@@ -34,7 +36,7 @@ def balanced_labels(size: int, num_classes: int, rng: np.random.Generator) -> np
 def init_images(cfg: PetriDishConfig, rng: np.random.Generator) -> np.ndarray:
     """Standard-normal pixels (the scale of normalized CIFAR-10 inputs)."""
     return rng.standard_normal(
-        (cfg.dish_size, cfg.dish_channels, cfg.dish_resolution, cfg.dish_resolution)
+        (cfg.dish_size + cfg.dish_val_size, cfg.dish_channels, cfg.dish_resolution, cfg.dish_resolution)
     ).astype(np.float32)
 
 
@@ -55,6 +57,9 @@ class Dish:
         rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0xD15]))
         labels = balanced_labels(cfg.dish_size, cfg.num_classes, rng)
         images = init_images(cfg, rng)
+        if cfg.dish_val_size:  # a separate, balanced validation part after the training part
+            labels = np.concatenate([labels, balanced_labels(cfg.dish_val_size, cfg.num_classes,
+                                                             rng)])
         return cls(torch.from_numpy(images), torch.from_numpy(labels), cfg)
 
     def save(self, path: str | os.PathLike) -> None:

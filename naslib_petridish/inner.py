@@ -15,6 +15,7 @@ depends only on its inputs and seed, never on the worker count or the order.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -65,25 +66,88 @@ def _threads(n: int):
         torch.set_num_threads(old)
 
 
+def _adam_tail(net: torch.nn.Module, opt: torch.optim.Adam, cfg: PetriDishConfig):
+    """Parameters and Adam moments as plain tensors, to continue training
+    functionally (and differentiably) where ``opt`` stopped."""
+    params, moments = {}, {}
+    for name, p in net.named_parameters():
+        st = opt.state.get(p, {})
+        m = st.get("exp_avg", torch.zeros_like(p)).detach().clone()
+        v = st.get("exp_avg_sq", torch.zeros_like(p)).detach().clone()
+        params[name] = p.detach().clone()
+        moments[name] = (m, v)
+    step = 0
+    if opt.state:
+        step = int(next(iter(opt.state.values()))["step"])
+    return params, moments, step
+
+
+def _adam_step(params: dict, moments: dict, grads, step: int, cfg: PetriDishConfig):
+    """One step of the paper's Adam (L2 weight decay) written out in tensor ops so
+    that autograd can differentiate through it (torch.optim updates in place)."""
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    bc1, bc2 = 1 - b1 ** step, 1 - b2 ** step
+    new_p, new_m = {}, {}
+    for (name, p), g in zip(params.items(), grads):
+        m, v = moments[name]
+        g = g + cfg.inner_weight_decay * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        # clamp: the derivative of sqrt at exactly 0 is infinite (values this small are
+        # far below eps, so the update is unchanged)
+        denom = v.clamp_min(1e-30).sqrt() / math.sqrt(bc2) + eps
+        new_p[name] = p - (cfg.inner_lr / bc1) * m / denom
+        new_m[name] = (m, v)
+    return new_p, new_m
+
+
 def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
-                cfg: PetriDishConfig, seed: int, want_grad: bool = False) -> MotifResult:
-    """Train the motif of ``cell`` on the dish and score it (single thread)."""
+                cfg: PetriDishConfig, seed: int, want_grad: bool = False,
+                dtype: torch.dtype = torch.float32) -> MotifResult:
+    """Train the motif of ``cell`` on the dish and score it (single thread).
+
+    ``dtype`` float64 exists for gradient checks against finite differences.
+
+    With ``cfg.meta_steps = K > 0`` the last K optimizer steps run as
+    differentiable tensor code, and ``d z^ / d dish`` includes the path
+    through those steps (truncated back-propagation through training, as in
+    Rawal et al.'s Synthetic Petri Dish); the steps before are constants.
+    With ``cfg.dish_val_size > 0`` the motif trains on the first ``dish_size``
+    images and is scored on the rest.  With ``cfg.score = "tse"`` the score is
+    minus the mean training loss over the inner epochs (training speed, Ru et
+    al. 2021) instead of z^; its dish gradient is the direct effect of each
+    batch's pixels on that batch's loss (plus the path through the last
+    ``meta_steps`` steps).
+    """
     cell = as_cell(cell)
     # channels_last: oneDNN's batch norm and max-pool are 2-8x faster in this layout at
     # motif sizes (benchmarks/motif_throughput.py); results equal NCHW within float rounding
     fmt = torch.channels_last if cfg.memory_format == "channels_last" else torch.contiguous_format
-    x = torch.as_tensor(images, dtype=torch.float32).detach().contiguous(memory_format=fmt)
-    y = torch.as_tensor(labels, dtype=torch.int64)
-    n = x.shape[0]
+    x_all = torch.as_tensor(images, dtype=dtype).detach().contiguous(memory_format=fmt)
+    y_all = torch.as_tensor(labels, dtype=torch.int64)
+    n = cfg.dish_size if cfg.dish_val_size else x_all.shape[0]
+    x_all = x_all.clone().requires_grad_(want_grad)
+    x, y = x_all[:n], y_all[:n]
+    x_score, y_score = (x_all[n:], y_all[n:]) if cfg.dish_val_size else (x, y)
     bs = cfg.inner_batch_size
+    steps_per_epoch = -(-n // bs)
+    tail_from = cfg.inner_epochs * steps_per_epoch - cfg.meta_steps  # first functional step
     with torch.random.fork_rng(devices=[]), _threads(1):
         torch.manual_seed(seed)
-        net = build_network(cell, cfg.shape, bn_momentum=cfg.bn_momentum).to(memory_format=fmt)
+        net = build_network(cell, cfg.shape, bn_momentum=cfg.bn_momentum).to(
+            dtype=dtype, memory_format=fmt)
         opt = torch.optim.Adam(net.parameters(), lr=cfg.inner_lr,
                                weight_decay=cfg.inner_weight_decay)
         gen = torch.Generator().manual_seed(seed)
         losses, accs = [], []
         net.train()
+        params = moments = None
+        buffers = dict(net.named_buffers())
+        step = 0
+        tse = cfg.score == "tse"
+        w_tse = -1.0 / (n * cfg.inner_epochs)  # d(score)/d(batch loss x batch size)
+        gx = torch.zeros_like(x_all) if (want_grad and tse) else None
+        tse_tail = 0.0  # the functional steps' part of the score, in the graph
         t0 = time.perf_counter()
         for _ in range(cfg.inner_epochs):
             perm = torch.randperm(n, generator=gen)
@@ -91,23 +155,56 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
             correct = torch.zeros((), dtype=torch.int64)
             for i in range(0, n, bs):
                 idx = perm[i:i + bs]
-                xb, yb = x[idx], y[idx]
-                out = net(xb)
-                loss = F.cross_entropy(out, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                yb = y[idx]
+                if step < tail_from:  # the plain (fast, in-place) path
+                    xb = x[idx].detach().requires_grad_(gx is not None)
+                    out = net(xb)
+                    loss = F.cross_entropy(out, yb)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    if gx is not None:  # direct effect of the batch's pixels on its loss
+                        gx.index_add_(0, idx, xb.grad * (w_tse * len(idx)))
+                else:  # functional steps that autograd can see through
+                    if params is None:
+                        params, moments, adam_t = _adam_tail(net, opt, cfg)
+                        for p in params.values():
+                            p.requires_grad_(True)
+                    out = torch.func.functional_call(net, (params, buffers), (x[idx],))
+                    loss = F.cross_entropy(out, yb)
+                    grads = torch.autograd.grad(loss, list(params.values()),
+                                                create_graph=want_grad)
+                    adam_t += 1
+                    if tse and want_grad:
+                        tse_tail = tse_tail + loss * (w_tse * len(idx))
+                    params, moments = _adam_step(params, moments, grads, adam_t, cfg)
+                    if not want_grad:  # keep no graph between steps
+                        params = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+                        moments = {k: (m.detach(), v.detach()) for k, (m, v) in moments.items()}
+                step += 1
                 tot += loss.detach() * len(idx)
                 correct += (out.detach().argmax(1) == yb).sum()
             losses.append(float(tot) / n)
             accs.append(int(correct) / n)
         train_s = time.perf_counter() - t0
-        net.train(cfg.score_mode == "train")
-        xg = x.clone().requires_grad_(want_grad)
-        with torch.set_grad_enabled(want_grad):
-            p = F.softmax(net(xg), dim=1)
-            z = p.gather(1, y[:, None]).mean()
-            grad = (torch.autograd.grad(z, xg)[0].contiguous().numpy() if want_grad else None)
+        if tse:  # training speed: minus the mean training loss over the inner loop
+            z = torch.tensor(-float(np.mean(losses)), dtype=torch.float64)
+            grad = None
+            if want_grad:
+                if torch.is_tensor(tse_tail):
+                    gx = gx + torch.autograd.grad(tse_tail, x_all)[0]
+                grad = gx.contiguous().numpy()
+        else:
+            net.train(cfg.score_mode == "train")
+            with torch.set_grad_enabled(want_grad):
+                if params is None:
+                    logits = net(x_score if cfg.dish_val_size else x_all)
+                else:
+                    logits = torch.func.functional_call(net, (params, buffers), (x_score,))
+                p = F.softmax(logits, dim=1)
+                z = p.gather(1, y_score[:, None]).mean()
+                grad = (torch.autograd.grad(z, x_all)[0].contiguous().numpy() if want_grad
+                        else None)
     return MotifResult(hash=cell.hash, losses=losses, accs=accs, max_acc=max(accs) if accs else 0.0,
                        score=float(z.detach()), grad=grad, train_seconds=train_s)
 

@@ -58,12 +58,43 @@ def pearson(z: torch.Tensor, zhat: torch.Tensor, eps: float = 1e-12) -> torch.Te
     return (a * b).sum() / torch.sqrt((a * a).sum() * (b * b).sum() + eps)
 
 
+def _standardize(v: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    return (v - v.mean()) / torch.sqrt(((v - v.mean()) ** 2).mean() + eps)
+
+
 def outer_loss(cfg: PetriDishConfig, z: torch.Tensor, zhat: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """The configured outer loss and the Pearson r of the batch."""
+    """The configured outer loss of ground truth ``z`` and scores ``zhat``, and the
+    Pearson r of the batch.
+
+    - ``pearson_abs``: the paper's ``1 - |r|`` (Eq. 8); either sign of the relation
+      is rewarded, so the calibration fixes the direction afterwards.
+    - ``pearson``: ``1 - r``; only a positive relation is rewarded.
+    - ``mse``: ``mean((zhat - z)^2)``, the paper's Section 7 suggestion: the score
+      itself should be the accuracy.
+    - ``pairwise``: pairwise logistic ranking loss (RankNet) on standardized scores,
+      ``mean over pairs with z_i > z_j of log(1 + exp(-(s_i - s_j) / T))``; only
+      the order matters.
+    """
     r = pearson(z, zhat)
     if cfg.loss == "pearson_abs":  # Eq. (8)
-        return 1.0 - r.abs(), float(r.detach())
-    raise ConfigError(f"unknown loss '{cfg.loss}'")  # pragma: no cover - validated in config
+        loss = 1.0 - r.abs()
+    elif cfg.loss == "pearson":
+        loss = 1.0 - r
+    elif cfg.loss == "mse":
+        loss = ((zhat - z) ** 2).mean()
+    elif cfg.loss == "pairwise":
+        s = _standardize(zhat)
+        i, j = torch.triu_indices(len(z), len(z), offset=1)
+        sign = torch.sign(z[i] - z[j])
+        keep = sign != 0
+        if not bool(keep.any()):
+            loss = (zhat * 0).sum()
+        else:
+            margin = sign[keep] * (s[i] - s[j])[keep] / cfg.pairwise_temperature
+            loss = torch.nn.functional.softplus(-margin).mean()
+    else:  # pragma: no cover - validated in config
+        raise ConfigError(f"unknown loss '{cfg.loss}'")
+    return loss, float(r.detach())
 
 
 def kendall(a: Sequence[float], b: Sequence[float]) -> tuple[float, bool]:
@@ -141,7 +172,9 @@ def prepare_run_dir(out_dir: str | os.PathLike, cfg: PetriDishConfig, resume: bo
                     raise RunDirError(f"{out} holds a finished fit (dish.pt) and nothing to resume")
                 raise RunDirError(f"{out} has no {CHECKPOINT} to resume from")
             state = torch.load(ckpt, map_location="cpu", weights_only=True)
-            saved, now = dict(state["config"]), cfg.to_dict()
+            # fields added by later versions take their (paper) defaults
+            saved = PetriDishConfig.from_dict(dict(state["config"])).to_dict()
+            now = cfg.to_dict()
             for k in RESUMABLE_CHANGES:  # may differ without changing the result
                 saved.pop(k, None), now.pop(k, None)
             if saved != now:
@@ -280,3 +313,44 @@ def linear_calibration(scores: Sequence[float], accs: Sequence[float]) -> dict:
     tau, _ = kendall(s, a)
     return {"slope": slope, "intercept": intercept, "pearson_r": r, "kendall_tau": tau,
             "n": int(len(s)), "score_mean": float(s.mean()) if len(s) else math.nan}
+
+
+def log_params(cells: Sequence[Cell]) -> np.ndarray:
+    """log10 of the trainable parameter count of each cell's full NB101 network."""
+    from .motifs import count_parameters
+
+    return np.log10([count_parameters(c, "full") for c in cells])
+
+
+def fit_calibration(kind: str, scores: Sequence[float], accs: Sequence[float],
+                    cells: Sequence[Cell]) -> dict:
+    """The score -> accuracy map of ``kind`` (``PetriDishConfig.calibration``).
+
+    ``linear``: ``acc ~ slope * z^ + intercept``.  ``linear_params``: least squares
+    ``acc ~ slope * z^ + params_slope * log10(params) + intercept`` (a hybrid of the
+    dish and the free parameter-count baseline; ``numpy.linalg.lstsq``).
+    """
+    cal = linear_calibration(scores, accs)
+    cal["kind"] = kind
+    if kind == "linear_params":
+        s, a = np.asarray(scores, float), np.asarray(accs, float)
+        lp = log_params(cells)
+        cols = [c for c in (s, lp) if len(c) and np.ptp(c) > 0]
+        X = np.column_stack([*(c for c in (s, lp)), np.ones(len(s))])
+        if len(s) >= 3 and len(cols) == 2:
+            coef = np.linalg.lstsq(X, a, rcond=None)[0]
+        else:  # degenerate: fall back to the z^-only fit with no parameter term
+            coef = np.array([cal["slope"], 0.0, cal["intercept"]])
+        cal.update(slope=float(coef[0]), params_slope=float(coef[1]), intercept=float(coef[2]))
+    return cal
+
+
+def apply_calibration(cal: dict | None, scores: np.ndarray, cells: Sequence[Cell]) -> np.ndarray:
+    """Predicted accuracies from raw scores (the raw scores when there is no map)."""
+    s = np.asarray(scores, dtype=np.float64)
+    if not cal:
+        return s
+    out = cal["slope"] * s + cal["intercept"]
+    if cal.get("kind") == "linear_params":
+        out = out + cal["params_slope"] * log_params(cells)
+    return out.astype(np.float64)

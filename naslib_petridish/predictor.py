@@ -7,6 +7,8 @@ calibrates: ``calibration_size`` training architectures are trained on the
 final dish and a linear fit maps their score ``z^`` to their accuracy.  The
 paper's loss ``1 - |r|`` leaves the sign of the relation open; the fit fixes
 it, so ``query`` returns calibrated accuracies where higher means better.
+With ``calibration: linear_params`` (not the paper) the map also takes the
+log parameter count of the full network, a free feature; see RANKING.md.
 
 ``query(xtest)`` trains each (unseen) motif on the dish, in parallel, and
 returns one float64 per architecture.  Architectures may be given in any
@@ -27,7 +29,7 @@ from .cells import Cell, as_cells
 from .config import PetriDishConfig, resolve_config
 from .dish import Dish
 from .inner import MotifResult, MotifRunner
-from .outer import DISH, fit_dish, linear_calibration, score_cells
+from .outer import DISH, apply_calibration, fit_calibration, fit_dish, score_cells
 
 NB101_SS_TYPES = ("nasbench101", "nb101", None)
 
@@ -137,7 +139,8 @@ class SyntheticPetriDishPredictor:
         if len(pick):
             res = score_cells(dish, [cells[i] for i in pick], runner, progress=self.progress,
                               desc="calibration")
-            cal = linear_calibration([r.score for r in res], y[pick])
+            cal = fit_calibration(cfg.calibration, [r.score for r in res], y[pick],
+                                  [cells[i] for i in pick])
             cal["hashes"] = [cells[i].hash for i in pick]
             cal["scores"] = [r.score for r in res]
             cal["accuracies"] = y[pick].tolist()
@@ -165,11 +168,9 @@ class SyntheticPetriDishPredictor:
     def query(self, xtest: Sequence[Any], info=None) -> np.ndarray:
         """Calibrated predictions, float64, one per architecture (higher = better)."""
         self._check_ss()
-        s = self.scores(xtest)
-        cal = self.dish.calibration
-        if not cal:
-            return s
-        return (cal["slope"] * s + cal["intercept"]).astype(np.float64)
+        cells = as_cells(xtest, self.table)
+        s = self.scores(cells)
+        return apply_calibration(self.dish.calibration, s, cells)
 
     # -- persistence --------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> Path:

@@ -9,7 +9,8 @@ DEFAULT_NB101 = REPO.parent / "shared" / "data" / "nb101" / "nb101_table.npz"
 
 
 def nb101_path() -> str | None:
-    p = os.environ.get("NASLIB_PETRIDISH_NB101") or str(DEFAULT_NB101)
+    # absolute: some tests change the working directory
+    p = os.path.abspath(os.environ.get("NASLIB_PETRIDISH_NB101") or str(DEFAULT_NB101))
     return p if os.path.exists(p) else None
 
 
