@@ -1,0 +1,170 @@
+"""Sections 5.1-5.3 of the paper: summary numbers and overlay figures of fit runs.
+
+    python benchmarks/paper_experiments.py --name full \\
+        C=runs/paper-c-s0 [A=runs/paper-a-s0 B=runs/paper-b-s0]
+    python benchmarks/paper_experiments.py --name short \\
+        B-short=runs/paper-b-short-s0 [A-short=runs/paper-a-short-s0] C=runs/paper-c-s0
+
+For each run (``LABEL=DIR``, a ``fit``/``evaluate`` directory; unfinished runs are
+summarized over the outer epochs done so far, and say so): the mean of the motifs'
+maximum accuracy over the first and last 5 outer epochs, the share of outer epochs in
+which all motifs were perfect, the mean outer Kendall tau with undefined epochs counted
+as 0 and without them, the outer loss, and the held-out metrics when the directory has
+``metrics.json``; beside the paper's values.  Figures like the paper's 2/5 (mean max
+accuracy), 4/7 (Kendall tau), both through the paper's moving average of size 3, and
+3/6 (inner curves at outer epochs 0, 85 and 169; with ``--truncate 16`` the curves are
+cut at 16 inner epochs as in Fig. 6).  Writes ``benchmarks/results/paper_<name>.json``
+and ``benchmarks/results/paper_<name>_{accuracy,kendall,inner}.png``.
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+
+from naslib_petridish.plots import moving_average, read_log
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+PAPER = {  # Sections 5.1-5.3
+    "A": {"mean_max_acc_last5": 0.9781, "all_perfect_share": 0.1471,
+          "kendall_mean_with_undefined_as_0": 0.092, "kendall_mean_defined_only": 0.108},
+    "B": {"mean_max_acc_last5": 0.9943, "all_perfect_share": 0.4353,
+          "kendall_mean_with_undefined_as_0": 0.152, "kendall_mean_defined_only": 0.270},
+    "C": {"mean_max_acc_first5": 0.485, "mean_max_acc_last5": 0.645, "all_perfect_share": 0.0,
+          "kendall_mean_with_undefined_as_0": -0.002, "kendall_mean_defined_only": -0.002},
+    "A-short": {"mean_max_acc_last5": 0.5927, "all_perfect_share": 0.0,
+                "kendall_mean_with_undefined_as_0": 0.043},
+    "B-short": {"mean_max_acc_last5": 0.8513, "all_perfect_share": 0.0,
+                "kendall_mean_with_undefined_as_0": 0.209},
+}
+
+
+def summarize(run_dir):
+    recs = read_log(run_dir)
+    m = np.array([r["mean_max_acc"] for r in recs])
+    tau = np.array([r["kendall_tau"] for r in recs])
+    defined = np.array([r["kendall_defined"] for r in recs])
+    loss = np.array([r["loss"] for r in recs])
+    cfg = json.load(open(os.path.join(run_dir, "train_set.json"))) if os.path.exists(
+        os.path.join(run_dir, "train_set.json")) else {}
+    import yaml
+    config = yaml.safe_load(open(os.path.join(run_dir, "config.yaml")))
+    out = {
+        "run": run_dir, "outer_epochs_done": len(recs),
+        "outer_epochs_planned": config["outer_epochs"],
+        "finished": len(recs) >= config["outer_epochs"],
+        "motif": config["motif"], "inner_epochs": config["inner_epochs"],
+        "ground_truth": f"{cfg.get('metric', config['metric'])} accuracy @"
+                        f"{cfg.get('metric_epochs', config['metric_epochs'])} epochs",
+        "mean_max_acc_first5": float(m[:5].mean()), "mean_max_acc_last5": float(m[-5:].mean()),
+        "all_perfect_share": float(np.mean([r["all_perfect"] for r in recs])),
+        "kendall_mean_with_undefined_as_0": float(tau.mean()),
+        "kendall_mean_defined_only": float(tau[defined].mean()) if defined.any() else None,
+        "undefined_share": float(1 - defined.mean()),
+        "outer_loss_first10": float(loss[:10].mean()), "outer_loss_last10": float(loss[-10:].mean()),
+        "outer_epoch_seconds_median": float(np.median([r["wall_seconds"] for r in recs])),
+    }
+    mpath = os.path.join(run_dir, "metrics.json")
+    if os.path.exists(mpath):
+        mm = json.load(open(mpath))
+        out["heldout"] = {"test_size": mm["test_size"], "metric": mm["metric"],
+                          "query_seconds_per_arch": mm["query_seconds_per_arch"],
+                          **{k: mm[k] for k in ("petridish", "baseline_params", "baseline_random")}}
+        if "against_test_accuracy" in mm:
+            out["heldout"]["against_test_accuracy"] = mm["against_test_accuracy"]
+    return out, recs
+
+
+def figures(runs, name, truncate):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for i, (label, recs) in enumerate(runs):
+        ep = np.array([r["epoch"] for r in recs])
+        m = np.array([r["mean_max_acc"] for r in recs])
+        s = np.array([r["std_max_acc"] for r in recs])
+        c = f"C{i}"
+        ax.plot(ep[1:-1], moving_average(m), color=c, label=label)
+        ax.fill_between(ep[1:-1], moving_average(m - s), moving_average(m + s), color=c,
+                        alpha=0.15)
+    ax.set(xlabel="outer epoch", ylabel="mean max accuracy (MA 3, +-1 std)", ylim=(0, 1.02),
+           title="mean of the motifs' maximum accuracy per outer epoch")
+    ax.legend(fontsize=8)
+    files.append(_save(fig, f"paper_{name}_accuracy.png"))
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for i, (label, recs) in enumerate(runs):
+        ep = np.array([r["epoch"] for r in recs])
+        tau = np.array([r["kendall_tau"] for r in recs])
+        ax.plot(ep[1:-1], moving_average(tau), color=f"C{i}",
+                label=f"{label} (mean {tau.mean():+.3f})")
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set(xlabel="outer epoch", ylabel="Kendall tau of the 6 motifs (MA 3)", ylim=(-1.05, 1.05),
+           title="outer-loop Kendall tau (undefined epochs = 0)")
+    ax.legend(fontsize=8)
+    files.append(_save(fig, f"paper_{name}_kendall.png"))
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5), sharey=True)
+    for j, target in enumerate((0, 85, 169)):
+        ax = axes[j]
+        for i, (label, recs) in enumerate(runs):
+            k = min(target, len(recs) - 1)
+            acc = np.array(recs[k]["inner_acc"])
+            if truncate:
+                acc = acc[:, :truncate]
+            x = np.arange(1, acc.shape[1] + 1)
+            mu, sd = acc.mean(0), acc.std(0)
+            ax.plot(x, mu, color=f"C{i}", label=f"{label} (outer epoch {recs[k]['epoch']})")
+            ax.fill_between(x, mu - sd, mu + sd, color=f"C{i}", alpha=0.15)
+        ax.set(title=f"outer epoch {target}", xlabel="inner epoch", ylim=(0, 1.02))
+        ax.legend(fontsize=7, loc="upper left")
+    axes[0].set_ylabel("training accuracy on the dish")
+    files.append(_save(fig, f"paper_{name}_inner.png"))
+    return files
+
+
+def _save(fig, fname):
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = os.path.join(RESULTS, fname)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", help="LABEL=RUN_DIR (labels A, B, C, A-short, B-short "
+                                            "get the paper's values beside them)")
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--truncate", type=int, default=0,
+                    help="cut inner curves at this many epochs (Fig. 6 uses 16)")
+    args = ap.parse_args()
+    os.makedirs(RESULTS, exist_ok=True)
+    summary, runs = {}, []
+    for item in args.runs:
+        label, _, path = item.partition("=")
+        if not path:
+            ap.error(f"'{item}' must look like LABEL=RUN_DIR")
+        s, recs = summarize(path)
+        summary[label] = {"ours": s, "paper": PAPER.get(label)}
+        runs.append((label, recs))
+        done = "" if s["finished"] else (f"  [UNFINISHED: {s['outer_epochs_done']} of "
+                                         f"{s['outer_epochs_planned']} outer epochs]")
+        print(f"{label}: max acc first5 {s['mean_max_acc_first5']:.3f} last5 "
+              f"{s['mean_max_acc_last5']:.3f}, all perfect {s['all_perfect_share']:.2%}, tau "
+              f"{s['kendall_mean_with_undefined_as_0']:+.3f} / "
+              f"{s['kendall_mean_defined_only'] if s['kendall_mean_defined_only'] is None else round(s['kendall_mean_defined_only'], 3)}"
+              f"{done}")
+    path = os.path.join(RESULTS, f"paper_{args.name}.json")
+    with open(path, "w") as f:
+        json.dump(summary, f, indent=1)
+    print("wrote", path, *figures(runs, args.name, args.truncate))
+
+
+if __name__ == "__main__":
+    main()
