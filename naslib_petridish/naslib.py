@@ -42,6 +42,7 @@ PETRIDISH_PRESETS = {
     "petridish": "paper-c", "petridish-a": "paper-a", "petridish-b": "paper-b",
     "petridish-c": "paper-c", "petridish-a-short": "paper-a-short",
     "petridish-b-short": "paper-b-short", "petridish-quick": "quick",
+    "petridish-best": "best",
 }
 
 

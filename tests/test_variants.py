@@ -184,3 +184,22 @@ def test_training_speed_score_and_its_gradient(pool):
          for s in (1, -1)]
     assert float((g * u).sum()) == pytest.approx((f[0] - f[1]) / (2 * h), rel=1e-5)
     assert np.abs(r.grad).sum() > 0 and not np.allclose(r.grad, full.grad)
+
+
+def test_best_preset_fits_and_calibrates_on_every_training_cell(pool):
+    cfg = resolve_config("best", overrides={"workers": 1, "dish_size": 40, "inner_epochs": 2})
+    assert (cfg.score, cfg.calibration, cfg.outer_lr) == ("tse", "linear_params", 0.0)
+    cells, acc = pool
+    p = SyntheticPetriDishPredictor(config=cfg)
+    try:
+        p.fit(cells[:9], acc[:9])
+        assert p.dish.calibration["n"] == 9 and p.dish.calibration["kind"] == "linear_params"
+        assert torch.equal(p.dish.images, Dish.create(cfg).images)  # the dish stays as seeded
+        pred = p.query(cells[9:])
+        scores = np.array([r.score for r in p.last_results])
+        np.testing.assert_allclose(
+            pred, apply_calibration(p.dish.calibration, scores, cells[9:]))
+        # the training speed score is minus the mean inner-loop loss
+        np.testing.assert_allclose(scores, [-np.mean(r.losses) for r in p.last_results])
+    finally:
+        p.close()
