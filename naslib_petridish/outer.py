@@ -335,10 +335,8 @@ def fit_calibration(kind: str, scores: Sequence[float], accs: Sequence[float],
     if kind == "linear_params":
         s, a = np.asarray(scores, float), np.asarray(accs, float)
         lp = log_params(cells)
-        cols = [c for c in (s, lp) if len(c) and np.ptp(c) > 0]
-        X = np.column_stack([*(c for c in (s, lp)), np.ones(len(s))])
-        if len(s) >= 3 and len(cols) == 2:
-            coef = np.linalg.lstsq(X, a, rcond=None)[0]
+        if len(s) >= 3 and np.ptp(s) > 0 and np.ptp(lp) > 0:
+            coef = np.linalg.lstsq(np.column_stack([s, lp, np.ones(len(s))]), a, rcond=None)[0]
         else:  # degenerate: fall back to the z^-only fit with no parameter term
             coef = np.array([cal["slope"], 0.0, cal["intercept"]])
         cal.update(slope=float(coef[0]), params_slope=float(coef[1]), intercept=float(coef[2]))

@@ -14,12 +14,7 @@ from naslib_petridish.motifs import build_network
 from naslib_petridish.outer import (RunDirError, fit_dish, outer_loss, outer_schedule, pearson)
 from naslib_petridish.predictor import NotFittedError, SyntheticPetriDishPredictor
 
-TINY = dict(motif="C", dish_size=40, inner_epochs=2, outer_epochs=3, outer_batch=3,
-            train_size=9, calibration_size=3, workers=1, seed=3)
-
-
-def tiny(**kw):
-    return PetriDishConfig.from_dict({**TINY, **kw})
+from helpers import TINY, tiny  # noqa: E402  (tests/ is on sys.path)
 
 
 @pytest.fixture(scope="module")

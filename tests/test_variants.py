@@ -5,18 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from naslib_petridish.config import ConfigError, PetriDishConfig, resolve_config
+from naslib_petridish.config import ConfigError, resolve_config
 from naslib_petridish.dish import Dish
 from naslib_petridish.inner import train_motif
 from naslib_petridish.outer import apply_calibration, fit_calibration, log_params, outer_loss
 from naslib_petridish.predictor import SyntheticPetriDishPredictor
 
-TINY = dict(motif="C", dish_size=40, inner_epochs=2, outer_epochs=3, outer_batch=3,
-            train_size=9, calibration_size=3, workers=1, seed=3)
-
-
-def tiny(**kw):
-    return PetriDishConfig.from_dict({**TINY, **kw})
+from helpers import tiny  # noqa: E402  (tests/ is on sys.path)
 
 
 @pytest.fixture(scope="module")
