@@ -23,13 +23,14 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
     from .config import ConfigError
     from .dish import DishFileError
+    from .inner import DeviceNotAvailable
     from .naslib import NASLibNotAvailable
     from .outer import RunDirError
     from .predictor import NotFittedError
 
     return (UsageError, InvalidCellError, GroundTruthError, UnknownCellError, DownloadError,
             ConfigError, DishFileError, RunDirError, NotFittedError, NASLibNotAvailable,
-            FileExistsError,
+            DeviceNotAvailable, FileExistsError,
             FileNotFoundError, IsADirectoryError, PermissionError)
 
 

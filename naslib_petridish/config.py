@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+import torch
 import yaml
 
 from .motifs import MOTIFS, MotifShape, motif_shape
@@ -87,6 +88,9 @@ class PetriDishConfig:
     ray_address: Any = None
     #: tensor layout of motif training: channels_last (fast) or contiguous (NCHW)
     memory_format: str = "channels_last"
+    #: torch device motifs train on: "cpu", "cuda", "cuda:1", "mps" (weights are always
+    #: initialized on the CPU, so a seed gives the same initial motif on every device)
+    device: str = "cpu"
     #: preset the config started from (informational)
     preset: str = "default"
     extra: dict = field(default_factory=dict)
@@ -147,6 +151,13 @@ class PetriDishConfig:
         if self.memory_format not in ("channels_last", "contiguous"):
             raise ConfigError("memory_format must be 'channels_last' or 'contiguous', got "
                               f"'{self.memory_format}'")
+        if not isinstance(self.device, str):
+            raise ConfigError(f"device must be a string such as 'cpu' or 'cuda', got {self.device!r}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, ValueError):
+            raise ConfigError(f"device '{self.device}' is not a torch device; use 'cpu', "
+                              "'cuda', 'cuda:N' or 'mps'") from None
         if str(self.metric).lower() not in ("val", "test"):
             raise ConfigError(f"metric must be 'val' or 'test', got '{self.metric}'")
         self.metric = str(self.metric).lower()

@@ -101,6 +101,28 @@ def _adam_step(params: dict, moments: dict, grads, step: int, cfg: PetriDishConf
     return new_p, new_m
 
 
+def check_device(name: str) -> torch.device:
+    """The torch device ``name``, or a clear error when this machine lacks it."""
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceNotAvailable(
+            f"device '{name}' was asked for, but this PyTorch ({torch.__version__}) sees no "
+            "CUDA GPU; install a CUDA build of PyTorch on a GPU machine, or set device=cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise DeviceNotAvailable(f"device '{name}': only {torch.cuda.device_count()} CUDA "
+                                 "device(s) visible")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceNotAvailable(f"device '{name}': the Apple MPS backend is not available here; "
+                                 "set device=cpu")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise DeviceNotAvailable(f"device '{name}' is not supported; use cpu, cuda or mps")
+    return dev
+
+
+class DeviceNotAvailable(RuntimeError):
+    """The configured torch device does not exist on this machine."""
+
+
 def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
                 cfg: PetriDishConfig, seed: int, want_grad: bool = False,
                 dtype: torch.dtype = torch.float32) -> MotifResult:
@@ -123,8 +145,9 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
     # channels_last: oneDNN's batch norm and max-pool are 2-8x faster in this layout at
     # motif sizes (benchmarks/motif_throughput.py); results equal NCHW within float rounding
     fmt = torch.channels_last if cfg.memory_format == "channels_last" else torch.contiguous_format
-    x_all = torch.as_tensor(images, dtype=dtype).detach().contiguous(memory_format=fmt)
-    y_all = torch.as_tensor(labels, dtype=torch.int64)
+    dev = check_device(cfg.device)
+    x_all = torch.as_tensor(images, dtype=dtype).detach().to(dev).contiguous(memory_format=fmt)
+    y_all = torch.as_tensor(labels, dtype=torch.int64).to(dev)
     n = cfg.dish_size if cfg.dish_val_size else x_all.shape[0]
     x_all = x_all.clone().requires_grad_(want_grad)
     x, y = x_all[:n], y_all[:n]
@@ -132,10 +155,11 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
     bs = cfg.inner_batch_size
     steps_per_epoch = -(-n // bs)
     tail_from = cfg.inner_epochs * steps_per_epoch - cfg.meta_steps  # first functional step
-    with torch.random.fork_rng(devices=[]), _threads(1):
+    rng_devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=rng_devices), _threads(1):
         torch.manual_seed(seed)
         net = build_network(cell, cfg.shape, bn_momentum=cfg.bn_momentum).to(
-            dtype=dtype, memory_format=fmt)
+            device=dev, dtype=dtype, memory_format=fmt)
         opt = torch.optim.Adam(net.parameters(), lr=cfg.inner_lr,
                                weight_decay=cfg.inner_weight_decay)
         gen = torch.Generator().manual_seed(seed)
@@ -150,9 +174,9 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
         tse_tail = 0.0  # the functional steps' part of the score, in the graph
         t0 = time.perf_counter()
         for _ in range(cfg.inner_epochs):
-            perm = torch.randperm(n, generator=gen)
-            tot = torch.zeros((), dtype=torch.float64)
-            correct = torch.zeros((), dtype=torch.int64)
+            perm = torch.randperm(n, generator=gen).to(dev)  # drawn on the CPU: same order
+            tot = torch.zeros((), dtype=torch.float64, device=dev)
+            correct = torch.zeros((), dtype=torch.int64, device=dev)
             for i in range(0, n, bs):
                 idx = perm[i:i + bs]
                 yb = y[idx]
@@ -188,12 +212,12 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
             accs.append(int(correct) / n)
         train_s = time.perf_counter() - t0
         if tse:  # training speed: minus the mean training loss over the inner loop
-            z = torch.tensor(-float(np.mean(losses)), dtype=torch.float64)
+            z = torch.tensor(-float(np.mean(losses)), dtype=torch.float64)  # on the CPU
             grad = None
             if want_grad:
                 if torch.is_tensor(tse_tail):
                     gx = gx + torch.autograd.grad(tse_tail, x_all)[0]
-                grad = gx.contiguous().numpy()
+                grad = gx.cpu().contiguous().numpy()
         else:
             net.train(cfg.score_mode == "train")
             with torch.set_grad_enabled(want_grad):
@@ -203,8 +227,8 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
                     logits = torch.func.functional_call(net, (params, buffers), (x_score,))
                 p = F.softmax(logits, dim=1)
                 z = p.gather(1, y_score[:, None]).mean()
-                grad = (torch.autograd.grad(z, x_all)[0].contiguous().numpy() if want_grad
-                        else None)
+                grad = (torch.autograd.grad(z, x_all)[0].cpu().contiguous().numpy()
+                        if want_grad else None)
     return MotifResult(hash=cell.hash, losses=losses, accs=accs, max_acc=max(accs) if accs else 0.0,
                        score=float(z.detach()), grad=grad, train_seconds=train_s)
 
@@ -235,16 +259,20 @@ class MotifRunner:
     own seed, so the backend and the worker count never change a result.
     """
 
-    def __init__(self, workers: int = 0, backend: str = "process", ray_address: str | None = None):
+    def __init__(self, workers: int = 0, backend: str = "process", ray_address: str | None = None,
+                 device: str | None = None):
         if backend not in ("process", "ray"):
             raise ValueError(f"backend must be 'process' or 'ray', got '{backend}'")
         self.workers = workers or default_workers()
         self.backend = backend
         self.ray_address = ray_address
+        self.device = device
         self._pool: ProcessPoolExecutor | None = None
         self._ray_task = None
 
     def __enter__(self) -> "MotifRunner":
+        if self.device is not None:
+            check_device(self.device)  # fail here, not in a worker
         if self.backend == "ray":
             self._ray_task = _ray_remote(self.ray_address)
             return self

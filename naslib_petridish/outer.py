@@ -237,7 +237,7 @@ def fit_dish(cfg: PetriDishConfig, cells: Sequence[Cell], accuracies: Sequence[f
         _atomic_json_lines(out / LOG, history)
 
     own_runner = runner is None
-    runner = runner or MotifRunner(cfg.workers, cfg.backend, cfg.ray_address)
+    runner = runner or MotifRunner(cfg.workers, cfg.backend, cfg.ray_address, cfg.device)
     end = cfg.outer_epochs if stop_after is None else min(cfg.outer_epochs, start + stop_after)
     bar = tqdm(total=cfg.outer_epochs, initial=start, desc="outer epochs", disable=not progress)
     try:
