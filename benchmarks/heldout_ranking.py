@@ -1,0 +1,106 @@
+"""Held-out ranking of paper-protocol dishes over seeds (REPORT.md, item 5).
+
+Each ``evaluate`` run queries 200 cells drawn uniformly at random, disjoint from
+its training pool, and stores Kendall tau / Spearman of the dish's predictions
+against validation and test accuracy, beside the parameter-count and random
+baselines of the same sample (``metrics.json``).  This script gathers the runs
+of each setting (one per seed) into mean +- std:
+
+    python benchmarks/heldout_ranking.py \\
+        B-short=runs/paper-b-short-s0,runs/paper-b-short-s1,runs/paper-b-short-s2 \\
+        C=runs/paper-c-s0
+
+Writes ``benchmarks/results/heldout_ranking.{json,png}``.
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+#: row name -> how to read it from metrics.json
+ROWS = {
+    "petridish vs val: kendall": lambda m: m["petridish"]["kendall_tau"],
+    "petridish vs val: spearman": lambda m: m["petridish"]["spearman"],
+    "params vs val: kendall": lambda m: m["baseline_params"]["kendall_tau"],
+    "params vs val: spearman": lambda m: m["baseline_params"]["spearman"],
+    "random vs val: kendall": lambda m: m["baseline_random"]["kendall_tau"],
+    "motif max acc vs val: kendall": lambda m: m["petridish_motif_max_acc"]["kendall_tau"],
+    "petridish vs test: kendall": lambda m: m["against_test_accuracy"]["petridish"]["kendall_tau"],
+    "petridish vs test: spearman": lambda m: m["against_test_accuracy"]["petridish"]["spearman"],
+    "params vs test: kendall":
+        lambda m: m["against_test_accuracy"]["baseline_params"]["kendall_tau"],
+    "params vs test: spearman": lambda m: m["against_test_accuracy"]["baseline_params"]["spearman"],
+    "fit seconds": lambda m: m["fit_seconds"],
+    "query seconds per arch": lambda m: m["query_seconds_per_arch"],
+}
+
+
+def gather(dirs):
+    metrics = []
+    for d in dirs:
+        path = os.path.join(d, "metrics.json")
+        if not os.path.exists(path):
+            raise SystemExit(f"{path} not found: run `naslib-petridish evaluate` there first")
+        metrics.append(json.load(open(path)))
+    out = {"runs": list(dirs), "seeds": [m["config"]["seed"] for m in metrics],
+           "test_size": metrics[0]["test_size"], "machine": metrics[0]["machine"], "rows": {}}
+    for name, get in ROWS.items():
+        v = np.array([get(m) for m in metrics], float)
+        out["rows"][name] = {"values": v.tolist(), "mean": float(v.mean()),
+                             "std": float(v.std(ddof=1)) if len(v) > 1 else None}
+    return out
+
+
+def plot(summary):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(summary)
+    bars = [("petridish vs val: kendall", "dish, val"), ("params vs val: kendall", "params, val"),
+            ("random vs val: kendall", "random, val"), ("petridish vs test: kendall", "dish, test"),
+            ("params vs test: kendall", "params, test")]
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    w = 0.16
+    for j, (key, name) in enumerate(bars):
+        mean = [summary[lab]["rows"][key]["mean"] for lab in labels]
+        std = [summary[lab]["rows"][key]["std"] or 0 for lab in labels]
+        ax.bar(np.arange(len(labels)) + (j - 2) * w, mean, w, yerr=std, capsize=2, label=name)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xticks(range(len(labels)),
+                  [f"{lab}\n({len(summary[lab]['seeds'])} seed(s))" for lab in labels])
+    ax.set_ylabel("Kendall tau, 200 held-out cells")
+    ax.set_title("Held-out ranking of paper-protocol dishes (mean +- std over seeds)", fontsize=9)
+    ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    fig.tight_layout()
+    fig.savefig(os.path.join(RESULTS, "heldout_ranking.png"), dpi=90)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("settings", nargs="+", help="LABEL=DIR[,DIR...] (one evaluate run per seed)")
+    args = ap.parse_args()
+    summary = {}
+    for item in args.settings:
+        label, _, dirs = item.partition("=")
+        if not dirs:
+            ap.error(f"'{item}' must look like LABEL=DIR[,DIR...]")
+        summary[label] = gather(dirs.split(","))
+        r = summary[label]["rows"]
+        fmt = lambda k: (f"{r[k]['mean']:+.3f}" + (f" +- {r[k]['std']:.3f}"
+                                                    if r[k]["std"] is not None else ""))
+        print(f"{label} (seeds {summary[label]['seeds']}): dish tau vs val "
+              f"{fmt('petridish vs val: kendall')}, params {fmt('params vs val: kendall')}, "
+              f"random {fmt('random vs val: kendall')}; vs test: dish "
+              f"{fmt('petridish vs test: kendall')}, params {fmt('params vs test: kendall')}")
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "heldout_ranking.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    plot(summary)
+
+
+if __name__ == "__main__":
+    main()
