@@ -60,21 +60,23 @@ def plot(summary):
     import matplotlib.pyplot as plt
 
     labels = list(summary)
-    bars = [("petridish vs val: kendall", "dish, val"), ("params vs val: kendall", "params, val"),
+    bars = [("petridish vs val: kendall", "dish, val"),
+            ("motif max acc vs val: kendall", "motifs' max acc, val"),
+            ("params vs val: kendall", "params, val"),
             ("random vs val: kendall", "random, val"), ("petridish vs test: kendall", "dish, test"),
             ("params vs test: kendall", "params, test")]
     fig, ax = plt.subplots(figsize=(7, 3.4))
-    w = 0.16
+    w = 0.14
     for j, (key, name) in enumerate(bars):
         mean = [summary[lab]["rows"][key]["mean"] for lab in labels]
         std = [summary[lab]["rows"][key]["std"] or 0 for lab in labels]
-        ax.bar(np.arange(len(labels)) + (j - 2) * w, mean, w, yerr=std, capsize=2, label=name)
+        ax.bar(np.arange(len(labels)) + (j - 2.5) * w, mean, w, yerr=std, capsize=2, label=name)
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xticks(range(len(labels)),
                   [f"{lab}\n({len(summary[lab]['seeds'])} seed(s))" for lab in labels])
     ax.set_ylabel("Kendall tau, 200 held-out cells")
     ax.set_title("Held-out ranking of paper-protocol dishes (mean +- std over seeds)", fontsize=9)
-    ax.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     fig.tight_layout()
     fig.savefig(os.path.join(RESULTS, "heldout_ranking.png"), dpi=90)
 
