@@ -152,7 +152,8 @@ class PetriDishConfig:
             raise ConfigError("memory_format must be 'channels_last' or 'contiguous', got "
                               f"'{self.memory_format}'")
         if not isinstance(self.device, str):
-            raise ConfigError(f"device must be a string such as 'cpu' or 'cuda', got {self.device!r}")
+            raise ConfigError("device must be a string such as 'cpu' or 'cuda', got "
+                              f"{self.device!r}")
         try:
             torch.device(self.device)
         except (RuntimeError, ValueError):

@@ -101,9 +101,15 @@ def _adam_step(params: dict, moments: dict, grads, step: int, cfg: PetriDishConf
     return new_p, new_m
 
 
+class DeviceNotAvailable(RuntimeError):
+    """The configured torch device does not exist on this machine."""
+
+
 def check_device(name: str) -> torch.device:
     """The torch device ``name``, or a clear error when this machine lacks it."""
     dev = torch.device(name)
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise DeviceNotAvailable(f"device '{name}' is not supported; use cpu, cuda or mps")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise DeviceNotAvailable(
             f"device '{name}' was asked for, but this PyTorch ({torch.__version__}) sees no "
@@ -114,13 +120,7 @@ def check_device(name: str) -> torch.device:
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise DeviceNotAvailable(f"device '{name}': the Apple MPS backend is not available here; "
                                  "set device=cpu")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise DeviceNotAvailable(f"device '{name}' is not supported; use cpu, cuda or mps")
     return dev
-
-
-class DeviceNotAvailable(RuntimeError):
-    """The configured torch device does not exist on this machine."""
 
 
 def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,

@@ -203,7 +203,8 @@ class SyntheticPetriDishPredictor:
     def _get_runner(self) -> MotifRunner:
         if self._runner is None:
             cfg = self.config
-            self._runner = MotifRunner(cfg.workers, cfg.backend, cfg.ray_address, cfg.device).__enter__()
+            self._runner = MotifRunner(cfg.workers, cfg.backend, cfg.ray_address,
+                                       cfg.device).__enter__()
         return self._runner
 
     def close(self) -> None:
