@@ -229,6 +229,9 @@ def fit_dish(cfg: PetriDishConfig, cells: Sequence[Cell], accuracies: Sequence[f
             opt.load_state_dict(state["optimizer"])
             history = list(state["history"])
             start = int(state["epoch"]) + 1
+            # the epochs done before this call, so that a resumed fit reports its whole time
+            dish.meta["resumed_at_epoch"] = start
+            dish.meta["seconds_before_resume"] = float(sum(r["wall_seconds"] for r in history))
         else:
             (out / CONFIG).write_text(cfg.to_yaml())
             (out / TRAIN_SET).write_text(json.dumps(

@@ -132,6 +132,7 @@ class SyntheticPetriDishPredictor:
         runner = self._get_runner()
         dish = fit_dish(cfg, cells, y, out_dir=self.out_dir, resume=resume, force=force,
                         progress=self.progress, runner=runner)
+        t_cal = time.perf_counter()
         # calibration: distinct training architectures, re-trained on the final dish
         rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0xCA1]))
         _, first = np.unique([c.hash for c in cells], return_index=True)
@@ -147,8 +148,11 @@ class SyntheticPetriDishPredictor:
         else:
             cal = None
         dish.calibration = cal
-        self.fit_seconds = time.perf_counter() - t0
+        # wall time of this call plus the outer epochs of earlier, interrupted calls (their
+        # start-up time is not counted: it is seconds against hours of outer epochs)
+        self.fit_seconds = time.perf_counter() - t0 + dish.meta.get("seconds_before_resume", 0.0)
         dish.meta["fit_seconds"] = self.fit_seconds
+        dish.meta["calibration_seconds"] = time.perf_counter() - t_cal
         self.dish = dish
         if self.out_dir is not None:
             dish.save(Path(self.out_dir) / DISH)

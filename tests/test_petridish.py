@@ -200,6 +200,10 @@ def test_fit_updates_dish_logs_and_resumes_identically(pool, tmp_path):
     assert torch.equal(resumed.images, full.images)
     log_b = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
     assert [r["loss"] for r in log_b] == [r["loss"] for r in log]
+    # the resumed dish knows the time of the epochs done before the interruption
+    assert resumed.meta["resumed_at_epoch"] == 2
+    assert resumed.meta["seconds_before_resume"] == pytest.approx(
+        sum(r["wall_seconds"] for r in log_b[:2]))
 
 
 def test_parallel_workers_give_the_serial_result(pool):
@@ -207,6 +211,22 @@ def test_parallel_workers_give_the_serial_result(pool):
     serial = fit_dish(tiny(outer_epochs=2), cells[:9], acc[:9], progress=False)
     parallel = fit_dish(tiny(outer_epochs=2, workers=2), cells[:9], acc[:9], progress=False)
     assert torch.equal(serial.images, parallel.images)
+
+
+def test_resumed_fit_reports_its_whole_time(table, pool, tmp_path):
+    """Table 2's measured initialization time comes from ``fit_seconds``: after an
+    interruption it must count the outer epochs done before it too."""
+    cells, acc = pool
+    cfg = tiny(outer_epochs=3)
+    fit_dish(cfg, cells[:9], acc[:9], out_dir=tmp_path / "r", progress=False, stop_after=2)
+    p = SyntheticPetriDishPredictor(config=cfg, table=table, out_dir=tmp_path / "r")
+    p.fit(cells[:9], acc[:9], resume=True)
+    log = [json.loads(line) for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 3
+    meta = Dish.load(tmp_path / "r").meta
+    assert meta["resumed_at_epoch"] == 2
+    assert meta["fit_seconds"] == p.fit_seconds
+    assert p.fit_seconds >= sum(r["wall_seconds"] for r in log) + meta["calibration_seconds"]
 
 
 def test_predictor_contract_and_persistence(table, pool, tmp_path):
