@@ -2,6 +2,7 @@
 query time (one motif, 100 inner epochs) for motifs A, B and C.
 
     python benchmarks/table2_init_query.py --cells 10 --measured C=runs/paper-c-s0
+    python benchmarks/table2_init_query.py --keep-query --measured C=... B=...  # add fits
 
 Query time is measured: ``--cells`` uniformly drawn cells are queried on a dish of the
 motif's paper preset with all cores (one single-threaded motif per core), and the time
@@ -39,7 +40,19 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--measured", nargs="*", default=[], help="LABEL=FIT_DIR of finished fits")
     ap.add_argument("--nb101", default=None)
+    ap.add_argument("--keep-query", action="store_true",
+                    help="keep the query times measured by the previous run of this script "
+                         "(same machine) and only add the measured initialization times")
     args = ap.parse_args()
+    path = os.path.join(RESULTS, "table2_init_query.json")
+    if args.keep_query:
+        if not os.path.exists(path):
+            raise SystemExit(f"--keep-query needs an earlier {path}; run without it first")
+        old = json.load(open(path))
+        if old["machine"] != machine_description():
+            raise SystemExit(f"--keep-query: {path} was measured on another machine "
+                             f"({old['machine']}); run without --keep-query")
+        args.cells = 0
     table = open_ground_truth(args.nb101, progress=False)
     cells = table.cells(table.sample(args.cells, rng=np.random.default_rng(args.seed))) if args.cells else []
     workers = default_workers()
@@ -54,7 +67,12 @@ def main():
             row = {"query_seconds_computed_one_core": 100 * ep,
                    "query_seconds_computed_all_cores": 100 * ep / workers}
             q = 100 * ep / workers
-            if args.cells:
+            if args.keep_query and "query_seconds_per_arch" in old["ours"][motif]:
+                q = old["ours"][motif]["query_seconds_per_arch"]
+                row.update(query_seconds_per_arch=q,
+                           query_protocol=old["ours"][motif]["query_protocol"])
+                out["query_cells"] = old["query_cells"]
+            elif args.cells:
                 dish = Dish.create(cfg)
                 t0 = time.perf_counter()
                 score_cells(dish, cells, runner)
@@ -68,14 +86,16 @@ def main():
                 dm = Dish.load(measured[motif])
                 row["init_seconds_measured"] = dm.meta.get("fit_seconds")
                 row["init_measured_run"] = measured[motif]
+                for key in ("calibration_seconds", "resumed_at_epoch"):
+                    if key in dm.meta:  # recorded by fits since the resume fix
+                        row[f"init_{key}"] = dm.meta[key]
             out["ours"][motif] = row
-            print(f"{motif}: query {q:.1f} s/arch{'' if args.cells else ' (computed)'} (paper {PAPER[motif]['query_seconds']} s); "
+            print(f"{motif}: query {q:.1f} s/arch{'' if 'query_seconds_per_arch' in row else ' (computed)'} (paper {PAPER[motif]['query_seconds']} s); "
                   f"init computed {one_core / 3600:.1f} h on 1 core, "
                   f"{one_core / workers / 3600:.1f} h on {workers}"
                   + (f"; measured {row['init_seconds_measured'] / 3600:.2f} h"
                      if "init_seconds_measured" in row else "")
                   + f" (paper {PAPER[motif]['init_days']} days)", flush=True)
-    path = os.path.join(RESULTS, "table2_init_query.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1)
     print("wrote", path)
