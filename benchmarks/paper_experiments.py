@@ -10,7 +10,9 @@ summarized over the outer epochs done so far, and say so): the mean of the motif
 maximum accuracy over the first and last 5 outer epochs, the share of outer epochs in
 which all motifs were perfect, the mean outer Kendall tau with undefined epochs counted
 as 0 and without them, the outer loss, and the held-out metrics when the directory has
-``metrics.json``; beside the paper's values.  Figures like the paper's 2/5 (mean max
+``metrics.json``; beside the paper's values.  Beside the paper's outer tau (of the
+motifs' maximum accuracy), the mean tau of z^ and of the parameter count on the same
+batches.  Figures like the paper's 2/5 (mean max
 accuracy), 4/7 (Kendall tau), both through the paper's moving average of size 3, and
 3/6 (inner curves at outer epochs 0, 85 and 169; with ``--truncate 16`` the curves are
 cut at 16 inner epochs as in Fig. 6).  Writes ``benchmarks/results/paper_<name>.json``
@@ -22,7 +24,9 @@ import os
 
 import numpy as np
 
+from naslib_petridish.outer import kendall
 from naslib_petridish.plots import moving_average, read_log
+from naslib_petridish.sources import GroundTruthError, open_ground_truth
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 PAPER = {  # Sections 5.1-5.3
@@ -39,7 +43,21 @@ PAPER = {  # Sections 5.1-5.3
 }
 
 
-def summarize(run_dir):
+def same_batch_taus(recs, table):
+    """Mean Kendall tau against the ground truth, over the outer epochs, of two other
+    statistics of the same 6 cells: the dish score z^ (what the loss optimizes and what a
+    query returns) and, with the table, the full network's parameter count (a free
+    baseline). Undefined epochs count as 0, as for the paper's statistic."""
+    zhat = [kendall(r["scores"], r["ground_truth"])[0] for r in recs]
+    out = {"kendall_zhat_mean": float(np.mean(zhat))}
+    if table is not None:
+        params = [kendall([table.params[table.index(h)] for h in r["hashes"]],
+                          r["ground_truth"])[0] for r in recs]
+        out["kendall_params_same_batch_mean"] = float(np.mean(params))
+    return out
+
+
+def summarize(run_dir, table=None):
     recs = read_log(run_dir)
     m = np.array([r["mean_max_acc"] for r in recs])
     tau = np.array([r["kendall_tau"] for r in recs])
@@ -63,6 +81,7 @@ def summarize(run_dir):
         "undefined_share": float(1 - defined.mean()),
         "outer_loss_first10": float(loss[:10].mean()), "outer_loss_last10": float(loss[-10:].mean()),
         "outer_epoch_seconds_median": float(np.median([r["wall_seconds"] for r in recs])),
+        **same_batch_taus(recs, table),
     }
     mpath = os.path.join(run_dir, "metrics.json")
     if os.path.exists(mpath):
@@ -143,14 +162,25 @@ def main():
     ap.add_argument("--name", required=True)
     ap.add_argument("--truncate", type=int, default=0,
                     help="cut inner curves at this many epochs (Fig. 6 uses 16)")
+    ap.add_argument("--nb101", default=None,
+                    help="ground-truth table for the parameter-count baseline (default: "
+                         "$NASLIB_PETRIDISH_NB101; without a table the baseline is skipped)")
     args = ap.parse_args()
+    try:
+        table = open_ground_truth(args.nb101, progress=False)
+    except GroundTruthError as e:
+        print(f"no parameter-count baseline: {e}")
+        table = None
     os.makedirs(RESULTS, exist_ok=True)
     summary, runs = {}, []
     for item in args.runs:
         label, _, path = item.partition("=")
         if not path:
             ap.error(f"'{item}' must look like LABEL=RUN_DIR")
-        s, recs = summarize(path)
+        try:
+            s, recs = summarize(path, table)
+        except FileNotFoundError as e:
+            ap.error(str(e))
         summary[label] = {"ours": s, "paper": PAPER.get(label)}
         runs.append((label, recs))
         done = "" if s["finished"] else (f"  [UNFINISHED: {s['outer_epochs_done']} of "
@@ -159,7 +189,8 @@ def main():
               f"{s['mean_max_acc_last5']:.3f}, all perfect {s['all_perfect_share']:.2%}, tau "
               f"{s['kendall_mean_with_undefined_as_0']:+.3f} / "
               f"{s['kendall_mean_defined_only'] if s['kendall_mean_defined_only'] is None else round(s['kendall_mean_defined_only'], 3)}"
-              f"{done}")
+              f"; same batches: z^ tau {s['kendall_zhat_mean']:+.3f}, params tau "
+              f"{s.get('kendall_params_same_batch_mean', float('nan')):+.3f}{done}")
     path = os.path.join(RESULTS, f"paper_{args.name}.json")
     with open(path, "w") as f:
         json.dump(summary, f, indent=1)
