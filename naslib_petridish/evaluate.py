@@ -6,9 +6,14 @@ the training set, queries the test set and reports Kendall tau, Spearman and
 Pearson against the ground truth, the fit time and the query time per
 architecture, next to two baselines computed on the same test set: the
 trainable parameter count of the full network and a seeded random score.
+
+The query is checkpointed: each chunk of answered test cells is appended to
+``query_progress.jsonl`` (tagged with a digest of the dish), and ``resume``
+skips the cells already answered by the same dish.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -26,6 +31,7 @@ from .tables import NB101Table
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.json"
+QUERY_PROGRESS = "query_progress.jsonl"
 
 
 def machine_description() -> str:
@@ -61,7 +67,10 @@ def draw_split(table: NB101Table, train_size: int, test_size: int, metric: str,
 
 def run_evaluation(table: NB101Table, cfg: PetriDishConfig, test_size: int,
                    out_dir: str | os.PathLike, resume: bool = False, force: bool = False,
-                   progress: bool = True) -> dict:
+                   progress: bool = True, query_chunk: int | None = None) -> dict:
+    """Fit (or, with ``resume``, continue or reuse the fit in ``out_dir``), query the
+    held-out cells (checkpointed every ``query_chunk`` cells; default 8 per worker, at
+    least 16) and write ``metrics.json`` and ``predictions.json``."""
     out = Path(out_dir)
     train, test = draw_split(table, cfg.train_size, test_size, cfg.metric, cfg.metric_epochs,
                              cfg.seed)
@@ -76,11 +85,9 @@ def run_evaluation(table: NB101Table, cfg: PetriDishConfig, test_size: int,
     try:
         if refit:
             pred.fit(table.cells(train), y_train, resume=resume, force=force)
-        t0 = time.perf_counter()
-        y_pred = pred.query(table.cells(test))
-        query_s = (time.perf_counter() - t0) / len(test)
-        scores = np.array([r.score for r in pred.last_results])
-        max_acc = np.array([r.max_acc for r in pred.last_results])
+        y_pred, scores, max_acc, query_s = _query_checkpointed(
+            pred, table.cells(test), out / QUERY_PROGRESS, resume=resume and not refit,
+            chunk=query_chunk)
     finally:
         pred.close()
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0x4A4D]))
@@ -110,6 +117,59 @@ def run_evaluation(table: NB101Table, cfg: PetriDishConfig, test_size: int,
           "motif_max_acc": float(m), "ground_truth": float(g)}
          for r, p, s, m, g in zip(test, y_pred, scores, max_acc, y_test)], indent=1))
     return res
+
+
+def dish_digest(pred: SyntheticPetriDishPredictor) -> str:
+    """Identity of a fitted dish (its pixels and calibration) for the query checkpoint."""
+    dish = pred.dish
+    h = hashlib.sha1(dish.images.detach().cpu().numpy().tobytes())
+    h.update(json.dumps(dish.calibration, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _query_checkpointed(pred: SyntheticPetriDishPredictor, cells: list, path: Path,
+                        resume: bool, chunk: int | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Query ``cells`` in chunks, appending each chunk to ``path``; with ``resume``, reuse
+    the answers of the same dish already there (a cell's answer does not depend on its
+    chunk).  Returns predictions, raw scores, motif max accuracies (in the order of
+    ``cells``) and the query wall time per architecture (summed over sessions)."""
+    digest = dish_digest(pred)
+    done: dict[str, dict] = {}
+    if resume and path.exists():
+        lines = path.read_text().splitlines()
+        try:
+            same = lines and json.loads(lines[0]).get("dish") == digest
+        except json.JSONDecodeError:
+            same = False
+        for line in lines[1:] if same else []:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by the interruption
+                continue
+            done[rec["hash"]] = rec
+    # (re)write the file with only complete records of this dish, then append to it
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in [{"dish": digest}, *done.values()]))
+    os.replace(tmp, path)
+    todo = [c for c in cells if c.hash not in done]
+    # chunks of a few cells per worker keep the workers busy and lose little on a stop
+    chunk = chunk or max(16, 8 * max(1, pred.config.workers or os.cpu_count() or 1))
+    for i in range(0, len(todo), chunk):
+        part = todo[i:i + chunk]
+        t0 = time.perf_counter()
+        y = pred.query(part)
+        per_cell = (time.perf_counter() - t0) / len(part)
+        recs = [{"hash": c.hash, "prediction": float(p), "score": float(r.score),
+                 "max_acc": float(r.max_acc), "seconds": per_cell}
+                for c, p, r in zip(part, y, pred.last_results)]
+        with open(path, "a") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in recs))
+        done.update((r["hash"], r) for r in recs)
+    rows = [done[c.hash] for c in cells]
+    return (np.array([r["prediction"] for r in rows]), np.array([r["score"] for r in rows]),
+            np.array([r["max_acc"] for r in rows]),
+            float(np.mean([r["seconds"] for r in rows])))
 
 
 def format_metrics(res: dict) -> str:

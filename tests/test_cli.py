@@ -118,3 +118,47 @@ def test_evaluate_resume_reuses_a_finished_fit(table_path, tmp_path, capsys):
     train = set(json.loads((run / "train_set.json").read_text())["hashes"])
     test = {p["hash"] for p in json.loads((run / "predictions.json").read_text())}
     assert len(test) == 5 and not train & test
+
+
+def test_evaluate_query_resumes_after_an_interruption(table, tmp_path):
+    """An interrupted held-out query continues where it stopped: answers of the same dish
+    are reused (even after a line cut short), the rest is queried, the result is whole."""
+    import shutil
+
+    from naslib_petridish.evaluate import QUERY_PROGRESS, run_evaluation
+    from helpers import tiny
+
+    cfg = tiny(outer_epochs=2, seed=4)
+    a, b = tmp_path / "a", tmp_path / "b"
+    res_a = run_evaluation(table, cfg, 7, a, progress=False, query_chunk=3)
+    lines = (a / QUERY_PROGRESS).read_text().splitlines()
+    assert len(lines) == 8 and "dish" in json.loads(lines[0])
+    preds_a = json.loads((a / "predictions.json").read_text())
+
+    def interrupted(header=None):
+        shutil.rmtree(b, ignore_errors=True)
+        shutil.copytree(a, b)
+        for f in ("metrics.json", "predictions.json"):
+            (b / f).unlink()
+        head, *recs = lines
+        first = json.loads(recs[0])
+        first["score"] = 0.123456  # marks an answer that must be reused, not recomputed
+        kept = [header or head, json.dumps(first), recs[1], recs[2]]
+        (b / QUERY_PROGRESS).write_text("\n".join(kept) + "\n" + recs[3][:20])  # cut short
+        return first["hash"]
+
+    marked = interrupted()
+    res_b = run_evaluation(table, cfg, 7, b, resume=True, progress=False, query_chunk=3)
+    preds_b = json.loads((b / "predictions.json").read_text())
+    assert [p["hash"] for p in preds_b] == [p["hash"] for p in preds_a]
+    for pa, pb in zip(preds_a, preds_b):
+        assert pb["score"] == (0.123456 if pa["hash"] == marked else pa["score"])
+    after = (b / QUERY_PROGRESS).read_text().splitlines()
+    assert len(after) == 8 and all(json.loads(line) for line in after)
+    assert res_b["query_seconds_per_arch"] > 0
+    assert res_b["baseline_params"] == res_a["baseline_params"]
+    # answers from another dish are not reused
+    marked = interrupted(header=json.dumps({"dish": "another dish"}))
+    run_evaluation(table, cfg, 7, b, resume=True, progress=False, query_chunk=3)
+    preds_c = json.loads((b / "predictions.json").read_text())
+    assert [p["score"] for p in preds_c] == [p["score"] for p in preds_a]
