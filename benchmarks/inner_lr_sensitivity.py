@@ -35,17 +35,16 @@ PAPER = {("C", 100): (0.485, "first 5 outer epochs"),
          ("B", 100): (0.9943, "last 5 outer epochs"),
          ("B", 16): (0.8513, "last 5 outer epochs"),
          ("A", 16): (0.5927, "last 5 outer epochs")}
-SHAPE = {"A": (32, 1, 3), "B": (16, 3, 1), "C": (16, 1, 1)}  # stem, stacks, cells per stack
 
 
 def reference_max_acc(cell, images, labels, cfg, seed):
     """nasbench-pytorch's Network in the motif's shape, trained as the paper states."""
     from nasbench_pytorch.model import Network
 
-    stem, stacks, cells = SHAPE[cfg.motif]
+    shape = cfg.shape
     torch.manual_seed(seed)
-    net = Network((cell.matrix, cell.ops), stem_out_channels=stem, num_stacks=stacks,
-                  num_modules_per_stack=cells)
+    net = Network((cell.matrix, cell.ops), stem_out_channels=shape.stem_channels,
+                  num_stacks=shape.num_stacks, num_modules_per_stack=shape.cells_per_stack)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.inner_lr, weight_decay=cfg.inner_weight_decay)
     gen = torch.Generator().manual_seed(seed)
     n, bs, best = len(labels), cfg.inner_batch_size, 0.0

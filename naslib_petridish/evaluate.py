@@ -25,6 +25,7 @@ from scipy import stats
 
 from . import __version__
 from .config import PetriDishConfig
+from .inner import default_workers
 from .outer import DISH
 from .predictor import SyntheticPetriDishPredictor
 from .tables import NB101Table
@@ -154,7 +155,7 @@ def _query_checkpointed(pred: SyntheticPetriDishPredictor, cells: list, path: Pa
     os.replace(tmp, path)
     todo = [c for c in cells if c.hash not in done]
     # chunks of a few cells per worker keep the workers busy and lose little on a stop
-    chunk = chunk or max(16, 8 * max(1, pred.config.workers or os.cpu_count() or 1))
+    chunk = chunk or max(16, 8 * (pred.config.workers or default_workers()))
     for i in range(0, len(todo), chunk):
         part = todo[i:i + chunk]
         t0 = time.perf_counter()

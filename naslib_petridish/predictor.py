@@ -150,9 +150,10 @@ class SyntheticPetriDishPredictor:
         dish.calibration = cal
         # wall time of this call plus the outer epochs of earlier, interrupted calls (their
         # start-up time is not counted: it is seconds against hours of outer epochs)
-        self.fit_seconds = time.perf_counter() - t0 + dish.meta.get("seconds_before_resume", 0.0)
+        now = time.perf_counter()
+        self.fit_seconds = now - t0 + dish.meta.get("seconds_before_resume", 0.0)
         dish.meta["fit_seconds"] = self.fit_seconds
-        dish.meta["calibration_seconds"] = time.perf_counter() - t_cal
+        dish.meta["calibration_seconds"] = now - t_cal
         self.dish = dish
         if self.out_dir is not None:
             dish.save(Path(self.out_dir) / DISH)
