@@ -3,7 +3,8 @@
     python benchmarks/paper_experiments.py --name full \\
         C=runs/paper-c-s0 [A=runs/paper-a-s0 B=runs/paper-b-s0]
     python benchmarks/paper_experiments.py --name short \\
-        B-short=runs/paper-b-short-s0 [A-short=runs/paper-a-short-s0] C=runs/paper-c-s0
+        B-short=runs/paper-b-short-s0,runs/paper-b-short-s1,runs/paper-b-short-s2 \\
+        [A-short=runs/paper-a-short-s0] C=runs/paper-c-s0
 
 For each run (``LABEL=DIR``, a ``fit``/``evaluate`` directory; unfinished runs are
 summarized over the outer epochs done so far, and say so): the mean of the motifs'
@@ -17,6 +18,11 @@ accuracy), 4/7 (Kendall tau), both through the paper's moving average of size 3,
 3/6 (inner curves at outer epochs 0, 85 and 169; with ``--truncate 16`` the curves are
 cut at 16 inner epochs as in Fig. 6).  Writes ``benchmarks/results/paper_<name>.json``
 and ``benchmarks/results/paper_<name>_{accuracy,kendall,inner}.png``.
+
+Several runs of one setting (seeds) are given comma-separated after one label: the JSON
+then holds each seed's summary and the mean +- std (ddof 1) of every number over the
+seeds; figures 2/5 and 4/7 plot the mean over the seeds of the per-epoch statistic, and
+figure 3/6 the inner curves of the first run given.
 """
 import argparse
 import json
@@ -94,6 +100,32 @@ def summarize(run_dir, table=None):
     return out, recs
 
 
+def over_seeds(summaries):
+    """Mean +- std (ddof 1) over seeds of every number the per-seed summaries share."""
+    out = {"seeds": len(summaries), "runs": [s["run"] for s in summaries],
+           "finished": all(s["finished"] for s in summaries)}
+    for key, v0 in summaries[0].items():
+        if isinstance(v0, (int, float)) and not isinstance(v0, bool) and all(
+                isinstance(s.get(key), (int, float)) for s in summaries):
+            v = np.array([s[key] for s in summaries], float)
+            out[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)),
+                        "values": v.tolist()}
+    return out
+
+
+def seed_mean_records(recs_per_seed):
+    """Per-epoch records whose mean_max_acc, std_max_acc and kendall_tau are the mean over
+    the seeds (over the outer epochs all seeds have done); the rest is the first seed's."""
+    n = min(len(r) for r in recs_per_seed)
+    out = []
+    for k in range(n):
+        rec = dict(recs_per_seed[0][k])
+        for key in ("mean_max_acc", "std_max_acc", "kendall_tau"):
+            rec[key] = float(np.mean([r[k][key] for r in recs_per_seed]))
+        out.append(rec)
+    return out
+
+
 def figures(runs, name, truncate):
     import matplotlib
     matplotlib.use("Agg")
@@ -101,7 +133,7 @@ def figures(runs, name, truncate):
 
     files = []
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for i, (label, recs) in enumerate(runs):
+    for i, (label, recs, _) in enumerate(runs):
         ep = np.array([r["epoch"] for r in recs])
         m = np.array([r["mean_max_acc"] for r in recs])
         s = np.array([r["std_max_acc"] for r in recs])
@@ -115,7 +147,7 @@ def figures(runs, name, truncate):
     files.append(_save(fig, f"paper_{name}_accuracy.png"))
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for i, (label, recs) in enumerate(runs):
+    for i, (label, recs, _) in enumerate(runs):
         ep = np.array([r["epoch"] for r in recs])
         tau = np.array([r["kendall_tau"] for r in recs])
         ax.plot(ep[1:-1], moving_average(tau), color=f"C{i}",
@@ -129,7 +161,7 @@ def figures(runs, name, truncate):
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.5), sharey=True)
     for j, target in enumerate((0, 85, 169)):
         ax = axes[j]
-        for i, (label, recs) in enumerate(runs):
+        for i, (_, recs, label) in enumerate(runs):
             k = min(target, len(recs) - 1)
             acc = np.array(recs[k]["inner_acc"])
             if truncate:
@@ -174,27 +206,49 @@ def main():
     os.makedirs(RESULTS, exist_ok=True)
     summary, runs = {}, []
     for item in args.runs:
-        label, _, path = item.partition("=")
-        if not path:
-            ap.error(f"'{item}' must look like LABEL=RUN_DIR")
-        try:
-            s, recs = summarize(path, table)
-        except FileNotFoundError as e:
-            ap.error(str(e))
-        summary[label] = {"ours": s, "paper": PAPER.get(label)}
-        runs.append((label, recs))
-        done = "" if s["finished"] else (f"  [UNFINISHED: {s['outer_epochs_done']} of "
-                                         f"{s['outer_epochs_planned']} outer epochs]")
-        print(f"{label}: max acc first5 {s['mean_max_acc_first5']:.3f} last5 "
-              f"{s['mean_max_acc_last5']:.3f}, all perfect {s['all_perfect_share']:.2%}, tau "
-              f"{s['kendall_mean_with_undefined_as_0']:+.3f} / "
-              f"{s['kendall_mean_defined_only'] if s['kendall_mean_defined_only'] is None else round(s['kendall_mean_defined_only'], 3)}"
-              f"; same batches: z^ tau {s['kendall_zhat_mean']:+.3f}, params tau "
-              f"{s.get('kendall_params_same_batch_mean', float('nan')):+.3f}{done}")
+        label, _, paths = item.partition("=")
+        if not paths:
+            ap.error(f"'{item}' must look like LABEL=RUN_DIR[,RUN_DIR...]")
+        per_seed = []
+        for path in paths.split(","):
+            try:
+                per_seed.append(summarize(path, table))
+            except FileNotFoundError as e:
+                ap.error(str(e))
+            _print(label, per_seed[-1][0])
+        if len(per_seed) == 1:
+            summary[label] = {"ours": per_seed[0][0], "paper": PAPER.get(label)}
+            runs.append((label, per_seed[0][1], label))
+        else:
+            agg = over_seeds([s for s, _ in per_seed])
+            summary[label] = {"ours": agg, "ours_per_seed": [s for s, _ in per_seed],
+                              "paper": PAPER.get(label)}
+            runs.append((f"{label} ({len(per_seed)} seeds)",
+                         seed_mean_records([r for _, r in per_seed]),
+                         f"{label} ({per_seed[0][0]['run']})"))
+            print(f"{label} over {len(per_seed)} seeds: " + ", ".join(
+                f"{k} {agg[k]['mean']:+.3f} +- {agg[k]['std']:.3f}" for k in (
+                    "mean_max_acc_first5", "mean_max_acc_last5", "all_perfect_share",
+                    "kendall_mean_with_undefined_as_0", "kendall_zhat_mean",
+                    "kendall_params_same_batch_mean", "outer_loss_first10",
+                    "outer_loss_last10") if k in agg))
     path = os.path.join(RESULTS, f"paper_{args.name}.json")
     with open(path, "w") as f:
         json.dump(summary, f, indent=1)
     print("wrote", path, *figures(runs, args.name, args.truncate))
+
+
+def _print(label, s):
+    done = "" if s["finished"] else (f"  [UNFINISHED: {s['outer_epochs_done']} of "
+                                     f"{s['outer_epochs_planned']} outer epochs]")
+    defined = s["kendall_mean_defined_only"]
+    print(f"{label} ({s['run']}): max acc first5 {s['mean_max_acc_first5']:.3f} last5 "
+          f"{s['mean_max_acc_last5']:.3f}, all perfect {s['all_perfect_share']:.2%}, tau "
+          f"{s['kendall_mean_with_undefined_as_0']:+.3f} / "
+          f"{defined if defined is None else round(defined, 3)}"
+          f"; same batches: z^ tau {s['kendall_zhat_mean']:+.3f}, params tau "
+          f"{s.get('kendall_params_same_batch_mean', float('nan')):+.3f}; outer loss "
+          f"{s['outer_loss_first10']:.3f} -> {s['outer_loss_last10']:.3f}{done}")
 
 
 if __name__ == "__main__":
