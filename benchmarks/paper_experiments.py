@@ -101,14 +101,16 @@ def summarize(run_dir, table=None):
 
 
 def over_seeds(summaries):
-    """Mean +- std (ddof 1) over seeds of every number the per-seed summaries share."""
+    """Mean +- std (ddof 1; None for a single seed) over seeds of every number the
+    per-seed summaries share."""
     out = {"seeds": len(summaries), "runs": [s["run"] for s in summaries],
            "finished": all(s["finished"] for s in summaries)}
     for key, v0 in summaries[0].items():
         if isinstance(v0, (int, float)) and not isinstance(v0, bool) and all(
                 isinstance(s.get(key), (int, float)) for s in summaries):
             v = np.array([s[key] for s in summaries], float)
-            out[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)),
+            out[key] = {"mean": float(v.mean()),
+                        "std": float(v.std(ddof=1)) if len(v) > 1 else None,
                         "values": v.tolist()}
     return out
 
@@ -216,22 +218,23 @@ def main():
             except FileNotFoundError as e:
                 ap.error(str(e))
             _print(label, per_seed[-1][0])
+        # One JSON shape whatever the number of seeds: "ours" holds mean/std/values of
+        # every number, "ours_per_seed" the per-seed summaries.
+        agg = over_seeds([s for s, _ in per_seed])
+        summary[label] = {"ours": agg, "ours_per_seed": [s for s, _ in per_seed],
+                          "paper": PAPER.get(label)}
         if len(per_seed) == 1:
-            summary[label] = {"ours": per_seed[0][0], "paper": PAPER.get(label)}
             runs.append((label, per_seed[0][1], label))
-        else:
-            agg = over_seeds([s for s, _ in per_seed])
-            summary[label] = {"ours": agg, "ours_per_seed": [s for s, _ in per_seed],
-                              "paper": PAPER.get(label)}
-            runs.append((f"{label} ({len(per_seed)} seeds)",
-                         seed_mean_records([r for _, r in per_seed]),
-                         f"{label} ({per_seed[0][0]['run']})"))
-            print(f"{label} over {len(per_seed)} seeds: " + ", ".join(
-                f"{k} {agg[k]['mean']:+.3f} +- {agg[k]['std']:.3f}" for k in (
-                    "mean_max_acc_first5", "mean_max_acc_last5", "all_perfect_share",
-                    "kendall_mean_with_undefined_as_0", "kendall_zhat_mean",
-                    "kendall_params_same_batch_mean", "outer_loss_first10",
-                    "outer_loss_last10") if k in agg))
+            continue
+        runs.append((f"{label} ({len(per_seed)} seeds)",
+                     seed_mean_records([r for _, r in per_seed]),
+                     f"{label} ({per_seed[0][0]['run']})"))
+        print(f"{label} over {len(per_seed)} seeds: " + ", ".join(
+            f"{k} {agg[k]['mean']:+.3f} +- {agg[k]['std']:.3f}" for k in (
+                "mean_max_acc_first5", "mean_max_acc_last5", "all_perfect_share",
+                "kendall_mean_with_undefined_as_0", "kendall_zhat_mean",
+                "kendall_params_same_batch_mean", "outer_loss_first10",
+                "outer_loss_last10") if k in agg))
     path = os.path.join(RESULTS, f"paper_{args.name}.json")
     with open(path, "w") as f:
         json.dump(summary, f, indent=1)
