@@ -220,9 +220,9 @@ def main():
             _print(label, per_seed[-1][0])
         # One JSON shape whatever the number of seeds: "ours" holds mean/std/values of
         # every number, "ours_per_seed" the per-seed summaries.
-        agg = over_seeds([s for s, _ in per_seed])
-        summary[label] = {"ours": agg, "ours_per_seed": [s for s, _ in per_seed],
-                          "paper": PAPER.get(label)}
+        summaries = [s for s, _ in per_seed]
+        agg = over_seeds(summaries)
+        summary[label] = {"ours": agg, "ours_per_seed": summaries, "paper": PAPER.get(label)}
         if len(per_seed) == 1:
             runs.append((label, per_seed[0][1], label))
             continue
