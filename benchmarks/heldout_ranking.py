@@ -4,7 +4,8 @@ Each ``evaluate`` run queries 200 cells drawn uniformly at random, disjoint from
 its training pool, and stores Kendall tau / Spearman of the dish's predictions
 against validation and test accuracy, beside the parameter-count and random
 baselines of the same sample (``metrics.json``).  This script gathers the runs
-of each setting (one per seed) into mean +- std:
+of each setting (one per seed; a run directory or its committed record in
+``benchmarks/results/runs``) into mean +- std:
 
     python benchmarks/heldout_ranking.py \\
         B-short=runs/paper-b-short-s0,runs/paper-b-short-s1,runs/paper-b-short-s2 \\
@@ -17,6 +18,8 @@ import json
 import os
 
 import numpy as np
+
+from run_records import read_record
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -38,17 +41,27 @@ ROWS = {
 }
 
 
+def read_rows(d):
+    """(seed, test size, machine, {row: value}) of one run or run-record directory; a
+    lost run's record holds the rows themselves (``benchmarks/run_records.py``)."""
+    rec = read_record(d)
+    if rec is not None and rec.get("lost"):
+        h = rec["heldout"]
+        return h["seed"], h["test_size"], h["machine"], h["rows"]
+    path = os.path.join(d, "metrics.json")
+    if not os.path.exists(path):
+        raise SystemExit(f"{path} not found: run `naslib-petridish evaluate` there first")
+    m = json.load(open(path))
+    return (m["config"]["seed"], m["test_size"], m["machine"],
+            {name: get(m) for name, get in ROWS.items()})
+
+
 def gather(dirs):
-    metrics = []
-    for d in dirs:
-        path = os.path.join(d, "metrics.json")
-        if not os.path.exists(path):
-            raise SystemExit(f"{path} not found: run `naslib-petridish evaluate` there first")
-        metrics.append(json.load(open(path)))
-    out = {"runs": list(dirs), "seeds": [m["config"]["seed"] for m in metrics],
-           "test_size": metrics[0]["test_size"], "machine": metrics[0]["machine"], "rows": {}}
-    for name, get in ROWS.items():
-        v = np.array([get(m) for m in metrics], float)
+    per_run = [read_rows(d) for d in dirs]
+    out = {"runs": list(dirs), "seeds": [r[0] for r in per_run],
+           "test_size": per_run[0][1], "machine": per_run[0][2], "rows": {}}
+    for name in ROWS:
+        v = np.array([r[3][name] for r in per_run], float)
         out["rows"][name] = {"values": v.tolist(), "mean": float(v.mean()),
                              "std": float(v.std(ddof=1)) if len(v) > 1 else None}
     return out

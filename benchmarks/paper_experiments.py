@@ -6,7 +6,8 @@
         B-short=runs/paper-b-short-s0,runs/paper-b-short-s1,runs/paper-b-short-s2 \\
         [A-short=runs/paper-a-short-s0] C=runs/paper-c-s0
 
-For each run (``LABEL=DIR``, a ``fit``/``evaluate`` directory; unfinished runs are
+For each run (``LABEL=DIR``, a ``fit``/``evaluate`` directory or its committed record in
+``benchmarks/results/runs``, see ``run_records.py``; unfinished runs are
 summarized over the outer epochs done so far, and say so): the mean of the motifs'
 maximum accuracy over the first and last 5 outer epochs, the share of outer epochs in
 which all motifs were perfect, the mean outer Kendall tau with undefined epochs counted
@@ -33,6 +34,7 @@ import numpy as np
 from naslib_petridish.outer import kendall
 from naslib_petridish.plots import moving_average, read_log
 from naslib_petridish.sources import GroundTruthError, open_ground_truth
+from run_records import read_file, read_record
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 PAPER = {  # Sections 5.1-5.3
@@ -64,13 +66,18 @@ def same_batch_taus(recs, table):
 
 
 def summarize(run_dir, table=None):
+    """(per-seed summary, per-epoch records) of a run or record directory; the records
+    are None for the record of a lost run, which holds only its summary."""
+    rec = read_record(run_dir)
+    if rec is not None and rec.get("lost"):
+        return {"run": run_dir, **rec["paper_experiments"]}, None
     recs = read_log(run_dir)
     m = np.array([r["mean_max_acc"] for r in recs])
     tau = np.array([r["kendall_tau"] for r in recs])
     defined = np.array([r["kendall_defined"] for r in recs])
     loss = np.array([r["loss"] for r in recs])
-    cfg = json.load(open(os.path.join(run_dir, "train_set.json"))) if os.path.exists(
-        os.path.join(run_dir, "train_set.json")) else {}
+    train_set = read_file(run_dir, "train_set.json")
+    cfg = json.loads(train_set) if train_set is not None else {}
     import yaml
     config = yaml.safe_load(open(os.path.join(run_dir, "config.yaml")))
     out = {
@@ -206,7 +213,7 @@ def main():
         print(f"no parameter-count baseline: {e}")
         table = None
     os.makedirs(RESULTS, exist_ok=True)
-    summary, runs = {}, []
+    summary, runs, lost = {}, [], []
     for item in args.runs:
         label, _, paths = item.partition("=")
         if not paths:
@@ -218,6 +225,8 @@ def main():
             except FileNotFoundError as e:
                 ap.error(str(e))
             _print(label, per_seed[-1][0])
+            if per_seed[-1][1] is None:
+                lost.append(path)
         # One JSON shape whatever the number of seeds: "ours" holds mean/std/values of
         # every number, "ours_per_seed" the per-seed summaries.
         summaries = [s for s, _ in per_seed]
@@ -226,9 +235,10 @@ def main():
         if len(per_seed) == 1:
             runs.append((label, per_seed[0][1], label))
             continue
-        runs.append((f"{label} ({len(per_seed)} seeds)",
-                     seed_mean_records([r for _, r in per_seed]),
-                     f"{label} ({per_seed[0][0]['run']})"))
+        if not lost:
+            runs.append((f"{label} ({len(per_seed)} seeds)",
+                         seed_mean_records([r for _, r in per_seed]),
+                         f"{label} ({per_seed[0][0]['run']})"))
         print(f"{label} over {len(per_seed)} seeds: " + ", ".join(
             f"{k} {agg[k]['mean']:+.3f} +- {agg[k]['std']:.3f}" for k in (
                 "mean_max_acc_first5", "mean_max_acc_last5", "all_perfect_share",
@@ -238,7 +248,12 @@ def main():
     path = os.path.join(RESULTS, f"paper_{args.name}.json")
     with open(path, "w") as f:
         json.dump(summary, f, indent=1)
-    print("wrote", path, *figures(runs, args.name, args.truncate))
+    print("wrote", path)
+    if lost:  # a curve over fewer seeds than the table would mislead: leave the figures
+        print(f"figures NOT redrawn: no per-epoch log for {', '.join(lost)} (lost runs: "
+              "benchmarks/run_records.py)")
+    else:
+        print("wrote", *figures(runs, args.name, args.truncate))
 
 
 def _print(label, s):

@@ -11,6 +11,7 @@ Outer curves are drawn raw (thin) and through the paper's moving average of size
 """
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from pathlib import Path
@@ -21,10 +22,16 @@ from .outer import LOG
 
 
 def read_log(run_dir: str | os.PathLike) -> list[dict]:
+    """The outer-epoch records of a fit directory (``log.jsonl``) or of a committed run
+    record (``log.jsonl.gz``, see ``benchmarks/run_records.py``)."""
     path = Path(run_dir) / LOG
-    if not path.exists():
+    if path.exists():
+        text = path.read_text()
+    elif path.with_name(LOG + ".gz").exists():
+        text = gzip.decompress(path.with_name(LOG + ".gz").read_bytes()).decode()
+    else:
         raise FileNotFoundError(f"{path} not found: is {run_dir} a fit directory?")
-    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    recs = [json.loads(line) for line in text.splitlines() if line.strip()]
     if not recs:
         raise ValueError(f"{path} has no outer epochs yet")
     return recs
