@@ -81,7 +81,10 @@ def save(run_dir: str | os.PathLike, dest: str | os.PathLike | None = None) -> P
     config = (run / "config.yaml").read_bytes()
     old = read_record(dest) if dest.exists() else None
     if dest.exists() and any(dest.iterdir()):
-        if old is None or old.get("lost") or old["files"].get("config.yaml") != _sha256(config):
+        if old is not None and old.get("lost"):
+            raise RecordError(f"{dest} holds the record of a lost run of that name; remove it "
+                              "(git rm -r) to replace it with this run, or use --dest")
+        if old is None or old["files"].get("config.yaml") != _sha256(config):
             raise RecordError(f"{dest} holds the record of another run; remove it or save "
                               "this one under another name (--dest)")
     finished = (run / "metrics.json").exists()

@@ -88,6 +88,8 @@ def test_damaged_or_lost_records_are_refused_clearly(pool, tmp_path):
     assert run_records.read_record(lost)["lost"] is True
     with pytest.raises(run_records.RecordError, match="lost run"):
         run_records.restore(lost, tmp_path / "new")
+    with pytest.raises(run_records.RecordError, match="lost run of that name"):
+        run_records.save(run, lost)
     with pytest.raises(run_records.RecordError, match="not a run directory"):
         run_records.save(tmp_path / "nowhere", tmp_path / "rec2")
     # the command line says what was wrong, without a traceback
