@@ -11,8 +11,8 @@ Outer curves are drawn raw (thin) and through the paper's moving average of size
 """
 from __future__ import annotations
 
-import gzip
 import json
+import lzma
 import os
 from pathlib import Path
 
@@ -21,19 +21,29 @@ import numpy as np
 from .outer import LOG
 
 
+# A committed run record (benchmarks/run_records.py) keeps the log as lzma-compressed
+# segments of LOG_SEGMENT_EPOCHS outer epochs each: log.e000.jsonl.xz, log.e100.jsonl.xz, ...
+LOG_SEGMENT = "log.e{:03d}.jsonl.xz"
+LOG_SEGMENT_EPOCHS = 100
+
+
+def read_log_text(run_dir: str | os.PathLike) -> str:
+    """The text of ``log.jsonl`` of a fit directory, or of a run record's log segments."""
+    d = Path(run_dir)
+    if (d / LOG).exists():
+        return (d / LOG).read_text()
+    segments = sorted(d.glob(LOG_SEGMENT.replace("{:03d}", "*")),
+                      key=lambda f: int(f.name.split(".")[1][1:]))  # e100 after e099
+    if not segments:
+        raise FileNotFoundError(f"{d / LOG} not found: is {run_dir} a fit directory?")
+    return "".join(lzma.decompress(f.read_bytes()).decode() for f in segments)
+
+
 def read_log(run_dir: str | os.PathLike) -> list[dict]:
-    """The outer-epoch records of a fit directory (``log.jsonl``) or of a committed run
-    record (``log.jsonl.gz``, see ``benchmarks/run_records.py``)."""
-    path = Path(run_dir) / LOG
-    if path.exists():
-        text = path.read_text()
-    elif path.with_name(LOG + ".gz").exists():
-        text = gzip.decompress(path.with_name(LOG + ".gz").read_bytes()).decode()
-    else:
-        raise FileNotFoundError(f"{path} not found: is {run_dir} a fit directory?")
-    recs = [json.loads(line) for line in text.splitlines() if line.strip()]
+    """The outer-epoch records of a fit directory or of a committed run record."""
+    recs = [json.loads(line) for line in read_log_text(run_dir).splitlines() if line.strip()]
     if not recs:
-        raise ValueError(f"{path} has no outer epochs yet")
+        raise ValueError(f"{Path(run_dir) / LOG} has no outer epochs yet")
     return recs
 
 
