@@ -293,11 +293,11 @@ def restore(record: str | os.PathLike, run_dir: str | os.PathLike) -> Path:
         raise RecordError(f"{run} already exists and is not empty: restore into a new directory")
     stored = {}
     for n, digest in rec["files"].items():
-        f = src / n
-        if not f.exists() or _sha256(f.read_bytes()) != digest:
+        b = (src / n).read_bytes() if (src / n).exists() else None
+        if b is None or _sha256(b) != digest:
             raise RecordError(f"{src}: {n} is missing or does not match record.json "
                               "(a damaged record)")
-        stored[n] = f.read_bytes()
+        stored[n] = b
     log = read_log_text(src) if any(n.startswith("log.") for n in stored) else ""
     out = {n: b for n, b in stored.items() if n in PLAIN or n == QUERY_PROGRESS}
     out.update({n[:-3]: lzma.decompress(b) for n, b in stored.items()
