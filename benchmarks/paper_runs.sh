@@ -20,6 +20,9 @@ for item in "$@"; do
     *) echo "error: '$item' is not PRESET:SEED (e.g. b:2, a-short:0)" >&2; exit 2 ;;
   esac
 done
+command -v naslib-petridish > /dev/null || {
+  echo "error: naslib-petridish is not on PATH; activate the environment of README.md first (. .venv/bin/activate)" >&2
+  exit 2; }
 records=benchmarks/results/runs
 for item in "$@"; do
   preset=${item%%:*}; seed=${item##*:}
