@@ -293,7 +293,8 @@ def restore(record: str | os.PathLike, run_dir: str | os.PathLike) -> Path:
         raise RecordError(f"{run} already exists and is not empty: restore into a new directory")
     stored = {}
     for n, digest in rec["files"].items():
-        b = (src / n).read_bytes() if (src / n).exists() else None
+        f = src / n
+        b = f.read_bytes() if f.is_file() else None
         if b is None or _sha256(b) != digest:
             raise RecordError(f"{src}: {n} is missing or does not match record.json "
                               "(a damaged record)")
