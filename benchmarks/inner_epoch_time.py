@@ -22,7 +22,8 @@ import numpy as np
 from naslib_petridish.config import resolve_config
 from naslib_petridish.dish import Dish
 from naslib_petridish.evaluate import machine_description
-from naslib_petridish.inner import MotifRunner, default_workers, motif_seed
+from naslib_petridish.runner import MotifRunner, default_workers
+from naslib_petridish.seeds import motif_seed
 from naslib_petridish.sources import open_ground_truth
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")

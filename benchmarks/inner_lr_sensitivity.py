@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from naslib_petridish.config import resolve_config
 from naslib_petridish.dish import Dish
 from naslib_petridish.evaluate import machine_description
-from naslib_petridish.inner import motif_seed, train_motif
+from naslib_petridish.inner import train_motif
+from naslib_petridish.seeds import motif_seed
 from naslib_petridish.sources import open_ground_truth
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")

@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from naslib_petridish.config import PetriDishConfig
 from naslib_petridish.dish import Dish
 from naslib_petridish.evaluate import machine_description
-from naslib_petridish.inner import MotifRunner, default_workers, train_motif
+from naslib_petridish.inner import train_motif
+from naslib_petridish.runner import MotifRunner, default_workers
 from naslib_petridish.motifs import MOTIFS
 from naslib_petridish.sources import open_ground_truth
 

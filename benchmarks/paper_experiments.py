@@ -31,7 +31,7 @@ import os
 
 import numpy as np
 
-from naslib_petridish.outer import kendall
+from naslib_petridish.correlation import kendall
 from naslib_petridish.plots import moving_average, read_log
 from naslib_petridish.sources import GroundTruthError, open_ground_truth
 from run_records import read_file, read_record

@@ -45,7 +45,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from naslib_petridish.outer import LOG
+from naslib_petridish.rundir import LOG
 from naslib_petridish.plots import LOG_SEGMENT, LOG_SEGMENT_EPOCHS, read_log_text
 
 RECORDS = Path(__file__).resolve().parent / "results" / "runs"

@@ -23,7 +23,7 @@ import numpy as np
 from naslib_petridish.config import resolve_config
 from naslib_petridish.dish import Dish
 from naslib_petridish.evaluate import machine_description
-from naslib_petridish.inner import MotifRunner, default_workers
+from naslib_petridish.runner import MotifRunner, default_workers
 from naslib_petridish.outer import score_cells
 from naslib_petridish.sources import open_ground_truth
 

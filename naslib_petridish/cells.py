@@ -21,6 +21,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .errors import InvalidCellError
+
 INPUT = "input"
 OUTPUT = "output"
 CONV3X3 = "conv3x3-bn-relu"
@@ -37,10 +39,6 @@ MAX_EDGES = 9
 OP_CODES = {INPUT: -1, CONV3X3: 0, CONV1X1: 1, MAXPOOL3X3: 2, OUTPUT: -2}
 PAD_CODE = -3
 CODE_OPS = {code: op for op, code in OP_CODES.items()}
-
-
-class InvalidCellError(ValueError):
-    """A matrix/ops pair that is not a cell of the NB101 search space."""
 
 
 def _graph_hash(matrix: np.ndarray, labels: Sequence[int]) -> str:
@@ -115,7 +113,7 @@ class Cell:
         try:
             m = np.asarray(matrix)
         except Exception as exc:  # ragged nested lists etc.
-            raise InvalidCellError(f"matrix is not a 2-D array of 0/1: {exc}") from None
+            raise InvalidCellError(f"matrix is not a 2-D array of 0/1: {exc}") from exc
         if m.ndim != 2 or m.shape[0] != m.shape[1]:
             raise InvalidCellError(f"matrix must be square, got shape {m.shape}")
         if isinstance(ops, str) or not isinstance(ops, Iterable):
@@ -208,10 +206,10 @@ class Cell:
         """An official ``nasbench.api.ModelSpec`` (needs the ``nasbench`` package)."""
         try:
             from nasbench import api  # type: ignore
-        except ImportError:  # pragma: no cover - depends on the user's install
+        except ImportError as exc:  # pragma: no cover - depends on the user's install
             raise ImportError(
                 "Cell.to_model_spec needs the official 'nasbench' package "
-                "(github google-research/nasbench); use Cell.to_dict() otherwise") from None
+                "(github google-research/nasbench); use Cell.to_dict() otherwise") from exc
         return api.ModelSpec(matrix=self.matrix.tolist(), ops=list(self.ops))
 
     @classmethod
@@ -222,7 +220,7 @@ class Cell:
         try:
             ops = [CODE_OPS[int(c)] for c in codes[:n]]
         except KeyError as exc:
-            raise InvalidCellError(f"unknown op code {exc.args[0]} in table row") from None
+            raise InvalidCellError(f"unknown op code {exc.args[0]} in table row") from exc
         return cls(np.asarray(adjacency)[:n, :n], ops)
 
     # -- value semantics ---------------------------------------------------
@@ -284,10 +282,10 @@ def as_cell(x: Any, table=None) -> Cell:
             return table.cell(x)
         try:
             x = json.loads(x)
-        except json.JSONDecodeError:
+        except json.JSONDecodeError as exc:
             raise InvalidCellError(
                 f"cannot read a cell from the string {x[:60]!r}: expected a 32-character "
-                "hash or JSON {\"matrix\": ..., \"ops\": ...}") from None
+                "hash or JSON {\"matrix\": ..., \"ops\": ...}") from exc
         return as_cell(x, table)
     if isinstance(x, dict):
         if "matrix" in x and "ops" in x:
@@ -345,8 +343,9 @@ def from_naslib_tuple(tup: Sequence[int]) -> Cell:
             f"a NASLib NB101 tuple has n*n + n entries; got {len(tup)}")
     try:
         ops = [NASLIB_TUPLE_OPS[int(i)] for i in tup[n * n:]]
-    except IndexError:
-        raise InvalidCellError(f"op index out of range in NASLib tuple {tuple(tup[n * n:])}") from None
+    except IndexError as exc:
+        raise InvalidCellError(
+            f"op index out of range in NASLib tuple {tuple(tup[n * n:])}") from exc
     return Cell(np.asarray(tup[:n * n], dtype=np.int64).reshape(n, n), ops)
 
 
@@ -358,12 +357,16 @@ def to_naslib_tuple(cell: Cell) -> tuple[int, ...]:
 
 def as_cells(xs: Iterable[Any], table=None) -> list[Cell]:
     """:func:`as_cell` over a sequence, naming the position of a bad entry."""
+    if xs is None or isinstance(xs, (str, dict, Cell)) or not hasattr(xs, "__iter__"):
+        raise InvalidCellError(
+            f"expected a list of architectures, got {type(xs).__name__}"
+            + (" (wrap a single architecture in a list)" if xs is not None else ""))
     out = []
     for i, x in enumerate(xs):
         try:
             out.append(as_cell(x, table))
         except InvalidCellError as exc:
-            raise InvalidCellError(f"architecture #{i}: {exc}") from None
+            raise InvalidCellError(f"architecture #{i}: {exc}") from exc
     return out
 
 

@@ -6,32 +6,18 @@ non-zero exit status; tracebacks are for bugs only.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import shlex
 import sys
+from pathlib import Path
 
 from . import __version__
+from .errors import PetriDishError, UsageError
 
 
-class UsageError(Exception):
-    """Bad input from the command line: printed as one line, exit status 2."""
-
-
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from .cells import InvalidCellError
-    from .download import DownloadError
-    from .tables import GroundTruthError, UnknownCellError
-
-    from .config import ConfigError
-    from .dish import DishFileError
-    from .inner import DeviceNotAvailable
-    from .naslib import NASLibNotAvailable
-    from .outer import RunDirError
-    from .predictor import NotFittedError
-
-    return (UsageError, InvalidCellError, GroundTruthError, UnknownCellError, DownloadError,
-            ConfigError, DishFileError, RunDirError, NotFittedError, NASLibNotAvailable,
-            DeviceNotAvailable, FileExistsError,
-            FileNotFoundError, IsADirectoryError, PermissionError)
+#: the preset of ``fit`` and ``evaluate`` when none is given (the paper's protocol, motif C)
+DEFAULT_PRESET = "paper-c"
 
 
 # -- subcommands --------------------------------------------------------------------
@@ -67,10 +53,19 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def _config_from_args(args: argparse.Namespace):
+    """The run's config, with the worker count and the run directory checked before
+    any work (loading the ground truth takes seconds, a fit hours)."""
     from .config import resolve_config
+    from .runner import check_workers
 
-    return resolve_config(args.preset, args.config, args.set, seed=args.seed,
-                          train_size=args.train_size, metric=args.metric, workers=args.workers)
+    cfg = resolve_config(args.preset, args.config, args.set, seed=args.seed,
+                         train_size=args.train_size, metric=args.metric, workers=args.workers)
+    if cfg.backend == "process":
+        check_workers(cfg.workers)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a directory for the run")
+    return cfg
 
 
 def _training_pool(table, cfg):
@@ -94,13 +89,36 @@ def cmd_fit(args: argparse.Namespace) -> int:
         cal = pred.fit(table.cells(rows), y, resume=args.resume, force=args.force)
     finally:
         pred.close()
+    from .correlation import fmt
+
     hist = pred.dish.history
-    tau = sum(h["kendall_tau"] for h in hist) / len(hist)
+    taus = [h["kendall_tau"] for h in hist if h.get("kendall_defined", True)]
+    tau = fmt(sum(taus) / len(taus) if taus else 0.0, bool(taus))
     print(f"dish written to {args.out}/dish.pt: {len(hist)} outer epochs, mean outer Kendall tau "
-          f"{tau:+.3f}, calibration slope {cal.get('slope', float('nan')):+.3g} "
+          f"{tau} (over {len(taus)} epochs where defined), calibration slope {cal.get('slope', float('nan')):+.3g} "
           f"(r {cal.get('pearson_r', float('nan')):+.3f} on {cal.get('n', 0)} training cells), "
           f"{pred.fit_seconds:.1f} s")
     return 0
+
+
+def _read_archs(path: str) -> list:
+    import json
+
+    if not os.path.exists(path):
+        raise UsageError(f"architecture file not found: {path}")
+    try:
+        with open(path) as f:
+            archs = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} is not valid JSON ({exc})") from exc
+    if isinstance(archs, dict):
+        archs = [archs]
+    if not isinstance(archs, list):
+        raise UsageError(f"{path} must hold a JSON list of cells "
+                         '({"matrix": ..., "ops": ...}) or hashes')
+    if not archs:
+        raise UsageError(f"{path} holds an empty list: no architectures to predict")
+    return archs
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -108,21 +126,14 @@ def cmd_query(args: argparse.Namespace) -> int:
 
     from .cells import as_cells
     from .predictor import SyntheticPetriDishPredictor
+    from .rundir import check_output_file, write_atomic
+    from .runner import check_workers
 
-    if args.out and os.path.exists(args.out) and not args.force:
-        raise UsageError(f"{args.out} exists; pass --force to overwrite it")
-    if not os.path.exists(args.archs):
-        raise UsageError(f"architecture file not found: {args.archs}")
-    try:
-        with open(args.archs) as f:
-            archs = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{args.archs} is not valid JSON ({exc})") from None
-    if isinstance(archs, dict):
-        archs = [archs]
-    if not isinstance(archs, list) or not archs:
-        raise UsageError(f"{args.archs} must hold a JSON list of cells "
-                         '({"matrix": ..., "ops": ...}) or hashes')
+    if args.output:  # before any work: a failed write would lose every trained motif
+        check_output_file(args.output, force=args.force)
+    if args.workers is not None:
+        check_workers(args.workers)
+    archs = _read_archs(args.archs)
     table = None
     if args.nb101 or any(isinstance(a, str) for a in archs):
         from .sources import open_ground_truth
@@ -136,21 +147,29 @@ def cmd_query(args: argparse.Namespace) -> int:
         pred.close()
     out = [{"hash": c.hash, "prediction": float(p), "score": float(r.score),
             "motif_max_acc": float(r.max_acc)} for c, p, r in zip(cells, y, pred.last_results)]
-    text = json.dumps(out, indent=1)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-        print(f"wrote {len(out)} predictions to {args.out} "
-              f"({pred.last_query_seconds_per_arch:.2f} s per architecture)", file=sys.stderr)
-    else:
-        print(text)
+    text = json.dumps(out, indent=1) + "\n"
+    if not args.output:
+        print(text, end="")
+        return 0
+    try:
+        write_atomic(args.output, text)
+        where = args.output
+    except OSError as exc:  # keep the results: they took minutes to hours
+        dish_dir = args.dish if os.path.isdir(args.dish) else os.path.dirname(args.dish) or "."
+        where = os.path.join(dish_dir, f"predictions-{os.getpid()}.json")
+        write_atomic(where, text)
+        print(f"naslib-petridish query: could not write {args.output} ({exc.strerror or exc}); "
+              f"the predictions were saved to {where}", file=sys.stderr)
+    print(f"wrote {len(out)} predictions to {where} "
+          f"({pred.last_query_seconds_per_arch:.2f} s per architecture)", file=sys.stderr)
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import format_metrics, run_evaluation
+    from .evaluate import check_test_size, format_metrics, run_evaluation
     from .sources import open_ground_truth
 
+    check_test_size(args.test_size)
     cfg = _config_from_args(args)
     table = open_ground_truth(args.nb101, progress=not args.quiet)
     res = run_evaluation(table, cfg, args.test_size, args.out, resume=args.resume,
@@ -158,9 +177,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(format_metrics(res))
     print(f"metrics written to {os.path.join(args.out, 'metrics.json')}")
     if not args.no_plot:
+        from .errors import OptionalDependencyError
         from .plots import plot_run
-        files = plot_run(args.out)
-        print("figures: " + ", ".join(str(f) for f in files))
+        try:
+            files = plot_run(args.out)
+            print("figures: " + ", ".join(str(f) for f in files))
+        except OptionalDependencyError as exc:  # the results are written; figures are extra
+            print(f"no figures: {exc}", file=sys.stderr)
     return 0
 
 
@@ -177,8 +200,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_naslib_evaluate(args: argparse.Namespace) -> int:
     from .naslib import run_predictor_evaluation
 
-    path = run_predictor_evaluation(args.config_file, nb101=args.nb101, metric=args.metric,
-                                    out_dir=args.out_dir)
+    path = run_predictor_evaluation(args.config, nb101=args.nb101, metric=args.metric,
+                                    out_dir=args.out)
     print(f"NASLib errors.json written to {path}")
     return 0
 
@@ -188,8 +211,7 @@ def cmd_naslib_search(args: argparse.Namespace) -> int:
 
     from .naslib import run_search
 
-    summary = run_search(args.config_file, nb101=args.nb101, metric=args.metric,
-                         out_dir=args.out_dir)
+    summary = run_search(args.config, nb101=args.nb101, metric=args.metric, out_dir=args.out)
     print(json.dumps({k: v for k, v in summary.items() if k != "best_cell"}, indent=1))
     return 0
 
@@ -214,13 +236,24 @@ def _add_nb101(p: argparse.ArgumentParser) -> None:
                         "default: $NASLIB_PETRIDISH_NB101, then the download cache")
 
 
+def _common(p: argparse.ArgumentParser) -> None:
+    """Options every subcommand takes (also accepted before the subcommand)."""
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .runner import WORKER_MEMORY_MB
+
     parser = argparse.ArgumentParser(
         prog="naslib-petridish",
-        description="Synthetic Petri Dish performance prediction on NAS-Bench-101.")
+        description="Synthetic Petri Dish performance prediction on NAS-Bench-101. "
+                    "--out is always the directory a command writes into.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    workers_help = (f"worker processes (0 = one per core); each needs about {WORKER_MEMORY_MB} "
+                    "MB of memory, and more workers than cores gain nothing")
 
     p = sub.add_parser("info", help="print what the ground-truth file holds")
     _add_nb101(p)
@@ -242,10 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="download and convert again")
     p.set_defaults(func=cmd_download)
 
-    def run_options(p, default_preset="paper-c"):
+    def run_options(p):
         _add_nb101(p)
-        p.add_argument("--preset", default=default_preset,
-                       help=f"shipped preset (default {default_preset}); see 'presets'")
+        p.add_argument("--preset", default=DEFAULT_PRESET,
+                       help=f"shipped preset (default {DEFAULT_PRESET}, the paper's protocol); "
+                            "see 'presets'")
         p.add_argument("--config", metavar="FILE", help="YAML file of config fields (over the preset)")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override one config field, e.g. --set inner_epochs=16 (repeatable)")
@@ -253,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, help="random seed of the run")
         p.add_argument("--metric", choices=["val", "test"],
                        help="ground truth: 108-epoch validation (paper) or test accuracy")
-        p.add_argument("--workers", type=int, help="worker processes (0 = one per core)")
+        p.add_argument("--workers", type=int, help=workers_help)
         p.add_argument("--out", required=True, metavar="DIR", help="run directory")
         p.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
         p.add_argument("--force", action="store_true", help="overwrite an existing run in DIR")
@@ -264,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="fit on a uniform training set, query a disjoint test "
                                         "set, report correlations and baselines")
-    run_options(p, default_preset="quick")
+    run_options(p)
     p.add_argument("--test-size", type=int, default=200, help="held-out cells (default 200)")
     p.add_argument("--no-plot", action="store_true", help="skip the figures")
     p.set_defaults(func=cmd_evaluate)
@@ -273,9 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dish", required=True, metavar="DIR", help="directory holding dish.pt")
     p.add_argument("--archs", required=True, metavar="FILE",
                    help='JSON list of cells ({"matrix": ..., "ops": ...}) or hashes')
-    p.add_argument("--out", metavar="FILE", help="write predictions here (default: stdout)")
-    p.add_argument("--force", action="store_true", help="overwrite --out")
-    p.add_argument("--workers", type=int, help="worker processes (0 = one per core)")
+    p.add_argument("--output", metavar="FILE", help="write predictions to this JSON file "
+                                                    "(default: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite --output")
+    p.add_argument("--workers", type=int, help=workers_help)
     _add_nb101(p)
     p.set_defaults(func=cmd_query)
 
@@ -292,35 +327,69 @@ def build_parser() -> argparse.ArgumentParser:
              "regularized evolution / Bananas / Npenas driven by the dish, through NASLib's "
              "Trainer; needs NASLib")):
         p = sub.add_parser(name, help=what)
-        p.add_argument("--config-file", required=True, help="NASLib YAML config")
+        p.add_argument("--config", "--config-file", dest="config", required=True, metavar="FILE",
+                       help="NASLib YAML config")
         _add_nb101(p)
         p.add_argument("--metric", choices=["val", "test"],
                        help="what NASLib's accuracy queries read (default: validation where "
                             "the source has it for every cell, else test)")
-        p.add_argument("--out-dir", help="overrides the config's out_dir")
+        p.add_argument("--out", "--out-dir", dest="out", metavar="DIR",
+                       help="overrides the config's out_dir")
         p.set_defaults(func=func)
 
     p = sub.add_parser("presets", help="list presets, or print one resolved")
     p.add_argument("name", nargs="?")
     p.set_defaults(func=cmd_presets)
+    for p in sub.choices.values():
+        _common(p)
     return parser
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    """The command that continues an interrupted fit or evaluation."""
+    if args.command not in ("fit", "evaluate") or not getattr(args, "out", None):
+        return ""
+    argv = [a for a in (args.argv or []) if a not in ("--resume", "--force")]
+    return ("; continue with: naslib-petridish " + " ".join(shlex.quote(a) for a in argv)
+            + " --resume")
+
+
+def _setup_logging(quiet: bool) -> None:
+    """Warnings of the package as one line each on stderr."""
+    log = logging.getLogger("naslib_petridish")
+    if not any(getattr(h, "_petridish", False) for h in log.handlers):
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("naslib-petridish: %(levelname)s: %(message)s"))
+        h._petridish = True
+        log.addHandler(h)
+        log.propagate = False
+    log.setLevel(logging.ERROR if quiet else logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    _setup_logging(False)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("naslib-petridish: interrupted", file=sys.stderr)
+        print(f"naslib-petridish {args.command}: interrupted; finished work is saved"
+              f"{_resume_hint(args)}", file=sys.stderr)
         return 130
-    except _known_errors() as exc:
+    except PetriDishError as exc:
         msg = str(exc).strip() or type(exc).__name__
         print(f"naslib-petridish {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the operating system's word (disk full, permissions, ...)
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"naslib-petridish {args.command}: error: {exc.strerror or exc}{where}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

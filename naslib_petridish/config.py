@@ -18,11 +18,8 @@ from typing import Any
 import torch
 import yaml
 
+from .errors import ConfigError
 from .motifs import MOTIFS, MotifShape, motif_shape
-
-
-class ConfigError(ValueError):
-    """A bad preset name, config file or override."""
 
 
 #: Outer-loop losses (see ``naslib_petridish.outer.outer_loss``): the paper's
@@ -156,9 +153,9 @@ class PetriDishConfig:
                               f"{self.device!r}")
         try:
             torch.device(self.device)
-        except (RuntimeError, ValueError):
+        except (RuntimeError, ValueError) as exc:
             raise ConfigError(f"device '{self.device}' is not a torch device; use 'cpu', "
-                              "'cuda', 'cuda:N' or 'mps'") from None
+                              "'cuda', 'cuda:N' or 'mps'") from exc
         if str(self.metric).lower() not in ("val", "test"):
             raise ConfigError(f"metric must be 'val' or 'test', got '{self.metric}'")
         self.metric = str(self.metric).lower()
@@ -167,7 +164,7 @@ class PetriDishConfig:
         try:
             shape = self.shape
         except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(str(exc)) from exc
         if shape.in_channels != self.dish_channels or shape.num_classes != self.num_classes:
             raise ConfigError("the motif's in_channels/num_classes must match dish_channels/"
                               "num_classes")
@@ -201,7 +198,7 @@ class PetriDishConfig:
         try:
             return cls(**d)
         except TypeError as exc:
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(str(exc)) from exc
 
     def replace(self, **changes) -> "PetriDishConfig":
         return PetriDishConfig.from_dict({**self.to_dict(), **changes})
@@ -234,7 +231,7 @@ def parse_override(item: str) -> tuple[str, Any]:
     try:
         val = yaml.safe_load(v) if v.strip() else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"override '{item}': cannot parse value ({exc})") from None
+        raise ConfigError(f"override '{item}': cannot parse value ({exc})") from exc
     return k, val
 
 
@@ -245,7 +242,7 @@ def load_yaml_file(path: str | os.PathLike) -> dict:
         with open(path) as f:
             data = yaml.safe_load(f) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of config fields")
     return data

@@ -18,13 +18,10 @@ import torch
 
 from . import __version__
 from .config import PetriDishConfig
+from .errors import DishFileError, one_line
 
 DISH_FORMAT = "naslib-petridish-dish"
 DISH_FORMAT_VERSION = 1
-
-
-class DishFileError(ValueError):
-    """A dish file that cannot be read by this version."""
 
 
 def balanced_labels(size: int, num_classes: int, rng: np.random.Generator) -> np.ndarray:
@@ -83,7 +80,8 @@ class Dish:
         try:
             d: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise DishFileError(f"{path}: not a readable dish file ({type(exc).__name__}: {exc})") from None
+            raise DishFileError(f"{path}: not a dish file of naslib-petridish, or a damaged one "
+                                f"({one_line(exc)})") from exc
         if not isinstance(d, dict) or d.get("format") != DISH_FORMAT:
             raise DishFileError(f"{path}: not a naslib-petridish dish file")
         fv = d.get("format_version")

@@ -13,15 +13,11 @@ import urllib.request
 from pathlib import Path
 
 from .sources import CACHED_TABLE, cache_dir
-from .tables import GroundTruthError
+from .errors import DownloadError, GroundTruthError
 
 #: Address given in the NAS-Bench-101 repository's README.
 OFFICIAL_URL = "https://storage.googleapis.com/nasbench/nasbench_only108.tfrecord"
 CHUNK = 1 << 20
-
-
-class DownloadError(RuntimeError):
-    pass
 
 
 def fetch(url: str, dest: Path, progress: bool = True, timeout: float = 60.0) -> Path:
@@ -39,11 +35,11 @@ def fetch(url: str, dest: Path, progress: bool = True, timeout: float = 60.0) ->
         if exc.code == 416 and have:  # range not satisfiable: the part file is complete
             part.replace(dest)
             return dest
-        raise DownloadError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
+        raise DownloadError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise DownloadError(
             f"cannot reach {url} ({exc}); check the network, or download the file by other means "
-            "and pass it with --nb101 / 'naslib-petridish convert'") from None
+            "and pass it with --nb101 / 'naslib-petridish convert'") from exc
     with resp:
         status = getattr(resp, "status", 200)
         if have and status != 206:  # server ignored the range: start over
@@ -58,7 +54,7 @@ def fetch(url: str, dest: Path, progress: bool = True, timeout: float = 60.0) ->
                     chunk = resp.read(CHUNK)
                 except (OSError, http.client.HTTPException) as exc:
                     raise DownloadError(
-                        f"download interrupted ({exc}); run the same command again to resume") from None
+                        f"download interrupted ({exc}); run the same command again to resume") from exc
                 if not chunk:
                     break
                 f.write(chunk)
@@ -89,8 +85,8 @@ def download_nb101(url: str = OFFICIAL_URL, directory: str | os.PathLike | None 
     except TFRecordError as exc:
         bad = raw.with_name(raw.name + ".corrupt")
         raw.replace(bad)
-        raise DownloadError(f"{exc}; the file was moved to {bad}, run the command again") from None
+        raise DownloadError(f"{exc}; the file was moved to {bad}, run the command again") from exc
     except GroundTruthError as exc:
-        raise DownloadError(str(exc)) from None
+        raise DownloadError(str(exc)) from exc
     table.save(table_path, overwrite=True)
     return table_path

@@ -13,6 +13,7 @@ skips the cells already answered by the same dish.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,18 +22,23 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
-from . import __version__
+from . import __version__, rundir, seeds
 from .config import PetriDishConfig
-from .inner import default_workers
-from .outer import DISH
+from .correlation import correlations, fmt
+from .dish import Dish
+from .errors import RunDirError, UsageError
+from .outer import config_difference
 from .predictor import SyntheticPetriDishPredictor
+from .rundir import DISH
+from .runner import default_workers
 from .tables import NB101Table
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.json"
 QUERY_PROGRESS = "query_progress.jsonl"
+#: the fewest held-out cells a correlation is computed on
+MIN_TEST_SIZE = 3
 
 
 def machine_description() -> str:
@@ -48,22 +54,36 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
 
 
-def correlations(pred, truth) -> dict:
-    p, t = np.asarray(pred, float), np.asarray(truth, float)
-    if len(p) < 2 or np.ptp(p) == 0 or np.ptp(t) == 0:
-        return {"kendall_tau": 0.0, "spearman": 0.0, "pearson": 0.0, "defined": False}
-    return {"kendall_tau": float(stats.kendalltau(p, t).statistic),
-            "spearman": float(stats.spearmanr(p, t).statistic),
-            "pearson": float(stats.pearsonr(p, t).statistic), "defined": True}
-
-
 def draw_split(table: NB101Table, train_size: int, test_size: int, metric: str,
                epochs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Disjoint uniform train/test rows among cells having ``metric``."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xE7A1]))
+    rng = seeds.rng(seed, seeds.SPLIT)
     train = table.sample(train_size, rng, metric=metric, epochs=epochs)
     test = table.sample(test_size, rng, metric=metric, epochs=epochs, exclude=train)
     return train, test
+
+
+def check_test_size(test_size) -> int:
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, np.integer)) \
+            or test_size < MIN_TEST_SIZE:
+        raise UsageError(f"--test-size must be an integer of at least {MIN_TEST_SIZE} (a "
+                         f"correlation needs several held-out cells), got {test_size!r}")
+    return int(test_size)
+
+
+def _finished_fit(out: Path, cfg: PetriDishConfig, table: NB101Table, progress: bool
+                  ) -> SyntheticPetriDishPredictor:
+    """The predictor of the finished fit in ``out``, after checking that it was fitted
+    with the requested config (else its training cells may overlap the test cells)."""
+    dish = Dish.load(out / DISH)
+    diff = config_difference(dish.config.to_dict(), cfg.to_dict())
+    if diff:
+        raise RunDirError(
+            f"cannot resume {out}: its dish was fitted with a config that differs in {diff}, so "
+            "its training cells are not the ones this evaluation would draw; resume with the "
+            "settings in its config.yaml, or use a new --out")
+    return SyntheticPetriDishPredictor.load(out, table=table, progress=progress,
+                                            workers=cfg.workers)
 
 
 def run_evaluation(table: NB101Table, cfg: PetriDishConfig, test_size: int,
@@ -71,27 +91,39 @@ def run_evaluation(table: NB101Table, cfg: PetriDishConfig, test_size: int,
                    progress: bool = True, query_chunk: int | None = None) -> dict:
     """Fit (or, with ``resume``, continue or reuse the fit in ``out_dir``), query the
     held-out cells (checkpointed every ``query_chunk`` cells; default 8 per worker, at
-    least 16) and write ``metrics.json`` and ``predictions.json``."""
-    out = Path(out_dir)
+    least 16) and write ``metrics.json`` and ``predictions.json``.
+
+    Sizes, the split and the run directory are checked before any work; the run
+    directory stays locked until the results are written."""
+    test_size = check_test_size(test_size)
     train, test = draw_split(table, cfg.train_size, test_size, cfg.metric, cfg.metric_epochs,
                              cfg.seed)
     y_train = table.metric(train, cfg.metric, cfg.metric_epochs)
     y_test = table.metric(test, cfg.metric, cfg.metric_epochs)
-    refit = not (resume and (out / DISH).exists())  # else: the fit finished before an interruption
-    if refit:
-        pred = SyntheticPetriDishPredictor(config=cfg, table=table, out_dir=out, progress=progress)
-    else:
-        pred = SyntheticPetriDishPredictor.load(out, table=table, progress=progress,
-                                                workers=cfg.workers)
-    try:
+    with rundir.hold(out_dir) as out, contextlib.ExitStack() as stack:
+        refit = not (resume and (out / DISH).exists())  # else the fit finished earlier
+        if refit:
+            pred = SyntheticPetriDishPredictor(config=cfg, table=table, out_dir=out,
+                                               progress=progress)
+        else:
+            pred = _finished_fit(out, cfg, table, progress)
+        stack.callback(pred.close)
         if refit:
             pred.fit(table.cells(train), y_train, resume=resume, force=force)
         y_pred, scores, max_acc, query_s = _query_checkpointed(
             pred, table.cells(test), out / QUERY_PROGRESS, resume=resume and not refit,
-            chunk=query_chunk)
-    finally:
-        pred.close()
-    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0x4A4D]))
+            chunk=query_chunk, progress=progress)
+        res = _metrics(table, cfg, pred, train, test, y_pred, scores, max_acc, y_test, query_s)
+        rundir.write_atomic(out / METRICS_FILE, json.dumps(res, indent=2))
+        rundir.write_atomic(out / PREDICTIONS_FILE, json.dumps(
+            [{"hash": str(table.hashes[r]), "prediction": float(p), "score": float(s),
+              "motif_max_acc": float(m), "ground_truth": float(g)}
+             for r, p, s, m, g in zip(test, y_pred, scores, max_acc, y_test)], indent=1))
+    return res
+
+
+def _metrics(table, cfg, pred, train, test, y_pred, scores, max_acc, y_test, query_s) -> dict:
+    rng = seeds.rng(cfg.seed, seeds.RANDOM_BASELINE)
     params = table.params[test].astype(float)
     res = {
         "package_version": __version__, "machine": machine_description(),
@@ -112,11 +144,6 @@ def run_evaluation(table: NB101Table, cfg: PetriDishConfig, test_size: int,
         res["against_test_accuracy"] = {
             "petridish": correlations(y_pred, y_t),
             "baseline_params": correlations(np.log10(params), y_t)}
-    (out / METRICS_FILE).write_text(json.dumps(res, indent=2))
-    (out / PREDICTIONS_FILE).write_text(json.dumps(
-        [{"hash": str(table.hashes[r]), "prediction": float(p), "score": float(s),
-          "motif_max_acc": float(m), "ground_truth": float(g)}
-         for r, p, s, m, g in zip(test, y_pred, scores, max_acc, y_test)], indent=1))
     return res
 
 
@@ -129,12 +156,14 @@ def dish_digest(pred: SyntheticPetriDishPredictor) -> str:
 
 
 def _query_checkpointed(pred: SyntheticPetriDishPredictor, cells: list, path: Path,
-                        resume: bool, chunk: int | None = None
+                        resume: bool, chunk: int | None = None, progress: bool = False
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Query ``cells`` in chunks, appending each chunk to ``path``; with ``resume``, reuse
     the answers of the same dish already there (a cell's answer does not depend on its
     chunk).  Returns predictions, raw scores, motif max accuracies (in the order of
     ``cells``) and the query wall time per architecture (summed over sessions)."""
+    from tqdm.auto import tqdm
+
     digest = dish_digest(pred)
     done: dict[str, dict] = {}
     if resume and path.exists():
@@ -150,23 +179,26 @@ def _query_checkpointed(pred: SyntheticPetriDishPredictor, cells: list, path: Pa
                 continue
             done[rec["hash"]] = rec
     # (re)write the file with only complete records of this dish, then append to it
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in [{"dish": digest}, *done.values()]))
-    os.replace(tmp, path)
+    rundir.write_atomic(path, "".join(json.dumps(r) + "\n"
+                                      for r in [{"dish": digest}, *done.values()]))
     todo = [c for c in cells if c.hash not in done]
     # chunks of a few cells per worker keep the workers busy and lose little on a stop
     chunk = chunk or max(16, 8 * (pred.config.workers or default_workers()))
-    for i in range(0, len(todo), chunk):
-        part = todo[i:i + chunk]
-        t0 = time.perf_counter()
-        y = pred.query(part)
-        per_cell = (time.perf_counter() - t0) / len(part)
-        recs = [{"hash": c.hash, "prediction": float(p), "score": float(r.score),
-                 "max_acc": float(r.max_acc), "seconds": per_cell}
-                for c, p, r in zip(part, y, pred.last_results)]
-        with open(path, "a") as f:
-            f.write("".join(json.dumps(r) + "\n" for r in recs))
-        done.update((r["hash"], r) for r in recs)
+    with tqdm(total=len(cells), initial=len(cells) - len(todo), desc="query",
+              disable=not progress) as bar:
+        for i in range(0, len(todo), chunk):
+            part = todo[i:i + chunk]
+            t0 = time.perf_counter()
+            y = pred.query(part, progress=bar.update)
+            per_cell = (time.perf_counter() - t0) / len(part)
+            recs = [{"hash": c.hash, "prediction": float(p), "score": float(r.score),
+                     "max_acc": float(r.max_acc), "seconds": per_cell}
+                    for c, p, r in zip(part, y, pred.last_results)]
+            with open(path, "a") as f:
+                f.write("".join(json.dumps(r) + "\n" for r in recs))
+                f.flush()
+                os.fsync(f.fileno())
+            done.update((r["hash"], r) for r in recs)
     rows = [done[c.hash] for c in cells]
     return (np.array([r["prediction"] for r in rows]), np.array([r["score"] for r in rows]),
             np.array([r["max_acc"] for r in rows]),
@@ -175,8 +207,9 @@ def _query_checkpointed(pred: SyntheticPetriDishPredictor, cells: list, path: Pa
 
 def format_metrics(res: dict) -> str:
     def row(name, c):
-        return (f"  {name:<22} Kendall tau {c['kendall_tau']:+.3f}   Spearman {c['spearman']:+.3f}"
-                f"   Pearson {c['pearson']:+.3f}")
+        d = c.get("defined", True)
+        return (f"  {name:<22} Kendall tau {fmt(c['kendall_tau'], d):>9}   "
+                f"Spearman {fmt(c['spearman'], d):>9}   Pearson {fmt(c['pearson'], d):>9}")
 
     lines = [f"held-out evaluation: {res['test_size']} test cells, {res['train_size']} training "
              f"cells, ground truth {res['metric']} accuracy @{res['metric_epochs']} epochs",

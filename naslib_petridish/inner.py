@@ -8,27 +8,38 @@ Section 3.5 is computed on the whole dish,
 ``z^ = mean_i softmax(f(x_i))[y_i]``, optionally with its gradient with
 respect to the dish pixels (the outer loop chains its loss through it).
 
-:class:`MotifRunner` trains the motifs of an outer epoch (or of a query) in
-parallel, one single-threaded worker process per core.  A motif's result
-depends only on its inputs and seed, never on the worker count or the order.
+What that gradient is:
+
+* ``meta_steps = 0`` (the paper): ``d z^ / d pixels`` with the trained weights
+  and the batch-norm statistics held fixed, i.e. through the final scoring
+  pass only.  The pixels' effect on training itself is ignored.
+* ``meta_steps = K > 0``: also through the last K optimizer steps (truncated
+  back-propagation through training, as Rawal et al.); earlier steps are
+  constants.  With K = all steps and ``score_mode = "train"`` (or ``score =
+  "tse"``) this is the exact derivative of the score (tested against finite
+  differences).  With ``score_mode = "eval"`` it is not: the running
+  batch-norm statistics that the eval-mode score uses are updated in place
+  during training, outside autograd, so their dependence on the pixels is
+  left out even at K = all steps.
+
+Each motif trains single-threaded from its own seed, so its result depends
+only on its inputs and seed (:mod:`naslib_petridish.runner` runs many).
 """
 from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-import multiprocessing as mp
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .cells import Cell, as_cell
+from .cells import as_cell
 from .config import PetriDishConfig
+from .errors import DeviceNotAvailable
 from .motifs import build_network
 
 
@@ -45,15 +56,6 @@ class MotifResult:
     @property
     def epoch_seconds(self) -> float:
         return self.train_seconds / max(1, len(self.losses))
-
-
-def motif_seed(*keys: int) -> int:
-    """A 63-bit seed from integer keys (run seed, outer epoch, slot, ...)."""
-    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)[0] >> 1)
-
-
-def hash_key(h: str) -> int:
-    return int(h[:15], 16)
 
 
 @contextlib.contextmanager
@@ -101,10 +103,6 @@ def _adam_step(params: dict, moments: dict, grads, step: int, cfg: PetriDishConf
     return new_p, new_m
 
 
-class DeviceNotAvailable(RuntimeError):
-    """The configured torch device does not exist on this machine."""
-
-
 def check_device(name: str) -> torch.device:
     """The torch device ``name``, or a clear error when this machine lacks it."""
     dev = torch.device(name)
@@ -134,6 +132,7 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
     differentiable tensor code, and ``d z^ / d dish`` includes the path
     through those steps (truncated back-propagation through training, as in
     Rawal et al.'s Synthetic Petri Dish); the steps before are constants.
+    The module docstring says when this gradient is exact.
     With ``cfg.dish_val_size > 0`` the motif trains on the first ``dish_size``
     images and is scored on the rest.  With ``cfg.score = "tse"`` the score is
     minus the mean training loss over the inner epochs (training speed, Ru et
@@ -231,104 +230,3 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
                         if want_grad else None)
     return MotifResult(hash=cell.hash, losses=losses, accs=accs, max_acc=max(accs) if accs else 0.0,
                        score=float(z.detach()), grad=grad, train_seconds=train_s)
-
-
-def _task(args: tuple) -> MotifResult:
-    cell_dict, cfg_dict, images, labels, seed, want_grad = args
-    return train_motif(Cell(cell_dict["matrix"], cell_dict["ops"]), images, labels,
-                       PetriDishConfig.from_dict(cfg_dict), seed, want_grad)
-
-
-def _worker_init() -> None:
-    torch.set_num_threads(1)
-
-
-def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-class MotifRunner:
-    """Trains many motifs, in worker processes when ``workers > 1``, or on a Ray
-    cluster with ``backend="ray"``.
-
-    Use as a context manager so that the pool is started once per fit or
-    query and shut down afterwards.  Every motif trains single-threaded from its
-    own seed, so the backend and the worker count never change a result.
-    """
-
-    def __init__(self, workers: int = 0, backend: str = "process", ray_address: str | None = None,
-                 device: str | None = None):
-        if backend not in ("process", "ray"):
-            raise ValueError(f"backend must be 'process' or 'ray', got '{backend}'")
-        self.workers = workers or default_workers()
-        self.backend = backend
-        self.ray_address = ray_address
-        self.device = device
-        self._pool: ProcessPoolExecutor | None = None
-        self._ray_task = None
-
-    def __enter__(self) -> "MotifRunner":
-        if self.device is not None:
-            check_device(self.device)  # fail here, not in a worker
-        if self.backend == "ray":
-            self._ray_task = _ray_remote(self.ray_address)
-            return self
-        if self.workers > 1:
-            # spawn: forking a process that already ran torch ops can deadlock in OpenMP
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
-                                             initializer=_worker_init)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def run(self, cells: Sequence[Cell], images: torch.Tensor, labels: torch.Tensor,
-            cfg: PetriDishConfig, seeds: Sequence[int], want_grad: bool = False,
-            progress=None) -> list[MotifResult]:
-        imgs = images.detach().cpu().numpy()
-        labs = labels.cpu().numpy()
-        tasks = [(c.to_dict(), cfg.to_dict(), imgs, labs, int(s), want_grad)
-                 for c, s in zip(cells, seeds)]
-        if self._ray_task is not None:
-            import ray
-
-            refs = [self._ray_task.remote(t) for t in tasks]
-            out = []
-            for r in refs:  # in order, so that results line up with the cells
-                out.append(ray.get(r))
-                if progress is not None:
-                    progress(1)
-            return out
-        if self._pool is None or len(tasks) == 1:  # same result either way (single thread)
-            out = []
-            for t in tasks:
-                out.append(_task(t))
-                if progress is not None:
-                    progress(1)
-            return out
-        futures = [self._pool.submit(_task, t) for t in tasks]
-        out = []
-        for f in futures:
-            out.append(f.result())
-            if progress is not None:
-                progress(1)
-        return out
-
-
-def _ray_remote(address: str | None):
-    """The motif task as a Ray remote function (one CPU each); connects to
-    ``address`` (``"auto"`` for a running cluster, ``ray://host:10001`` for a
-    remote one) or starts a local Ray instance."""
-    try:
-        import ray
-    except ImportError:
-        raise ImportError("the Ray backend needs Ray: pip install 'naslib-petridish[ray]'") from None
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 ignore_reinit_error=True)
-    return ray.remote(num_cpus=1)(_task)

@@ -28,7 +28,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .cells import InvalidCellError, as_cell
+from .cells import as_cell
+from .errors import ConfigError, InvalidCellError, NASLibNotAvailable
 from .tables import NB101Table
 
 NASLIB_HINT = (
@@ -46,11 +47,6 @@ PETRIDISH_PRESETS = {
 }
 
 
-class NASLibNotAvailable(ImportError):
-    def __str__(self) -> str:
-        return f"{self.args[0]}. {NASLIB_HINT}"
-
-
 _NASLIB = None
 
 
@@ -66,8 +62,8 @@ def import_naslib():
             setattr(collections, name, getattr(collections.abc, name))
     try:
         import naslib  # noqa: F401
-    except ImportError:
-        raise NASLibNotAvailable("NASLib is not importable") from None
+    except ImportError as exc:
+        raise NASLibNotAvailable(f"NASLib is not importable. {NASLIB_HINT}") from exc
     try:
         from types import SimpleNamespace
 
@@ -80,7 +76,8 @@ def import_naslib():
         from naslib.search_spaces import NasBench101SearchSpace
         from naslib.search_spaces.core.query_metrics import Metric
     except ImportError as exc:
-        raise NASLibNotAvailable(f"NASLib is on the path but failed to import ({exc})") from None
+        raise NASLibNotAvailable(
+            f"NASLib is on the path but failed to import ({exc}). {NASLIB_HINT}") from exc
     _NASLIB = SimpleNamespace(utils=nl_utils, nb101_api=nb101_api, Trainer=Trainer,
                               PredictorEvaluator=PredictorEvaluator, Predictor=Predictor,
                               NasBench101SearchSpace=NasBench101SearchSpace, Metric=Metric,
@@ -326,7 +323,6 @@ def float64_queries(predictor):
 def load_naslib_config(path: str, config_type: str):
     """NASLib's default config of ``config_type`` overlaid with the user's file, with
     ``save`` set as NASLib's ``get_config_from_args`` does."""
-    from .config import ConfigError
 
     nl = import_naslib()
     if not os.path.exists(path):
@@ -335,7 +331,7 @@ def load_naslib_config(path: str, config_type: str):
     try:
         user = nl.utils.load_config(path)
     except Exception as exc:
-        raise ConfigError(f"{path}: not a NASLib config ({type(exc).__name__}: {exc})") from None
+        raise ConfigError(f"{path}: not a NASLib config ({type(exc).__name__}: {exc})") from exc
     # like NASLib's get_config_from_args: the user's file is the config; keys it lacks
     # (and sub-keys of `search`) come from NASLib's defaults, without yacs' type checks
     user.set_new_allowed(True)
@@ -360,7 +356,6 @@ def run_predictor_evaluation(config_file: str, nb101: str | None = None,
                              metric: str | None = None, out_dir: str | None = None) -> Path:
     """NASLib's predictor-evaluation flow on NB101; returns the path of ``errors.json``."""
     nl = import_naslib()
-    from .config import ConfigError
 
     cfg = load_naslib_config(config_file, "predictor")
     if out_dir:
@@ -377,7 +372,7 @@ def run_predictor_evaluation(config_file: str, nb101: str | None = None,
     try:
         predictor = get_predictor(cfg.predictor, cfg, table=table)
     except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(str(exc)) from exc
     evaluator = nl.PredictorEvaluator(predictor, config=cfg)
     evaluator.adapt_search_space(nl.NasBench101SearchSpace(), load_labeled=False, dataset_api=api)
     try:
@@ -508,7 +503,6 @@ def run_search(config_file: str, nb101: str | None = None, metric: str | None = 
                out_dir: str | None = None) -> dict:
     """Run ``optimizer: re | bananas | npenas`` with the dish through NASLib's Trainer."""
     nl = import_naslib()
-    from .config import ConfigError
 
     cfg = load_naslib_config(config_file, "nas_predictor")
     if out_dir:

@@ -34,7 +34,7 @@ def read_naslib_pickle(path: str | os.PathLike, progress: bool = True) -> NB101T
     except Exception as exc:
         raise GroundTruthError(
             f"{path}: cannot unpickle ({type(exc).__name__}: {exc}); the file may be truncated "
-            "or corrupted") from None
+            "or corrupted") from exc
     if not isinstance(data, dict) or not data:
         raise GroundTruthError(f"{path}: expected a non-empty dict hash -> (fixed, computed) stats")
     records = []
@@ -52,7 +52,7 @@ def read_naslib_pickle(path: str | os.PathLike, progress: bool = True) -> NB101T
             })
         except Exception as exc:
             raise GroundTruthError(
-                f"{path}: entry {h!r} is not NASLib NB101 data ({type(exc).__name__}: {exc})") from None
+                f"{path}: entry {h!r} is not NASLib NB101 data ({type(exc).__name__}: {exc})") from exc
     return NB101Table.from_records(records, source=path)
 
 

@@ -7,9 +7,13 @@ their motifs on the dish (inner loop, in parallel), score each motif by
 ``1 - |Pearson(z, z^)|`` against the ground-truth accuracies ``z`` and take an
 Adam step (lr 1e-2, no weight decay) on the dish.
 
-The gradient is assembled exactly, by the chain rule: every worker returns
-``z^_i`` and ``d z^_i / d dish``; the loss is differentiated with respect to
-the ``z^`` vector and ``d L / d dish = sum_i dL/dz^_i * dz^_i/d dish``.
+The gradient is assembled by the chain rule: every worker returns ``z^_i``
+and ``d z^_i / d dish``; the loss is differentiated with respect to the
+``z^`` vector and ``d L / d dish = sum_i dL/dz^_i * dz^_i/d dish``.  What
+``d z^_i / d dish`` is depends on ``meta_steps`` (see :mod:`.inner`): by
+default (the paper's reading) it is the derivative of the final scoring pass
+with the trained weights and batch-norm statistics held fixed, not the
+derivative through training.
 
 Everything random derives from the config's seed and the outer epoch, and the
 run directory holds a checkpoint after every outer epoch, so an interrupted
@@ -18,36 +22,28 @@ one.
 """
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from scipy import stats
 
-from . import __version__
+from . import __version__, rundir, seeds
 from .cells import Cell
-from .config import ConfigError, PetriDishConfig
+from .config import PetriDishConfig
+from .correlation import fmt, kendall
 from .dish import Dish
-from .inner import MotifResult, MotifRunner, hash_key, motif_seed
+from .errors import ConfigError, RunDirError, UsageError
+from .inner import MotifResult
+from .rundir import CHECKPOINT, CONFIG, DISH, LOG, TRAIN_SET
+from .runner import MotifRunner
 
-CHECKPOINT = "checkpoint.pt"
-LOG = "log.jsonl"
-DISH = "dish.pt"
-CONFIG = "config.yaml"
-TRAIN_SET = "train_set.json"
-
-QUERY_KEY = 0x51E27  # seed-stream tag for query/calibration motifs
 #: config fields that may change between an interrupted fit and its resumption
 RESUMABLE_CHANGES = ("workers", "backend", "ray_address")
-
-
-class RunDirError(ValueError):
-    """A run directory that exists, or does not match the requested run."""
 
 
 # -- losses and statistics ---------------------------------------------------------
@@ -97,16 +93,6 @@ def outer_loss(cfg: PetriDishConfig, z: torch.Tensor, zhat: torch.Tensor) -> tup
     return loss, float(r.detach())
 
 
-def kendall(a: Sequence[float], b: Sequence[float]) -> tuple[float, bool]:
-    """Kendall tau, and whether it was defined (it is not when a side is constant;
-    the paper scores those epochs 0)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return 0.0, False
-    t = stats.kendalltau(a, b).statistic
-    return (0.0, False) if not np.isfinite(t) else (float(t), True)
-
-
 # -- schedule ----------------------------------------------------------------------
 def outer_schedule(n: int, cfg: PetriDishConfig) -> np.ndarray:
     """Indices of the architectures of every outer epoch, ``[outer_epochs, outer_batch]``.
@@ -119,7 +105,7 @@ def outer_schedule(n: int, cfg: PetriDishConfig) -> np.ndarray:
         raise ConfigError(
             f"the training pool has {n} architectures but each outer epoch needs "
             f"outer_batch={cfg.outer_batch}; give more architectures or lower outer_batch")
-    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0x5C4ED]))
+    rng = seeds.rng(cfg.seed, seeds.SCHEDULE)
     out, stream = [], []
     for _ in range(cfg.outer_epochs):
         if len(stream) < cfg.outer_batch:
@@ -151,45 +137,34 @@ def _epoch_record(epoch: int, loss: float, r: float, z: np.ndarray,
     }
 
 
-def _atomic_json_lines(path: Path, records: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as f:
-        for r in records:
-            f.write(json.dumps(r) + "\n")
-    os.replace(tmp, path)
+def _load_checkpoint(out: Path, cfg: PetriDishConfig, cells: Sequence[Cell]) -> dict:
+    """The checkpoint of an interrupted fit in ``out``, after checking that it was
+    written by the same run (config and training architectures)."""
+    try:
+        state = torch.load(out / CHECKPOINT, map_location="cpu", weights_only=True)
+        saved = PetriDishConfig.from_dict(dict(state["config"])).to_dict()
+    except Exception as exc:
+        raise RunDirError(f"{out / CHECKPOINT} cannot be read ({type(exc).__name__}); it is not "
+                          "a checkpoint of this package, or it is damaged: start the run "
+                          "again with --force") from exc
+    now = cfg.to_dict()
+    diff = config_difference(saved, now)
+    if diff:
+        raise RunDirError(
+            f"cannot resume {out}: its config differs in {diff}; resume with the same "
+            "settings (they are in config.yaml) or use a new --out")
+    if state["train_hashes"] != [c.hash for c in cells]:
+        raise RunDirError(f"cannot resume {out}: the training architectures differ")
+    return state
 
 
-def prepare_run_dir(out_dir: str | os.PathLike, cfg: PetriDishConfig, resume: bool,
-                    force: bool) -> tuple[Path, dict | None]:
-    """Create ``out_dir`` or, with ``resume``, load its checkpoint (after checking
-    the config matches).  Refuses to touch an existing run otherwise."""
-    out = Path(out_dir)
-    ckpt = out / CHECKPOINT
-    if out.exists() and any(out.iterdir()):
-        if resume:
-            if not ckpt.exists():
-                if (out / DISH).exists():
-                    raise RunDirError(f"{out} holds a finished fit (dish.pt) and nothing to resume")
-                raise RunDirError(f"{out} has no {CHECKPOINT} to resume from")
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)
-            # fields added by later versions take their (paper) defaults
-            saved = PetriDishConfig.from_dict(dict(state["config"])).to_dict()
-            now = cfg.to_dict()
-            for k in RESUMABLE_CHANGES:  # may differ without changing the result
-                saved.pop(k, None), now.pop(k, None)
-            if saved != now:
-                diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
-                raise RunDirError(
-                    f"cannot resume {out}: its config differs in {diff}; resume with the same "
-                    "settings (they are in config.yaml) or use a new --out")
-            return out, state
-        if not force:
-            raise RunDirError(
-                f"{out} already exists; pass --resume to continue it or --force to overwrite it")
-        for name in (CHECKPOINT, LOG, DISH, CONFIG, TRAIN_SET, "metrics.json", "predictions.json"):
-            (out / name).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    return out, None
+def config_difference(a: dict, b: dict) -> list[str]:
+    """Config fields in which two runs differ, leaving out those that may change between
+    an interruption and its resumption without changing the result."""
+    a = PetriDishConfig.from_dict(dict(a)).to_dict()  # fields added later take defaults
+    b = PetriDishConfig.from_dict(dict(b)).to_dict()
+    return sorted(k for k in set(a) | set(b)
+                  if k not in RESUMABLE_CHANGES and a.get(k) != b.get(k))
 
 
 def fit_dish(cfg: PetriDishConfig, cells: Sequence[Cell], accuracies: Sequence[float],
@@ -205,25 +180,30 @@ def fit_dish(cfg: PetriDishConfig, cells: Sequence[Cell], accuracies: Sequence[f
     epochs of this call (as an interruption would; used by tests).
     Calibration is not done here (see ``predictor``).
     """
+    z_all = np.asarray(accuracies, dtype=np.float64).reshape(-1)
+    if len(cells) != len(z_all):
+        raise UsageError(f"{len(cells)} architectures but {len(z_all)} accuracies")
+    if not np.all(np.isfinite(z_all)):
+        raise UsageError("the ground-truth accuracies contain NaN or inf")
+    schedule = outer_schedule(len(cells), cfg)
+    with contextlib.ExitStack() as stack:
+        out = None if out_dir is None else stack.enter_context(rundir.hold(out_dir))
+        return _fit(cfg, cells, z_all, schedule, out, resume, force, progress, runner,
+                    stop_after, on_epoch)
+
+
+def _fit(cfg, cells, z_all, schedule, out, resume, force, progress, runner, stop_after,
+         on_epoch) -> Dish:
     from tqdm.auto import tqdm
 
-    z_all = np.asarray(accuracies, dtype=np.float64)
-    if len(cells) != len(z_all):
-        raise ValueError(f"{len(cells)} architectures but {len(z_all)} accuracies")
-    if not np.all(np.isfinite(z_all)):
-        raise ValueError("the ground-truth accuracies contain NaN or inf")
-    schedule = outer_schedule(len(cells), cfg)
     dish = Dish.create(cfg)
     images = torch.nn.Parameter(dish.images.clone())
     opt = torch.optim.Adam([images], lr=cfg.outer_lr, weight_decay=cfg.outer_weight_decay)
     start = 0
     history: list[dict] = []
-    out = None
-    if out_dir is not None:
-        out, state = prepare_run_dir(out_dir, cfg, resume, force)
-        if state is not None:
-            if state["train_hashes"] != [c.hash for c in cells]:
-                raise RunDirError(f"cannot resume {out}: the training architectures differ")
+    if out is not None:
+        if rundir.prepare(out, resume, force):
+            state = _load_checkpoint(out, cfg, cells)
             with torch.no_grad():
                 images.copy_(state["images"])
             opt.load_state_dict(state["optimizer"])
@@ -233,11 +213,13 @@ def fit_dish(cfg: PetriDishConfig, cells: Sequence[Cell], accuracies: Sequence[f
             dish.meta["resumed_at_epoch"] = start
             dish.meta["seconds_before_resume"] = float(sum(r["wall_seconds"] for r in history))
         else:
-            (out / CONFIG).write_text(cfg.to_yaml())
-            (out / TRAIN_SET).write_text(json.dumps(
+            rundir.write_atomic(out / CONFIG, cfg.to_yaml())
+            rundir.write_atomic(out / TRAIN_SET, json.dumps(
                 {"hashes": [c.hash for c in cells], "accuracies": z_all.tolist(),
                  "metric": cfg.metric, "metric_epochs": cfg.metric_epochs}))
-        _atomic_json_lines(out / LOG, history)
+        # the log is rewritten from the checkpoint: a line cut short by a kill, or one
+        # written after the last checkpoint, is dropped
+        rundir.write_atomic(out / LOG, "".join(json.dumps(r) + "\n" for r in history))
 
     own_runner = runner is None
     runner = runner or MotifRunner(cfg.workers, cfg.backend, cfg.ray_address, cfg.device)
@@ -249,34 +231,28 @@ def fit_dish(cfg: PetriDishConfig, cells: Sequence[Cell], accuracies: Sequence[f
         for epoch in range(start, end):
             t0 = time.perf_counter()
             idx = schedule[epoch]
-            seeds = [motif_seed(cfg.seed, epoch, slot) for slot in range(len(idx))]
-            res = runner.run([cells[i] for i in idx], images.detach(), dish.labels, cfg, seeds,
+            res = runner.run([cells[i] for i in idx], images.detach(), dish.labels, cfg,
+                             [seeds.outer_seed(cfg.seed, epoch, slot) for slot in range(len(idx))],
                              want_grad=True)
-            z = torch.as_tensor(z_all[idx])
-            zhat = torch.tensor([m.score for m in res], dtype=torch.float64, requires_grad=True)
-            loss, r = outer_loss(cfg, z, zhat)
-            loss.backward()
-            dl_dzhat = zhat.grad.numpy()
-            g = sum(float(w) * m.grad for w, m in zip(dl_dzhat, res))
+            loss, r, g = dish_gradient(cfg, z_all[idx], res)
             opt.zero_grad(set_to_none=True)
-            images.grad = torch.as_tensor(np.asarray(g, dtype=np.float32))
+            images.grad = torch.as_tensor(g)
             opt.step()
-            rec = _epoch_record(epoch, float(loss.detach()), r, z_all[idx], res,
-                                time.perf_counter() - t0)
+            rec = _epoch_record(epoch, loss, r, z_all[idx], res, time.perf_counter() - t0)
             rec["grad_norm"] = float(np.linalg.norm(g))
             history.append(rec)
-            if out is not None:
+            if out is not None:  # checkpoint first: the log is rebuilt from it on resume
                 torch.save({"epoch": epoch, "images": images.detach().clone(),
                             "optimizer": opt.state_dict(), "history": history,
                             "config": cfg.to_dict(), "train_hashes": [c.hash for c in cells],
                             "package_version": __version__}, out / (CHECKPOINT + ".tmp"))
                 os.replace(out / (CHECKPOINT + ".tmp"), out / CHECKPOINT)
-                with open(out / LOG, "a") as f:
-                    f.write(json.dumps(rec) + "\n")
+                rundir.append_line(out / LOG, rec)
             if on_epoch is not None:
                 on_epoch(rec)
             bar.update(1)
-            bar.set_postfix(loss=f"{rec['loss']:.3f}", tau=f"{rec['kendall_tau']:+.2f}")
+            bar.set_postfix(loss=f"{rec['loss']:.3f}",
+                            tau=fmt(rec["kendall_tau"], rec["kendall_defined"], 2))
     finally:
         bar.close()
         if own_runner:
@@ -286,72 +262,26 @@ def fit_dish(cfg: PetriDishConfig, cells: Sequence[Cell], accuracies: Sequence[f
     return dish
 
 
-def finished(dish: Dish) -> bool:
-    return len(dish.history) >= dish.config.outer_epochs
+def dish_gradient(cfg: PetriDishConfig, z: np.ndarray, res: Sequence[MotifResult]
+                  ) -> tuple[float, float, np.ndarray]:
+    """The outer loss of one outer epoch, its Pearson r, and its gradient with respect
+    to the dish pixels, by the chain rule: ``dL/d dish = sum_i dL/dz^_i * dz^_i/d dish``
+    (each motif returns its score ``z^_i`` and ``dz^_i/d dish``)."""
+    zhat = torch.tensor([m.score for m in res], dtype=torch.float64, requires_grad=True)
+    loss, r = outer_loss(cfg, torch.as_tensor(np.asarray(z, dtype=np.float64)), zhat)
+    loss.backward()
+    g = sum(float(w) * m.grad for w, m in zip(zhat.grad.numpy(), res))
+    return float(loss.detach()), r, np.asarray(g, dtype=np.float32)
 
 
 def score_cells(dish: Dish, cells: Sequence[Cell], runner: MotifRunner,
-                progress: bool = False, desc: str = "motifs") -> list[MotifResult]:
+                progress: Callable[[int], object] | None = None) -> list[MotifResult]:
     """Train unseen motifs on the dish and score them (no gradients).
 
     A cell's motif seed depends only on the run seed and the cell's hash, so
     its score does not depend on batch composition, order or worker count.
+    ``progress(1)`` is called as each motif finishes.
     """
-    from tqdm.auto import tqdm
-
-    seeds = [motif_seed(dish.config.seed, QUERY_KEY, hash_key(c.hash)) for c in cells]
-    with tqdm(total=len(cells), desc=desc, disable=not progress) as bar:
-        return runner.run(cells, dish.images, dish.labels, dish.config, seeds,
-                          want_grad=False, progress=bar.update)
-
-
-def linear_calibration(scores: Sequence[float], accs: Sequence[float]) -> dict:
-    """Least-squares ``acc ~ slope * score + intercept`` (scipy ``linregress``)."""
-    s, a = np.asarray(scores, float), np.asarray(accs, float)
-    if len(s) >= 2 and np.ptp(s) > 0:
-        lr = stats.linregress(s, a)
-        slope, intercept, r = float(lr.slope), float(lr.intercept), float(lr.rvalue)
-    else:  # constant scores carry no information: predict the mean
-        slope, intercept, r = 0.0, float(a.mean()) if len(a) else 0.0, 0.0
-    tau, _ = kendall(s, a)
-    return {"slope": slope, "intercept": intercept, "pearson_r": r, "kendall_tau": tau,
-            "n": int(len(s)), "score_mean": float(s.mean()) if len(s) else math.nan}
-
-
-def log_params(cells: Sequence[Cell]) -> np.ndarray:
-    """log10 of the trainable parameter count of each cell's full NB101 network."""
-    from .motifs import count_parameters
-
-    return np.log10([count_parameters(c, "full") for c in cells])
-
-
-def fit_calibration(kind: str, scores: Sequence[float], accs: Sequence[float],
-                    cells: Sequence[Cell]) -> dict:
-    """The score -> accuracy map of ``kind`` (``PetriDishConfig.calibration``).
-
-    ``linear``: ``acc ~ slope * z^ + intercept``.  ``linear_params``: least squares
-    ``acc ~ slope * z^ + params_slope * log10(params) + intercept`` (a hybrid of the
-    dish and the free parameter-count baseline; ``numpy.linalg.lstsq``).
-    """
-    cal = linear_calibration(scores, accs)
-    cal["kind"] = kind
-    if kind == "linear_params":
-        s, a = np.asarray(scores, float), np.asarray(accs, float)
-        lp = log_params(cells)
-        if len(s) >= 3 and np.ptp(s) > 0 and np.ptp(lp) > 0:
-            coef = np.linalg.lstsq(np.column_stack([s, lp, np.ones(len(s))]), a, rcond=None)[0]
-        else:  # degenerate: fall back to the z^-only fit with no parameter term
-            coef = np.array([cal["slope"], 0.0, cal["intercept"]])
-        cal.update(slope=float(coef[0]), params_slope=float(coef[1]), intercept=float(coef[2]))
-    return cal
-
-
-def apply_calibration(cal: dict | None, scores: np.ndarray, cells: Sequence[Cell]) -> np.ndarray:
-    """Predicted accuracies from raw scores (the raw scores when there is no map)."""
-    s = np.asarray(scores, dtype=np.float64)
-    if not cal:
-        return s
-    out = cal["slope"] * s + cal["intercept"]
-    if cal.get("kind") == "linear_params":
-        out = out + cal["params_slope"] * log_params(cells)
-    return out.astype(np.float64)
+    return runner.run(cells, dish.images, dish.labels, dish.config,
+                      [seeds.query_seed(dish.config.seed, c.hash) for c in cells],
+                      want_grad=False, progress=progress)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .outer import LOG
+from .rundir import LOG
 
 
 # A committed run record (benchmarks/run_records.py) keeps the log as lzma-compressed

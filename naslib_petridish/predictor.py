@@ -17,25 +17,27 @@ objects included; NASLib itself is not needed.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .cells import Cell, as_cells
+from . import rundir
+from .calibration import apply_calibration, fit_calibration, pick_cells
+from .cells import as_cells
 from .config import PetriDishConfig, resolve_config
 from .dish import Dish
-from .inner import MotifResult, MotifRunner
-from .outer import DISH, apply_calibration, fit_calibration, fit_dish, score_cells
+from .errors import NotFittedError, OutputExistsError, UsageError
+from .inner import MotifResult
+from .outer import fit_dish, score_cells
+from .rundir import CHECKPOINT, DISH
+from .runner import MotifRunner
 
 NB101_SS_TYPES = ("nasbench101", "nb101", None)
-
-
-class NotFittedError(RuntimeError):
-    pass
 
 
 class SyntheticPetriDishPredictor:
@@ -116,74 +118,99 @@ class SyntheticPetriDishPredictor:
 
     def _check_ss(self) -> None:
         if self.ss_type not in NB101_SS_TYPES:
-            raise ValueError(f"the Synthetic Petri Dish predictor supports NAS-Bench-101 only, "
+            raise UsageError(f"the Synthetic Petri Dish predictor supports NAS-Bench-101 only, "
                              f"not search space '{self.ss_type}'")
 
     def fit(self, xtrain: Sequence[Any], ytrain: Sequence[float], info=None,
             resume: bool = False, force: bool = False) -> dict:
-        """Generate the dish and calibrate it; returns the calibration summary."""
+        """Generate the dish and calibrate it; returns the calibration summary.
+
+        With ``out_dir`` the run directory is locked for the whole fit (another
+        process is refused), checkpointed every outer epoch, and ends with
+        ``dish.pt``; ``resume`` continues an interrupted fit there."""
         self._check_ss()
         cells = as_cells(xtrain, self.table)
-        y = np.asarray(ytrain, dtype=np.float64).reshape(-1)
+        try:
+            y = np.asarray(ytrain, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"ytrain must be a sequence of accuracies ({exc})") from exc
         if len(y) != len(cells):
-            raise ValueError(f"fit got {len(cells)} architectures but {len(y)} accuracies")
+            raise UsageError(f"fit got {len(cells)} architectures but {len(y)} accuracies")
         cfg = self.config
-        t0 = time.perf_counter()
-        runner = self._get_runner()
-        dish = fit_dish(cfg, cells, y, out_dir=self.out_dir, resume=resume, force=force,
-                        progress=self.progress, runner=runner)
-        t_cal = time.perf_counter()
-        # calibration: distinct training architectures, re-trained on the final dish
-        rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0xCA1]))
-        _, first = np.unique([c.hash for c in cells], return_index=True)
-        pick = rng.permutation(np.sort(first))[:cfg.calibration_size]
-        if len(pick):
-            res = score_cells(dish, [cells[i] for i in pick], runner, progress=self.progress,
-                              desc="calibration")
-            cal = fit_calibration(cfg.calibration, [r.score for r in res], y[pick],
-                                  [cells[i] for i in pick])
-            cal["hashes"] = [cells[i].hash for i in pick]
-            cal["scores"] = [r.score for r in res]
-            cal["accuracies"] = y[pick].tolist()
-        else:
+        with contextlib.ExitStack() as stack:
+            out = (None if self.out_dir is None
+                   else stack.enter_context(rundir.hold(self.out_dir)))
+            t0 = time.perf_counter()
+            runner = self._get_runner()
+            dish = fit_dish(cfg, cells, y, out_dir=out, resume=resume, force=force,
+                            progress=self.progress, runner=runner)
+            t_cal = time.perf_counter()
+            self.dish = dish
+            # calibration: distinct training architectures, re-trained on the final dish
+            pick = pick_cells([c.hash for c in cells], cfg.calibration_size, cfg.seed)
             cal = None
-        dish.calibration = cal
-        # wall time of this call plus the outer epochs of earlier, interrupted calls (their
-        # start-up time is not counted: it is seconds against hours of outer epochs)
-        now = time.perf_counter()
-        self.fit_seconds = now - t0 + dish.meta.get("seconds_before_resume", 0.0)
-        dish.meta["fit_seconds"] = self.fit_seconds
-        dish.meta["calibration_seconds"] = now - t_cal
-        self.dish = dish
-        if self.out_dir is not None:
-            dish.save(Path(self.out_dir) / DISH)
-            (Path(self.out_dir) / "checkpoint.pt").unlink(missing_ok=True)
+            if len(pick):
+                res = self._score([cells[i] for i in pick], "calibration")
+                cal = fit_calibration(cfg.calibration, [r.score for r in res], y[pick],
+                                      [cells[i] for i in pick])
+                cal.update(hashes=[cells[i].hash for i in pick], scores=[r.score for r in res],
+                           accuracies=y[pick].tolist())
+            dish.calibration = cal
+            # wall time of this call plus the outer epochs of earlier, interrupted calls
+            # (their start-up time is not counted: seconds against hours of outer epochs)
+            now = time.perf_counter()
+            self.fit_seconds = now - t0 + dish.meta.get("seconds_before_resume", 0.0)
+            dish.meta["fit_seconds"] = self.fit_seconds
+            dish.meta["calibration_seconds"] = now - t_cal
+            if out is not None:
+                dish.save(out / DISH)
+                (out / CHECKPOINT).unlink(missing_ok=True)
         return cal or {}
 
-    def scores(self, xtest: Sequence[Any]) -> np.ndarray:
-        """Raw dish scores ``z^`` (uncalibrated)."""
+    def _score(self, cells, desc: str, progress: Callable[[int], object] | None = None
+               ) -> list[MotifResult]:
+        from tqdm.auto import tqdm
+
         dish = self._require_dish()
+        if progress is not None or not self.progress:
+            return score_cells(dish, cells, self._get_runner(), progress)
+        with tqdm(total=len(cells), desc=desc) as bar:
+            return score_cells(dish, cells, self._get_runner(), bar.update)
+
+    def scores(self, xtest: Sequence[Any], progress: Callable[[int], object] | None = None
+               ) -> np.ndarray:
+        """Raw dish scores ``z^`` (uncalibrated).  ``progress(1)`` is called per motif
+        (else a progress bar is shown when the predictor has ``progress``)."""
+        self._require_dish()
         cells = as_cells(xtest, self.table)
         t0 = time.perf_counter()
-        res = score_cells(dish, cells, self._get_runner(), progress=self.progress, desc="query")
+        res = self._score(cells, "query", progress)
         self.last_query_seconds_per_arch = (time.perf_counter() - t0) / max(1, len(cells))
         self.last_results = res
         return np.array([r.score for r in res], dtype=np.float64)
 
-    def query(self, xtest: Sequence[Any], info=None) -> np.ndarray:
+    def query(self, xtest: Sequence[Any], info=None,
+              progress: Callable[[int], object] | None = None) -> np.ndarray:
         """Calibrated predictions, float64, one per architecture (higher = better)."""
         self._check_ss()
+        self._require_dish()
         cells = as_cells(xtest, self.table)
-        s = self.scores(cells)
+        s = self.scores(cells, progress)
         return apply_calibration(self.dish.calibration, s, cells)
 
     # -- persistence --------------------------------------------------------------
-    def save(self, directory: str | os.PathLike) -> Path:
+    def save(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write ``dish.pt`` and ``predictor.json`` into ``directory`` (created if
+        missing); an existing dish there is replaced only with ``overwrite``."""
         dish = self._require_dish()
         d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
+        if d.exists() and not d.is_dir():
+            raise UsageError(f"{d} is a file; save() takes a directory to write dish.pt into")
+        if (d / DISH).exists() and not overwrite:
+            raise OutputExistsError(f"{d / DISH} exists; pass overwrite=True to replace it")
+        d = rundir.ensure_dir(d)
         dish.save(d / DISH)
-        (d / "predictor.json").write_text(json.dumps(
+        rundir.write_atomic(d / "predictor.json", json.dumps(
             {"class": type(self).__name__, "ss_type": self.ss_type}, indent=2))
         return d / DISH
 

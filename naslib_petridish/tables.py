@@ -21,7 +21,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .cells import HASH_LEN, Cell, InvalidCellError, as_cell
+from .cells import HASH_LEN, Cell, as_cell
+from .errors import GroundTruthError, InvalidCellError, OutputExistsError, UnknownCellError, one_line
 
 FORMAT = "nb101-table-v1"
 EPOCHS = (4, 12, 36, 108)
@@ -38,32 +39,21 @@ REQUIRED_KEYS = ("format", "hashes", "num_vertices", "adjacency", "ops", "params
                  "epochs", "val_acc", "test_acc", "train_time")
 
 
-class GroundTruthError(ValueError):
-    """A ground-truth file or query that cannot be answered."""
-
-
-class UnknownCellError(KeyError):
-    """A cell or hash that the ground-truth table does not contain."""
-
-    def __str__(self) -> str:  # KeyError quotes its message otherwise
-        return str(self.args[0])
-
-
 def metric_key(metric: str) -> str:
     """Normalize a metric name (``val``, ``test``, ``train_time``, ...)."""
     try:
         return METRIC_ALIASES[str(metric).lower()]
-    except KeyError:
+    except KeyError as exc:
         raise GroundTruthError(
             f"unknown metric '{metric}': use 'val' (validation accuracy), 'test' (test "
-            "accuracy) or 'train_time'") from None
+            "accuracy) or 'train_time'") from exc
 
 
 def epoch_index(epochs: int) -> int:
     try:
         return EPOCHS.index(int(epochs))
-    except ValueError:
-        raise GroundTruthError(f"epoch budget must be one of {EPOCHS}, got {epochs}") from None
+    except ValueError as exc:
+        raise GroundTruthError(f"epoch budget must be one of {EPOCHS}, got {epochs}") from exc
 
 
 @dataclass(frozen=True)
@@ -171,8 +161,8 @@ class NB101Table:
                 arrays = {k: z[k] for k in z.files}
         except Exception as exc:
             raise GroundTruthError(
-                f"{path}: cannot read as an {FORMAT} .npz file ({type(exc).__name__}: {exc}); "
-                "the file may be truncated or corrupted") from None
+                f"{path}: not an {FORMAT} .npz file, or a truncated or corrupted one "
+                f"({one_line(exc)})") from exc
         return cls(arrays, source=path)
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
@@ -181,7 +171,7 @@ class NB101Table:
         if not path.endswith(".npz"):
             raise GroundTruthError(f"output must be a .npz file, got {path}")
         if os.path.exists(path) and not overwrite:
-            raise FileExistsError(f"{path} exists; remove it or pass overwrite/--force")
+            raise OutputExistsError(f"{path} exists; remove it or pass overwrite/--force")
         tmp = path[:-4] + ".partial.npz"
         np.savez_compressed(tmp, **self.arrays())
         os.replace(tmp, path)
@@ -338,6 +328,9 @@ class NB101Table:
                exclude: Iterable[int] | None = None) -> np.ndarray:
         """Draw ``n`` distinct rows uniformly, optionally only among cells that
         have ``metric`` at ``epochs`` and not among ``exclude`` rows."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise GroundTruthError(f"the number of cells to draw must be a non-negative "
+                                   f"integer, got {n!r}")
         rng = np.random.default_rng(rng)
         mask = np.ones(len(self), dtype=bool) if metric is None else self.has_metric(metric, epochs, repeat)
         if exclude is not None:

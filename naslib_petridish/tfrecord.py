@@ -28,7 +28,8 @@ from typing import BinaryIO, Callable, Iterator
 
 import crc32c as _crc32c
 
-from .tables import GroundTruthError, NB101Table
+from .errors import GroundTruthError, TFRecordError
+from .tables import NB101Table
 
 _MASK_DELTA = 0xA282EAD8
 
@@ -37,10 +38,6 @@ def masked_crc(data: bytes) -> int:
     """TFRecord's masked CRC-32C."""
     crc = _crc32c.crc32c(data)
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-class TFRecordError(GroundTruthError):
-    """A truncated or corrupted TFRecord file."""
 
 
 def iter_records(f: BinaryIO, verify: bool = True, source: str = "<stream>",
@@ -207,7 +204,7 @@ def read_nb101_tfrecord(path: str | os.PathLike, verify: bool = True,
                 final = metrics["evaluation_data"][-1]
             except Exception as exc:
                 raise GroundTruthError(
-                    f"{path}: record {n} is not an NB101 row ({type(exc).__name__}: {exc})") from None
+                    f"{path}: record {n} is not an NB101 row ({type(exc).__name__}: {exc})") from exc
             entry = cells.get(module_hash)
             if entry is None:
                 entry = cells[module_hash] = {

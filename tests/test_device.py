@@ -8,7 +8,9 @@ import torch
 from naslib_petridish.cli import main
 from naslib_petridish.config import ConfigError
 from naslib_petridish.dish import Dish
-from naslib_petridish.inner import DeviceNotAvailable, MotifRunner, train_motif
+from naslib_petridish.errors import DeviceNotAvailable
+from naslib_petridish.inner import train_motif
+from naslib_petridish.runner import MotifRunner
 
 from helpers import tiny  # noqa: E402  (tests/ is on sys.path)
 

@@ -9,9 +9,11 @@ import torch.nn.functional as F
 from naslib_petridish.cells import as_cell
 from naslib_petridish.config import ConfigError, PetriDishConfig, resolve_config
 from naslib_petridish.dish import Dish, DishFileError
-from naslib_petridish.inner import MotifRunner, train_motif
+from naslib_petridish.inner import train_motif
+from naslib_petridish.runner import MotifRunner
 from naslib_petridish.motifs import build_network
-from naslib_petridish.outer import (RunDirError, fit_dish, outer_loss, outer_schedule, pearson)
+from naslib_petridish.errors import RunDirError
+from naslib_petridish.outer import fit_dish, outer_loss, outer_schedule, pearson
 from naslib_petridish.predictor import NotFittedError, SyntheticPetriDishPredictor
 
 from helpers import TINY, tiny  # noqa: E402  (tests/ is on sys.path)
@@ -75,7 +77,7 @@ def test_dish_from_incompatible_version_fails_clearly(tmp_path):
     with pytest.raises(DishFileError, match="format version 99 was written by naslib-petridish 9.0.0"):
         Dish.load(tmp_path / "dish.pt")
     (tmp_path / "junk.pt").write_bytes(b"junk")
-    with pytest.raises(DishFileError, match="not a readable dish file"):
+    with pytest.raises(DishFileError, match="not a dish file of naslib-petridish"):
         Dish.load(tmp_path / "junk.pt")
 
 

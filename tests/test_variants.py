@@ -8,7 +8,8 @@ import torch
 from naslib_petridish.config import ConfigError, resolve_config
 from naslib_petridish.dish import Dish
 from naslib_petridish.inner import train_motif
-from naslib_petridish.outer import apply_calibration, fit_calibration, log_params, outer_loss
+from naslib_petridish.calibration import apply_calibration, fit_calibration, log_params
+from naslib_petridish.outer import outer_loss
 from naslib_petridish.predictor import SyntheticPetriDishPredictor
 
 from helpers import tiny  # noqa: E402  (tests/ is on sys.path)
