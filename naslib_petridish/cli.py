@@ -95,9 +95,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     taus = [h["kendall_tau"] for h in hist if h.get("kendall_defined", True)]
     tau = fmt(sum(taus) / len(taus) if taus else 0.0, bool(taus))
     print(f"dish written to {args.out}/dish.pt: {len(hist)} outer epochs, mean outer Kendall tau "
-          f"{tau} (over {len(taus)} epochs where defined), calibration slope {cal.get('slope', float('nan')):+.3g} "
-          f"(r {cal.get('pearson_r', float('nan')):+.3f} on {cal.get('n', 0)} training cells), "
-          f"{pred.fit_seconds:.1f} s")
+          f"{tau} (over the {len(taus)} epochs where it is defined), calibration slope "
+          f"{cal.get('slope', float('nan')):+.3g} (r {cal.get('pearson_r', float('nan')):+.3f} "
+          f"on {cal.get('n', 0)} training cells), {pred.fit_seconds:.1f} s")
     return 0
 
 
@@ -126,7 +126,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
     from .cells import as_cells
     from .predictor import SyntheticPetriDishPredictor
-    from .rundir import check_output_file, write_atomic
+    from .rundir import check_output_file, write_or_keep
     from .runner import check_workers
 
     if args.output:  # before any work: a failed write would lose every trained motif
@@ -151,15 +151,12 @@ def cmd_query(args: argparse.Namespace) -> int:
     if not args.output:
         print(text, end="")
         return 0
-    try:
-        write_atomic(args.output, text)
-        where = args.output
-    except OSError as exc:  # keep the results: they took minutes to hours
-        dish_dir = args.dish if os.path.isdir(args.dish) else os.path.dirname(args.dish) or "."
-        where = os.path.join(dish_dir, f"predictions-{os.getpid()}.json")
-        write_atomic(where, text)
-        print(f"naslib-petridish query: could not write {args.output} ({exc.strerror or exc}); "
-              f"the predictions were saved to {where}", file=sys.stderr)
+    dish_dir = args.dish if os.path.isdir(args.dish) else os.path.dirname(args.dish) or "."
+    where, failed = write_or_keep(args.output, text, dish_dir)
+    if failed is not None:
+        print(f"naslib-petridish query: could not write {args.output} "
+              f"({failed.strerror or failed}); the predictions were saved to {where}",
+              file=sys.stderr)
     print(f"wrote {len(out)} predictions to {where} "
           f"({pred.last_query_seconds_per_arch:.2f} s per architecture)", file=sys.stderr)
     return 0

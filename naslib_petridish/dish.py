@@ -18,7 +18,7 @@ import torch
 
 from . import __version__
 from .config import PetriDishConfig
-from .errors import DishFileError, one_line
+from .errors import DishFileError
 
 DISH_FORMAT = "naslib-petridish-dish"
 DISH_FORMAT_VERSION = 1
@@ -81,7 +81,7 @@ class Dish:
             d: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
             raise DishFileError(f"{path}: not a dish file of naslib-petridish, or a damaged one "
-                                f"({one_line(exc)})") from exc
+                                f"({type(exc).__name__} while reading it)") from exc
         if not isinstance(d, dict) or d.get("format") != DISH_FORMAT:
             raise DishFileError(f"{path}: not a naslib-petridish dish file")
         fv = d.get("format_version")

@@ -163,6 +163,20 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_or_keep(path: str | os.PathLike, text: str, fallback_dir: str | os.PathLike
+                  ) -> tuple[Path, OSError | None]:
+    """Write results to ``path``; if that fails at the end of long work (the folder was
+    removed, the disk is full), keep them in ``fallback_dir`` instead of losing them.
+    Returns where they were written and the error that forced the fallback, if any."""
+    try:
+        write_atomic(path, text)
+        return Path(path), None
+    except OSError as exc:
+        kept = Path(fallback_dir) / f"{Path(path).stem}-{os.getpid()}{Path(path).suffix}"
+        write_atomic(kept, text)
+        return kept, exc
+
+
 def append_line(path: str | os.PathLike, record: dict) -> None:
     """Append one JSON line and flush it to disk."""
     with open(path, "a") as f:

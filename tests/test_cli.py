@@ -10,7 +10,8 @@ from naslib_petridish.cli import main
 def test_info_prints_summary(table_path, capsys):
     assert main(["-q", "info", "--nb101", table_path]) == 0
     out = capsys.readouterr().out
-    assert "423,624 cells" in out and "val_acc" in out and "test_acc" in out
+    assert "600 cells" in out and "val_acc    @108 epochs: cells per repeat [0, 0, 360]" in out
+    assert "test_acc   @108 epochs: cells per repeat [600, 0, 0]" in out
 
 
 def test_bad_input_is_one_line(tmp_path, capsys):
@@ -82,8 +83,8 @@ def test_evaluate_end_to_end(table_path, tmp_path, capsys):
 @pytest.mark.parametrize("argv,needle", [
     (["fit", "--preset", "nope", "--out", "X"], "unknown preset 'nope'"),
     (["fit", "--preset", "quick", "--set", "inner_epochs=-1", "--out", "X"], "positive integer"),
-    (["fit", "--preset", "quick", "--train-size", "40000", "--out", "X"],
-     "only 30001 cells with val_acc"),
+    (["fit", "--preset", "quick", "--train-size", "4000", "--out", "X"],
+     "only 360 cells with val_acc"),
     (["query", "--dish", "nowhere", "--archs", "a.json"], "architecture file not found"),
 ])
 def test_cli_errors_are_one_line(argv, needle, table_path, tmp_path, capsys, monkeypatch):
@@ -126,7 +127,7 @@ def test_evaluate_query_resumes_after_an_interruption(table, tmp_path):
     import shutil
 
     from naslib_petridish.evaluate import QUERY_PROGRESS, run_evaluation
-    from helpers import tiny
+    from tests.helpers import tiny
 
     cfg = tiny(outer_epochs=2, seed=4)
     a, b = tmp_path / "a", tmp_path / "b"

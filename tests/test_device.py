@@ -12,7 +12,7 @@ from naslib_petridish.errors import DeviceNotAvailable
 from naslib_petridish.inner import train_motif
 from naslib_petridish.runner import MotifRunner
 
-from helpers import tiny  # noqa: E402  (tests/ is on sys.path)
+from tests.helpers import tiny
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 

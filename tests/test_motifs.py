@@ -5,15 +5,24 @@ import torch
 from naslib_petridish.cells import CONV3X3, INPUT, MAXPOOL3X3, OUTPUT, Cell
 from naslib_petridish.motifs import (MOTIFS, MotifShape, build_network, compute_vertex_channels,
                                      count_parameters, motif_shape, trainable_parameters)
+from tests.helpers import reference_cells
 
 
-def test_full_network_parameters_equal_official_on_300_cells(table):
-    rows = table.sample(300, rng=11)
-    for r in rows:
-        with torch.device("meta"):  # no memory for the 32M weights
-            net = build_network(table.cell(r), "full")
-        assert trainable_parameters(net) == table.params[r], table.hashes[r]
-        assert count_parameters(table.cell(r), "full") == table.params[r]
+def _check_full_network_parameters(cell, official: int) -> None:
+    with torch.device("meta"):  # no memory for the 32M weights
+        net = build_network(cell, "full")
+    assert trainable_parameters(net) == official, cell.hash
+    assert count_parameters(cell, "full") == official, cell.hash
+
+
+def test_full_network_parameters_equal_official_on_reference_cells():
+    for ref in reference_cells():
+        _check_full_network_parameters(Cell(ref["matrix"], ref["ops"]), ref["params"])
+
+
+def test_full_network_parameters_equal_official_on_300_real_cells(real_table):
+    for r in real_table.sample(300, rng=11):
+        _check_full_network_parameters(real_table.cell(r), int(real_table.params[r]))
 
 
 @pytest.mark.parametrize("name", ["A", "B", "C"])

@@ -8,11 +8,12 @@ import torch
 from naslib_petridish.config import ConfigError, resolve_config
 from naslib_petridish.dish import Dish
 from naslib_petridish.inner import train_motif
-from naslib_petridish.calibration import apply_calibration, fit_calibration, log_params
+from naslib_petridish.calibration import apply_calibration, fit_calibration
+from naslib_petridish.motifs import count_parameters
 from naslib_petridish.outer import outer_loss
 from naslib_petridish.predictor import SyntheticPetriDishPredictor
 
-from helpers import tiny  # noqa: E402  (tests/ is on sys.path)
+from tests.helpers import tiny
 
 
 @pytest.fixture(scope="module")
@@ -125,17 +126,22 @@ def test_dish_validation_part(pool):
     assert r3.losses == r.losses and r3.score != r.score
 
 
-def test_hybrid_calibration_is_least_squares(pool):
-    cells, acc = pool
-    rng = np.random.default_rng(0)
-    s = rng.random(len(cells))
+def test_calibrations_recover_known_maps(pool):
+    """Accuracies made from known coefficients are mapped back to them."""
+    cells, _ = pool
+    s = np.random.default_rng(0).random(len(cells))
+    lp = np.log10([count_parameters(c, "full") for c in cells])
+    acc = 0.3 * s + 0.05 * lp + 0.5
     cal = fit_calibration("linear_params", s, acc, cells)
-    X = np.column_stack([s, log_params(cells), np.ones(len(s))])
-    coef = np.linalg.lstsq(X, acc, rcond=None)[0]
-    np.testing.assert_allclose([cal["slope"], cal["params_slope"], cal["intercept"]], coef)
-    np.testing.assert_allclose(apply_calibration(cal, s, cells), X @ coef)
-    lin = fit_calibration("linear", s, acc, cells)
-    np.testing.assert_allclose(apply_calibration(lin, s, cells), lin["slope"] * s + lin["intercept"])
+    assert (cal["slope"], cal["params_slope"], cal["intercept"]) == pytest.approx((0.3, 0.05, 0.5))
+    new_s = np.array([0.0, 1.0])
+    np.testing.assert_allclose(apply_calibration(cal, new_s, cells[:2]),
+                               0.3 * new_s + 0.05 * lp[:2] + 0.5)
+    lin = fit_calibration("linear", s, 2.0 - 0.5 * s, cells)
+    assert (lin["slope"], lin["intercept"], lin["pearson_r"]) == pytest.approx((-0.5, 2.0, -1.0))
+    assert lin["kendall_tau"] == pytest.approx(-1.0) and lin["n"] == len(cells)
+    flat = fit_calibration("linear", np.ones(4), [0.8, 0.9, 0.7, 0.6], cells[:4])
+    assert (flat["slope"], flat["intercept"]) == pytest.approx((0.0, 0.75))  # predicts the mean
 
 
 @pytest.mark.parametrize("loss", ["pearson", "mse", "pairwise"])
@@ -182,20 +188,34 @@ def test_training_speed_score_and_its_gradient(pool):
     assert np.abs(r.grad).sum() > 0 and not np.allclose(r.grad, full.grad)
 
 
-def test_best_preset_fits_and_calibrates_on_every_training_cell(pool):
-    cfg = resolve_config("best", overrides={"workers": 1, "dish_size": 40, "inner_epochs": 2})
+def test_untrained_dish_tse_preset_predicts_from_independently_trained_motifs(pool):
+    """The preset trains no dish; its prediction for a cell is the least-squares map of
+    (training speed, log10 params) -> accuracy over every training cell, applied to the
+    training speed of the cell's motif trained on the seeded dish with the query seed."""
+    from naslib_petridish.motifs import count_parameters
+    from naslib_petridish.seeds import query_seed
+
+    cfg = resolve_config("untrained-dish-tse",
+                         overrides={"workers": 1, "dish_size": 40, "inner_epochs": 2})
     assert (cfg.score, cfg.calibration, cfg.outer_lr) == ("tse", "linear_params", 0.0)
     cells, acc = pool
+    dish = Dish.create(cfg)
+
+    def speed(cell):  # training speed of the motif, trained here directly
+        return -np.mean(train_motif(cell, dish.images, dish.labels, cfg,
+                                    query_seed(cfg.seed, cell.hash)).losses)
+
+    def features(cs):
+        return np.column_stack([[speed(c) for c in cs],
+                                np.log10([count_parameters(c, "full") for c in cs]),
+                                np.ones(len(cs))])
+
+    coef = np.linalg.lstsq(features(cells[:9]), acc[:9], rcond=None)[0]
     p = SyntheticPetriDishPredictor(config=cfg)
     try:
         p.fit(cells[:9], acc[:9])
-        assert p.dish.calibration["n"] == 9 and p.dish.calibration["kind"] == "linear_params"
-        assert torch.equal(p.dish.images, Dish.create(cfg).images)  # the dish stays as seeded
-        pred = p.query(cells[9:])
-        scores = np.array([r.score for r in p.last_results])
-        np.testing.assert_allclose(
-            pred, apply_calibration(p.dish.calibration, scores, cells[9:]))
-        # the training speed score is minus the mean inner-loop loss
-        np.testing.assert_allclose(scores, [-np.mean(r.losses) for r in p.last_results])
+        assert p.dish.calibration["n"] == 9
+        assert torch.equal(p.dish.images, dish.images)  # the dish stays as seeded
+        np.testing.assert_allclose(p.query(cells[9:]), features(cells[9:]) @ coef, rtol=1e-6)
     finally:
         p.close()
