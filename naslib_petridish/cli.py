@@ -219,10 +219,15 @@ def cmd_presets(args: argparse.Namespace) -> int:
     if args.name:
         print(resolve_config(args.name).to_yaml(), end="")
         return 0
-    for name in preset_names():
+    names = preset_names()
+    width = max(map(len, names)) + 2
+    for name in names:
         d = load_preset(name)
-        print(f"{name:<16} motif {d.get('motif')}, {d.get('inner_epochs')} inner x "
-              f"{d.get('outer_epochs')} outer epochs")
+        what = ("the dish is NOT trained (outer_lr 0)" if d.get("outer_lr", 1) == 0
+                else "not the paper's protocol" if not name.startswith("paper-")
+                else "the paper's protocol")
+        print(f"{name:<{width}}motif {d.get('motif')}, {d.get('inner_epochs')} inner x "
+              f"{d.get('outer_epochs')} outer epochs; {what}")
     return 0
 
 
