@@ -1,0 +1,129 @@
+"""Predictors by name: the dish's presets as a NASLib ``Predictor``, and NASLib's
+built-in predictors, constructed as NASLib's ``runners/predictors/runner.py`` does."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..tables import NB101Table
+from .compat import import_naslib
+
+#: predictor name -> preset of the dish
+PETRIDISH_PRESETS = {
+    "petridish": "paper-c", "petridish-a": "paper-a", "petridish-b": "paper-b",
+    "petridish-c": "paper-c", "petridish-a-short": "paper-a-short",
+    "petridish-b-short": "paper-b-short", "petridish-quick": "quick",
+    "petridish-untrained-dish-tse": "untrained-dish-tse",
+}
+
+_CLASS = None
+
+
+def predictor_class() -> type:
+    """``PetriDishNASLibPredictor``: a subclass of NASLib's ``Predictor`` (built on first
+    use, since its base class exists only once NASLib is imported)."""
+    global _CLASS
+    if _CLASS is None:
+        from ..predictor import SyntheticPetriDishPredictor
+
+        nl = import_naslib()
+
+        class PetriDishNASLibPredictor(SyntheticPetriDishPredictor, nl.Predictor):
+            """The Synthetic Petri Dish as a NASLib predictor."""
+
+            method_type = "petridish"
+
+        _CLASS = PetriDishNASLibPredictor
+    return _CLASS
+
+
+def _petridish_overrides(config) -> dict:
+    over = dict(config.get("petridish", {}) or {}) if config is not None else {}
+    if config is not None and "seed" in config and "seed" not in over:
+        over["seed"] = int(config.seed)
+    return over
+
+
+def naslib_builtin_factories(config=None) -> dict[str, Callable[[], Any]]:
+    """NASLib's predictors by name, constructed as its ``runners/predictors/runner.py`` does."""
+    import_naslib()
+    from naslib import predictors as P
+    from naslib.search_spaces.core.query_metrics import Metric
+    from naslib.utils.encodings import EncodingType
+
+    hp = getattr(config, "hparams_from_file", None) if config is not None else None
+    ss = getattr(config, "search_space", "nasbench101") if config is not None else "nasbench101"
+    aoh = EncodingType.ADJACENCY_ONE_HOT
+    f = {
+        "bananas": lambda: P.Ensemble(predictor_type="bananas", num_ensemble=3, hpo_wrapper=True),
+        "bayes_lin_reg": lambda: P.BayesianLinearRegression(encoding_type=aoh),
+        "bohamiann": lambda: P.BOHAMIANN(encoding_type=aoh, hparams_from_file=hp),
+        "bonas": lambda: P.BonasPredictor(encoding_type=EncodingType.BONAS, hpo_wrapper=True),
+        "dngo": lambda: P.DNGOPredictor(encoding_type=aoh),
+        "gcn": lambda: P.GCNPredictor(encoding_type=EncodingType.GCN, hpo_wrapper=True),
+        "gp": lambda: P.GPPredictor(encoding_type=aoh, hparams_from_file=hp),
+        "gpwl": lambda: P.GPWLPredictor(ss_type=ss, kernel_type="wloa", optimize_gp_hyper=True,
+                                        h="auto"),
+        "lce": lambda: P.LCEPredictor(metric=Metric.VAL_ACCURACY),
+        "lce_m": lambda: P.LCEMPredictor(metric=Metric.VAL_ACCURACY),
+        "lcsvr": lambda: P.SVR_Estimator(metric=Metric.VAL_ACCURACY, all_curve=False,
+                                         require_hyper=False),
+        "lgb": lambda: P.LGBoost(encoding_type=aoh, hpo_wrapper=False),
+        "mlp": lambda: P.MLPPredictor(encoding_type=aoh, hpo_wrapper=False, hparams_from_file=hp),
+        "nao": lambda: P.SemiNASPredictor(encoding_type=EncodingType.SEMINAS, semi=False,
+                                          hpo_wrapper=False, hparams_from_file=hp),
+        "ngb": lambda: P.NGBoost(encoding_type=aoh, hpo_wrapper=False),
+        "rf": lambda: P.RandomForestPredictor(encoding_type=aoh, hpo_wrapper=False,
+                                              hparams_from_file=hp),
+        "seminas": lambda: P.SemiNASPredictor(encoding_type="seminas", semi=True,
+                                              hpo_wrapper=False, hparams_from_file=hp),
+        "sotl": lambda: P.SoLosspredictor(metric=Metric.TRAIN_LOSS, sum_option="SoTL"),
+        "sotle": lambda: P.SoLosspredictor(metric=Metric.TRAIN_LOSS, sum_option="SoTLE"),
+        "sotlema": lambda: P.SoLosspredictor(metric=Metric.TRAIN_LOSS, sum_option="SoTLEMA"),
+        "sparse_gp": lambda: P.SparseGPPredictor(encoding_type=aoh, optimize_gp_hyper=True),
+        "valacc": lambda: P.EarlyStopping(metric=Metric.VAL_ACCURACY),
+        "valloss": lambda: P.EarlyStopping(metric=Metric.VAL_LOSS),
+        "var_sparse_gp": lambda: P.VarSparseGPPredictor(encoding_type=aoh, optimize_gp_hyper=True),
+        "xgb": lambda: P.XGBoost(encoding_type=aoh, hpo_wrapper=False, hparams_from_file=hp),
+        "bayes_lin_reg_path": lambda: P.BayesianLinearRegression(encoding_type=EncodingType.PATH),
+        "bohamiann_path": lambda: P.BOHAMIANN(encoding_type=EncodingType.PATH),
+        "dngo_path": lambda: P.DNGOPredictor(encoding_type=EncodingType.PATH),
+        "gp_path": lambda: P.GPPredictor(encoding_type=EncodingType.PATH),
+        "lgb_path": lambda: P.LGBoost(encoding_type=EncodingType.PATH, hpo_wrapper=False),
+        "ngb_path": lambda: P.NGBoost(encoding_type=EncodingType.PATH, hpo_wrapper=False),
+    }
+    for zc in ("fisher", "flops", "grad_norm", "grasp", "jacov", "params", "snip", "synflow",
+               "nwot", "epe_nas", "zen"):
+        f[zc] = (lambda m: (lambda: P.ZeroCost(method_type=m)))(zc)
+    return f
+
+
+def predictor_names() -> list[str]:
+    return sorted(PETRIDISH_PRESETS) + sorted(naslib_builtin_factories())
+
+
+def get_predictor(name: str, config=None, table: NB101Table | None = None, **overrides):
+    """A predictor by name: ``petridish*`` (options from the config's ``petridish:``
+    section and ``overrides``) or any NASLib built-in."""
+    if name in PETRIDISH_PRESETS:
+        opts = {**_petridish_overrides(config), **overrides}
+        return predictor_class()(preset=PETRIDISH_PRESETS[name], table=table, **opts)
+    factories = naslib_builtin_factories(config)
+    if name not in factories:
+        raise ConfigError(f"unknown predictor '{name}'; available: {', '.join(predictor_names())}")
+    return float64_queries(factories[name]())
+
+
+def float64_queries(predictor):
+    """Make ``predictor.query`` return float64: some NASLib predictors (the Bananas
+    ensemble) return float32, which NASLib's own ``PredictorEvaluator`` then fails to
+    write to ``errors.json``."""
+    original = predictor.query
+
+    def query(xtest, info=None):
+        return np.asarray(original(xtest, info), dtype=np.float64)
+
+    predictor.query = query
+    return predictor
