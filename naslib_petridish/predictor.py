@@ -138,6 +138,7 @@ class SyntheticPetriDishPredictor:
             raise UsageError(f"fit got {len(cells)} architectures but {len(y)} accuracies")
         cfg = self.config
         with contextlib.ExitStack() as stack:
+            stack.enter_context(self._abort_on_error())
             out = (None if self.out_dir is None
                    else stack.enter_context(rundir.hold(self.out_dir)))
             t0 = time.perf_counter()
@@ -184,7 +185,8 @@ class SyntheticPetriDishPredictor:
         self._require_dish()
         cells = as_cells(xtest, self.table)
         t0 = time.perf_counter()
-        res = self._score(cells, "query", progress)
+        with self._abort_on_error():
+            res = self._score(cells, "query", progress)
         self.last_query_seconds_per_arch = (time.perf_counter() - t0) / max(1, len(cells))
         self.last_results = res
         return np.array([r.score for r in res], dtype=np.float64)
@@ -239,11 +241,22 @@ class SyntheticPetriDishPredictor:
                                        cfg.device).__enter__()
         return self._runner
 
-    def close(self) -> None:
-        """Stop the worker processes (also done when the predictor is collected)."""
+    def close(self, abort: bool = False) -> None:
+        """Stop the worker processes (also done when the predictor is collected); with
+        ``abort``, at once, without waiting for the motifs in training."""
         if self._runner is not None:
-            self._runner.__exit__(None, None, None)
-            self._runner = None
+            runner, self._runner = self._runner, None
+            runner.__exit__(KeyboardInterrupt if abort else None, None, None)
+
+    @contextlib.contextmanager
+    def _abort_on_error(self):
+        """Stop the workers at once when the work is interrupted or fails (Ctrl-C must
+        not wait for the motifs in training; the fit resumes from its checkpoint)."""
+        try:
+            yield
+        except BaseException:
+            self.close(abort=True)
+            raise
 
     def __del__(self):  # pragma: no cover - timing depends on the garbage collector
         try:

@@ -36,6 +36,8 @@ LOG = "log.jsonl"
 DISH = "dish.pt"
 CONFIG = "config.yaml"
 TRAIN_SET = "train_set.json"
+#: what a fit writes before its first checkpoint (a resume of such a run starts it again)
+STARTED_FILES = {CONFIG, TRAIN_SET, LOG, CHECKPOINT + ".tmp"}
 #: what a fresh run may overwrite with ``force``
 RUN_FILES = (CHECKPOINT, LOG, DISH, CONFIG, TRAIN_SET, "metrics.json", "predictions.json",
              "query_progress.jsonl")
@@ -119,16 +121,15 @@ def prepare(out: Path, resume: bool, force: bool) -> bool:
     """Check what a run may do with ``out`` (held by this process); returns whether
     there is a checkpoint to resume from."""
     names = contents(out)
-    if not names:
-        if resume:
-            raise RunDirError(f"{out} has nothing to resume (it is empty or new); start the "
-                              "run without --resume")
+    if not names:  # new or empty: a resume starts the run (nothing was done yet)
         return False
     if resume:
         if CHECKPOINT in names:
             return True
         if DISH in names:
             raise RunDirError(f"{out} holds a finished fit (dish.pt) and nothing to resume")
+        if set(names) <= STARTED_FILES:  # stopped before its first checkpoint: start again
+            return False
         raise RunDirError(f"{out} has no {CHECKPOINT} to resume from")
     if not force:
         raise RunDirError(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -108,6 +109,9 @@ def _exit_with_parent(parent: int) -> None:
 
 def _worker_init(parent: int) -> None:
     torch.set_num_threads(1)
+    # Ctrl-C in a terminal reaches the whole process group: the main process handles it
+    # (it stops the workers); a worker would only print a traceback of its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if os.getppid() != parent:  # the parent died while this worker started
         os._exit(1)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True,
@@ -147,10 +151,19 @@ class MotifRunner:
                                              initializer=_worker_init, initargs=(os.getpid(),))
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def __exit__(self, exc_type=None, *exc) -> None:
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        if exc_type is None:
+            pool.shutdown(wait=True)
+            return
+        # interrupted or failed: stop now instead of waiting for the motifs in training
+        # (their results would be thrown away; the run resumes from its last checkpoint)
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for w in workers:
+            w.terminate()
 
     def run(self, cells: Sequence[Cell], images: torch.Tensor, labels: torch.Tensor,
             cfg: PetriDishConfig, seeds: Sequence[int], want_grad: bool = False,
