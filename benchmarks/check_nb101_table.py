@@ -4,19 +4,20 @@ For every one of the 423,624 cells: the official module hash recomputed from
 the stored cell, and the full network's trainable parameter count (computed
 analytically by ``count_parameters``); plus the real PyTorch ``full``
 network, built on the meta device, for a random sample.  Writes
-``benchmarks/results/nb101_table_check.json``.
+``nb101_table_check.json`` to ``benchmarks/results`` (``--results``).
 
-    python benchmarks/check_nb101_table.py [--nb101 PATH] [--sample 2000]
+    python -m benchmarks.check_nb101_table [--nb101 PATH] [--sample 2000]
 """
-import argparse
+from __future__ import annotations
+
 import json
 import os
-import platform
 import time
 from multiprocessing import Pool
 
 import numpy as np
 
+from benchmarks import harness
 from naslib_petridish.cells import Cell
 from naslib_petridish.motifs import build_network, count_parameters, trainable_parameters
 from naslib_petridish.sources import locate_ground_truth
@@ -42,8 +43,8 @@ def _check(rows):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--nb101")
+    ap = harness.argument_parser(__doc__)
+    harness.add_nb101_argument(ap)
     ap.add_argument("--sample", type=int, default=2000, help="cells built as torch networks")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     args = ap.parse_args()
@@ -71,19 +72,15 @@ def main():
             bad_torch.append(int(r))
     torch_s = time.time() - t0
     res = {
-        "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
-                   f"{os.cpu_count()} cores",
         "table": path, "cells": len(table), "table_load_s": round(load_s, 3),
         "hash_mismatches": len(bad_hash), "param_mismatches": len(bad_params),
         "hash_and_params_s": round(full_s, 1),
         "torch_full_network_sample": int(args.sample), "torch_param_mismatches": len(bad_torch),
         "torch_s": round(torch_s, 1),
-        "first_mismatches": {"hash": bad_hash[:5], "params": bad_params[:5], "torch": bad_torch[:5]},
+        "first_mismatches": {"hash": bad_hash[:5], "params": bad_params[:5],
+                             "torch": bad_torch[:5]},
     }
-    os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
-    out = os.path.join(os.path.dirname(__file__), "results", "nb101_table_check.json")
-    with open(out, "w") as f:
-        json.dump(res, f, indent=2)
+    harness.save_json(args.results / "nb101_table_check.json", res)
     print(json.dumps(res, indent=2))
     return 0 if not (bad_hash or bad_params or bad_torch) else 1
 

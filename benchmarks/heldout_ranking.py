@@ -7,21 +7,21 @@ baselines of the same sample (``metrics.json``).  This script gathers the runs
 of each setting (one per seed; a run directory or its committed record in
 ``benchmarks/results/runs``) into mean +- std:
 
-    python benchmarks/heldout_ranking.py \\
+    python -m benchmarks.heldout_ranking \\
         B-short=runs/paper-b-short-s0,runs/paper-b-short-s1,runs/paper-b-short-s2 \\
         C=runs/paper-c-s0
 
-Writes ``benchmarks/results/heldout_ranking.{json,png}``.
+Writes ``heldout_ranking.{json,png}`` to ``benchmarks/results`` (``--results``).
 """
-import argparse
+from __future__ import annotations
+
 import json
-import os
+from pathlib import Path
 
 import numpy as np
 
-from run_records import read_record
-
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+from benchmarks import harness
+from benchmarks.run_records import read_record
 
 #: row name -> how to read it from metrics.json
 ROWS = {
@@ -48,10 +48,10 @@ def read_rows(d):
     if rec is not None and rec.get("lost"):
         h = rec["heldout"]
         return h["seed"], h["test_size"], h["machine"], h["rows"]
-    path = os.path.join(d, "metrics.json")
-    if not os.path.exists(path):
+    path = Path(d, "metrics.json")
+    if not path.exists():
         raise SystemExit(f"{path} not found: run `naslib-petridish evaluate` there first")
-    m = json.load(open(path))
+    m = json.loads(path.read_text())
     return (m["config"]["seed"], m["test_size"], m["machine"],
             {name: get(m) for name, get in ROWS.items()})
 
@@ -61,17 +61,12 @@ def gather(dirs):
     out = {"runs": list(dirs), "seeds": [r[0] for r in per_run],
            "test_size": per_run[0][1], "machine": per_run[0][2], "rows": {}}
     for name in ROWS:
-        v = np.array([r[3][name] for r in per_run], float)
-        out["rows"][name] = {"values": v.tolist(), "mean": float(v.mean()),
-                             "std": float(v.std(ddof=1)) if len(v) > 1 else None}
+        out["rows"][name] = harness.seed_stats([r[3][name] for r in per_run])
     return out
 
 
-def plot(summary):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot(summary, path: Path) -> Path:
+    plt = harness.pyplot()
     labels = list(summary)
     bars = [("petridish vs val: kendall", "dish, val"),
             ("motif max acc vs val: kendall", "motifs' max acc, val"),
@@ -90,20 +85,17 @@ def plot(summary):
     ax.set_ylabel("Kendall tau, 200 held-out cells")
     ax.set_title("Held-out ranking of paper-protocol dishes (mean +- std over seeds)", fontsize=9)
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.2))
-    fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, "heldout_ranking.png"), dpi=90)
+    return harness.save_figure(fig, path, dpi=90)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = harness.argument_parser(__doc__)
     ap.add_argument("settings", nargs="+", help="LABEL=DIR[,DIR...] (one evaluate run per seed)")
     args = ap.parse_args()
     summary = {}
     for item in args.settings:
-        label, _, dirs = item.partition("=")
-        if not dirs:
-            ap.error(f"'{item}' must look like LABEL=DIR[,DIR...]")
-        summary[label] = gather(dirs.split(","))
+        label, dirs = harness.labelled_dirs(ap, item)
+        summary[label] = gather(dirs)
         r = summary[label]["rows"]
         fmt = lambda k: (f"{r[k]['mean']:+.3f}" + (f" +- {r[k]['std']:.3f}"
                                                     if r[k]["std"] is not None else ""))
@@ -111,10 +103,8 @@ def main():
               f"{fmt('petridish vs val: kendall')}, params {fmt('params vs val: kendall')}, "
               f"random {fmt('random vs val: kendall')}; vs test: dish "
               f"{fmt('petridish vs test: kendall')}, params {fmt('params vs test: kendall')}")
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "heldout_ranking.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    plot(summary)
+    print("wrote", harness.save_json(args.results / "heldout_ranking.json", {"settings": summary}),
+          plot(summary, args.results / "heldout_ranking.png"))
 
 
 if __name__ == "__main__":

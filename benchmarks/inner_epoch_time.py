@@ -1,7 +1,7 @@
 """Table 1 of the paper: the time of one inner-loop epoch for motifs A, B and C.
 
-    python benchmarks/inner_epoch_time.py            # 50 cells, 3 epochs each
-    python benchmarks/inner_epoch_time.py --cells 100 --epochs 5
+    python -m benchmarks.inner_epoch_time            # 50 cells, 3 epochs each
+    python -m benchmarks.inner_epoch_time --cells 100 --epochs 5
 
 Trains the motifs of ``--cells`` uniformly drawn NB101 cells on a fresh dish with
 the paper's inner loop (Adam 5e-5, batch 20, 200 images of 3x16x16), one
@@ -9,27 +9,22 @@ single-threaded motif per core (the package's worker pool), and reports the
 per-epoch time (minimum, mean +- std, maximum over cells), beside the paper's
 figures (Ryzen 9 5900X) and the NAS-Bench-101 row computed as the paper did:
 the 108-epoch training time of the full network (TPU v2) / 108, over every cell
-of the table that has it.  Writes ``benchmarks/results/table1_inner_epoch.json``.
+of the table that has it.  Writes ``table1_inner_epoch.json`` to ``benchmarks/results``
+(``--results``).
 """
-import argparse
-import json
-import os
+from __future__ import annotations
+
 import statistics
 import time
 
 import numpy as np
 
+from benchmarks import harness
+from benchmarks.harness import PAPER_TABLE1
 from naslib_petridish.config import resolve_config
 from naslib_petridish.dish import Dish
-from naslib_petridish.evaluate import machine_description
 from naslib_petridish.runner import MotifRunner, default_workers
 from naslib_petridish.seeds import motif_seed
-from naslib_petridish.sources import open_ground_truth
-
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-PAPER = {  # Table 1 of the paper, seconds per inner epoch (min, mean, std, max)
-    "A": (0.193, 4.282, 2.078, 10.361), "B": (0.174, 3.471, 1.701, 10.397),
-    "C": (0.075, 1.427, 0.628, 3.259), "NB101": (2.632, 17.893, 8.508, 51.511)}
 
 
 def stats_of(v):
@@ -39,18 +34,17 @@ def stats_of(v):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = harness.argument_parser(__doc__)
     ap.add_argument("--cells", type=int, default=50)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=0, help="0 = one per core")
-    ap.add_argument("--nb101", default=None)
+    harness.add_nb101_argument(ap)
     args = ap.parse_args()
-    table = open_ground_truth(args.nb101, progress=False)
-    rows = table.sample(args.cells, rng=np.random.default_rng(args.seed))
-    cells = table.cells(rows)
+    table = harness.ground_truth(args.nb101)
+    cells = harness.random_cells(table, args.cells, args.seed)
     workers = args.workers or default_workers()
-    out = {"machine": machine_description(), "workers": workers,
+    out = {"workers": workers,
            "cells": args.cells, "epochs_per_cell": args.epochs, "ours": {}, "paper": {}}
     with MotifRunner(workers) as runner:
         for motif in ("A", "B", "C"):
@@ -65,22 +59,19 @@ def main():
                                   "wall_seconds": wall}
             s = out["ours"][motif]
             print(f"motif {motif}: min {s['min']:.3f}  mean {s['mean']:.3f} +- {s['std']:.3f}  "
-                  f"max {s['max']:.3f} s per epoch   (paper {PAPER[motif][1]:.3f})", flush=True)
+                  f"max {s['max']:.3f} s per epoch   (paper {PAPER_TABLE1[motif][1]:.3f})",
+                  flush=True)
     tt = table.metric(np.flatnonzero(table.has_metric("train_time", 108)), "train_time", 108)
     out["ours"]["NB101"] = {**stats_of(np.asarray(tt) / 108),
                             "source": "train_time at 108 epochs / 108, TPU v2, "
                                       f"{len(tt)} cells of {table.source}"}
-    for k, (mn, me, sd, mx) in PAPER.items():
+    for k, (mn, me, sd, mx) in PAPER_TABLE1.items():
         out["paper"][k] = {"min": mn, "mean": me, "std": sd, "max": mx}
     out["paper"]["machine"] = "AMD Ryzen 9 5900X (paper, Table 1); NB101 row: TPU v2"
     s = out["ours"]["NB101"]
     print(f"NB101 (TPU v2, 108-epoch time / 108): min {s['min']:.3f}  mean {s['mean']:.3f} +- "
           f"{s['std']:.3f}  max {s['max']:.3f}")
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, "table1_inner_epoch.json")
-    with open(path, "w") as f:
-        json.dump(out, f, indent=1)
-    print(f"wrote {path}")
+    print("wrote", harness.save_json(args.results / "table1_inner_epoch.json", out))
 
 
 if __name__ == "__main__":

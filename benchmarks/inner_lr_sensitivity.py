@@ -9,33 +9,35 @@ With ``--reference`` it also trains nasbench-pytorch's own ``Network`` (the moti
 the paper's optimizer) at the paper's learning rate, to show whether our motif code is the
 cause::
 
-    python benchmarks/inner_lr_sensitivity.py --cells 8 --reference
+    python -m benchmarks.inner_lr_sensitivity --cells 8 --reference
 
 Everything else is the paper preset (``paper-a``/``-b``/``-c``, seed 0). One motif at a
-time on one thread. Writes ``benchmarks/results/inner_lr_sensitivity.{json,png}``.
+time on one thread. Writes ``inner_lr_sensitivity.{json,png}`` to ``benchmarks/results``
+(``--results``).
 """
-import argparse
-import json
-import os
+from __future__ import annotations
+
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmarks import harness
 from naslib_petridish.config import resolve_config
 from naslib_petridish.dish import Dish
-from naslib_petridish.evaluate import machine_description
 from naslib_petridish.inner import train_motif
 from naslib_petridish.seeds import motif_seed
-from naslib_petridish.sources import open_ground_truth
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-#: (motif, inner epochs) -> the paper's mean max accuracy (Sections 5.1, 5.3)
-PAPER = {("C", 100): (0.485, "first 5 outer epochs"),
-         ("B", 100): (0.9943, "last 5 outer epochs"),
-         ("B", 16): (0.8513, "last 5 outer epochs"),
-         ("A", 16): (0.5927, "last 5 outer epochs")}
+#: (motif, inner epochs) -> the paper's mean max accuracy (Sections 5.1, 5.3) and over
+#: which outer epochs it was taken
+PAPER = {key: (harness.PAPER_SECTION5[setting][stat], over)
+         for key, setting, stat, over in [
+             (("C", 100), "C", "mean_max_acc_first5", "first 5 outer epochs"),
+             (("B", 100), "B", "mean_max_acc_last5", "last 5 outer epochs"),
+             (("B", 16), "B-short", "mean_max_acc_last5", "last 5 outer epochs"),
+             (("A", 16), "A-short", "mean_max_acc_last5", "last 5 outer epochs")]}
 
 
 def reference_max_acc(cell, images, labels, cfg, seed):
@@ -63,7 +65,7 @@ def reference_max_acc(cell, images, labels, cfg, seed):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = harness.argument_parser(__doc__)
     ap.add_argument("--cells", type=int, default=8, help="uniformly drawn cells per setting")
     ap.add_argument("--lrs", type=float, nargs="+", default=[5e-5, 1e-4, 2e-4, 5e-4])
     ap.add_argument("--settings", nargs="+", default=["C100", "B16", "A16", "B100"],
@@ -71,13 +73,11 @@ def main():
     ap.add_argument("--reference", action="store_true",
                     help="also train nasbench-pytorch's Network at the paper's lr (C100)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--nb101", default=None)
+    harness.add_nb101_argument(ap)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    table = open_ground_truth(args.nb101, progress=False)
-    cells = table.cells(table.sample(args.cells, rng=np.random.default_rng(args.seed)))
-    out = {"machine": machine_description(), "cells": [c.hash for c in cells],
-           "seed": args.seed, "rows": []}
+    cells = harness.random_cells(harness.ground_truth(args.nb101), args.cells, args.seed)
+    out = {"cells": [c.hash for c in cells], "seed": args.seed, "rows": []}
     for setting in args.settings:
         motif, epochs = setting[0].upper(), int(setting[1:])
         for lr in args.lrs:
@@ -109,17 +109,12 @@ def main():
                             "std": float(m.std()), "paper": PAPER[("C", 100)][0]})
         print(f"nasbench-pytorch Network, C100 lr {cfg.inner_lr:g}: mean max acc "
               f"{m.mean():.3f} +- {m.std():.3f}", flush=True)
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "inner_lr_sensitivity.json"), "w") as f:
-        json.dump(out, f, indent=1)
-    figure(out)
+    print("wrote", harness.save_json(args.results / "inner_lr_sensitivity.json", out),
+          figure(out, args.results / "inner_lr_sensitivity.png"))
 
 
-def figure(out):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def figure(out, path: Path) -> Path:
+    plt = harness.pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     ours = [r for r in out["rows"] if r["net"] == "ours"]
     for i, key in enumerate(dict.fromkeys((r["motif"], r["inner_epochs"]) for r in ours)):
@@ -138,11 +133,7 @@ def figure(out):
            ylabel="mean max training accuracy", ylim=(0, 1.02),
            title="motifs on a random dish (dashed: the paper's value)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(RESULTS, "inner_lr_sensitivity.png")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    print("wrote", path)
+    return harness.save_figure(fig, path, dpi=80)
 
 
 if __name__ == "__main__":

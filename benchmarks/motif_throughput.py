@@ -9,29 +9,28 @@ images, batch 20, Adam lr 5e-5, weight decay 1e-6, cross-entropy):
 * ours, whole machine: ``MotifRunner`` with one single-threaded worker per core.
 
 The reference and our one-core run alternate cell by cell, so machine noise hits
-both alike.  Writes ``benchmarks/results/motif_throughput.{json,png}``.
+both alike.  Writes ``motif_throughput.{json,png}`` to ``benchmarks/results``
+(``--results``).
 
     pip install nasbench-pytorch==1.3.1   # the reference (pip install -e '.[bench]')
-    python benchmarks/motif_throughput.py [--nb101 PATH] [--cells 20] [--epochs 3]
+    python -m benchmarks.motif_throughput [--nb101 PATH] [--cells 20] [--epochs 3]
 """
-import argparse
+from __future__ import annotations
+
 import json
-import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmarks import harness
 from naslib_petridish.config import PetriDishConfig
 from naslib_petridish.dish import Dish
-from naslib_petridish.evaluate import machine_description
 from naslib_petridish.inner import train_motif
-from naslib_petridish.runner import MotifRunner, default_workers
 from naslib_petridish.motifs import MOTIFS
-from naslib_petridish.sources import open_ground_truth
-
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+from naslib_petridish.runner import MotifRunner, default_workers
 
 
 def reference_epoch_seconds(cell, shape, images, labels, epochs, seed):
@@ -57,17 +56,17 @@ def reference_epoch_seconds(cell, shape, images, labels, epochs, seed):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--nb101")
+    ap = harness.argument_parser(__doc__)
+    harness.add_nb101_argument(ap)
     ap.add_argument("--cells", type=int, default=20)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--motifs", default="C,B,A")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    table = open_ground_truth(args.nb101, progress=False)
-    cells = table.cells(table.sample(args.cells, rng=2024))
+    cells = harness.random_cells(harness.ground_truth(args.nb101), args.cells, 2024)
     workers = default_workers()
-    out = {"machine": machine_description(), "torch": torch.__version__,
+    machine = harness.machine_description()
+    out = {"torch": torch.__version__,
            "cells": args.cells, "epochs_per_cell": args.epochs, "workers": workers, "motifs": {}}
     for name in args.motifs.split(","):
         cfg = PetriDishConfig(motif=name, inner_epochs=args.epochs, workers=workers)
@@ -80,9 +79,9 @@ def main():
             ref.append(reference_epoch_seconds(c, MOTIFS[name], dish.images, dish.labels,
                                                args.epochs, i))
             ours.append(train_motif(c, dish.images, dish.labels, cfg, i).epoch_seconds)
-        t0 = time.perf_counter()
         with MotifRunner(workers) as run:
-            run.run(cells[:2], dish.images, dish.labels, cfg.replace(inner_epochs=1), [0, 1])  # start
+            # start the workers (and warm them up) outside the timed run
+            run.run(cells[:2], dish.images, dish.labels, cfg.replace(inner_epochs=1), [0, 1])
             t0 = time.perf_counter()
             run.run(cells, dish.images, dish.labels, cfg, list(range(len(cells))))
         machine_s = time.perf_counter() - t0
@@ -94,22 +93,18 @@ def main():
             "ours_1core_motif_epochs_per_s": 1 / float(np.mean(ours)),
             "ours_machine_motif_epochs_per_s": n_me / machine_s,
         }
-        r["speedup_1core"] = r["ours_1core_motif_epochs_per_s"] / r["reference_1core_motif_epochs_per_s"]
+        r["speedup_1core"] = (r["ours_1core_motif_epochs_per_s"]
+                              / r["reference_1core_motif_epochs_per_s"])
         r["speedup_machine_vs_ref_1core"] = (r["ours_machine_motif_epochs_per_s"]
                                              / r["reference_1core_motif_epochs_per_s"])
         out["motifs"][name] = r
         print(name, json.dumps({k: round(v, 3) for k, v in r.items()}), flush=True)
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "motif_throughput.json"), "w") as f:
-        json.dump(out, f, indent=2)
-    plot(out)
+    print("wrote", harness.save_json(args.results / "motif_throughput.json", out),
+          plot(out, machine, args.results / "motif_throughput.png"))
 
 
-def plot(out):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot(out, machine: str, path: Path) -> Path:
+    plt = harness.pyplot()
     names = list(out["motifs"])
     keys = [("reference_1core_motif_epochs_per_s", "nasbench-pytorch, 1 core"),
             ("ours_1core_motif_epochs_per_s", "ours, 1 core"),
@@ -121,11 +116,10 @@ def plot(out):
         ax.bar(np.arange(len(names)) + (j - 1) * w, vals, w, label=label)
     ax.set_xticks(np.arange(len(names)), [f"motif {n}" for n in names])
     ax.set_ylabel("motif-epochs per second")
-    ax.set_title(f"Motif training throughput ({out['cells']} cells)\n{out['machine'][:60]}",
+    ax.set_title(f"Motif training throughput ({out['cells']} cells)\n{machine[:60]}",
                  fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, "motif_throughput.png"), dpi=90)
+    return harness.save_figure(fig, path, dpi=90)
 
 
 if __name__ == "__main__":

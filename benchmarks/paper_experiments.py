@@ -1,13 +1,13 @@
 """Sections 5.1-5.3 of the paper: summary numbers and overlay figures of fit runs.
 
-    python benchmarks/paper_experiments.py --name full \\
+    python -m benchmarks.paper_experiments --name full \\
         C=runs/paper-c-s0 [A=runs/paper-a-s0 B=runs/paper-b-s0]
-    python benchmarks/paper_experiments.py --name short \\
+    python -m benchmarks.paper_experiments --name short \\
         B-short=runs/paper-b-short-s0,runs/paper-b-short-s1,runs/paper-b-short-s2 \\
         [A-short=runs/paper-a-short-s0] C=runs/paper-c-s0
 
 For each run (``LABEL=DIR``, a ``fit``/``evaluate`` directory or its committed record in
-``benchmarks/results/runs``, see ``run_records.py``; unfinished runs are
+``benchmarks/results/runs``, see ``benchmarks/run_records.py``; unfinished runs are
 summarized over the outer epochs done so far, and say so): the mean of the motifs'
 maximum accuracy over the first and last 5 outer epochs, the share of outer epochs in
 which all motifs were perfect, the mean outer Kendall tau with undefined epochs counted
@@ -17,38 +17,28 @@ motifs' maximum accuracy), the mean tau of z^ and of the parameter count on the 
 batches.  Figures like the paper's 2/5 (mean max
 accuracy), 4/7 (Kendall tau), both through the paper's moving average of size 3, and
 3/6 (inner curves at outer epochs 0, 85 and 169; with ``--truncate 16`` the curves are
-cut at 16 inner epochs as in Fig. 6).  Writes ``benchmarks/results/paper_<name>.json``
-and ``benchmarks/results/paper_<name>_{accuracy,kendall,inner}.png``.
+cut at 16 inner epochs as in Fig. 6).  Writes ``paper_<name>.json`` and
+``paper_<name>_{accuracy,kendall,inner}.png`` to ``benchmarks/results`` (``--results``).
 
 Several runs of one setting (seeds) are given comma-separated after one label: the JSON
 then holds each seed's summary and the mean +- std (ddof 1) of every number over the
 seeds; figures 2/5 and 4/7 plot the mean over the seeds of the per-epoch statistic, and
 figure 3/6 the inner curves of the first run given.
 """
-import argparse
+from __future__ import annotations
+
 import json
-import os
+from pathlib import Path
 
 import numpy as np
+import yaml
 
+from benchmarks import harness
+from benchmarks.run_records import read_file, read_log, read_record
 from naslib_petridish.correlation import kendall
-from naslib_petridish.plots import moving_average, read_log
-from naslib_petridish.sources import GroundTruthError, open_ground_truth
-from run_records import read_file, read_record
-
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-PAPER = {  # Sections 5.1-5.3
-    "A": {"mean_max_acc_last5": 0.9781, "all_perfect_share": 0.1471,
-          "kendall_mean_with_undefined_as_0": 0.092, "kendall_mean_defined_only": 0.108},
-    "B": {"mean_max_acc_last5": 0.9943, "all_perfect_share": 0.4353,
-          "kendall_mean_with_undefined_as_0": 0.152, "kendall_mean_defined_only": 0.270},
-    "C": {"mean_max_acc_first5": 0.485, "mean_max_acc_last5": 0.645, "all_perfect_share": 0.0,
-          "kendall_mean_with_undefined_as_0": -0.002, "kendall_mean_defined_only": -0.002},
-    "A-short": {"mean_max_acc_last5": 0.5927, "all_perfect_share": 0.0,
-                "kendall_mean_with_undefined_as_0": 0.043},
-    "B-short": {"mean_max_acc_last5": 0.8513, "all_perfect_share": 0.0,
-                "kendall_mean_with_undefined_as_0": 0.209},
-}
+from naslib_petridish.errors import GroundTruthError, RunDirError
+from naslib_petridish.plots import moving_average
+from naslib_petridish.rundir import CONFIG
 
 
 def same_batch_taus(recs, table):
@@ -78,8 +68,7 @@ def summarize(run_dir, table=None):
     loss = np.array([r["loss"] for r in recs])
     train_set = read_file(run_dir, "train_set.json")
     cfg = json.loads(train_set) if train_set is not None else {}
-    import yaml
-    config = yaml.safe_load(open(os.path.join(run_dir, "config.yaml")))
+    config = yaml.safe_load(Path(run_dir, CONFIG).read_text())
     out = {
         "run": run_dir, "outer_epochs_done": len(recs),
         "outer_epochs_planned": config["outer_epochs"],
@@ -92,13 +81,14 @@ def summarize(run_dir, table=None):
         "kendall_mean_with_undefined_as_0": float(tau.mean()),
         "kendall_mean_defined_only": float(tau[defined].mean()) if defined.any() else None,
         "undefined_share": float(1 - defined.mean()),
-        "outer_loss_first10": float(loss[:10].mean()), "outer_loss_last10": float(loss[-10:].mean()),
+        "outer_loss_first10": float(loss[:10].mean()),
+        "outer_loss_last10": float(loss[-10:].mean()),
         "outer_epoch_seconds_median": float(np.median([r["wall_seconds"] for r in recs])),
         **same_batch_taus(recs, table),
     }
-    mpath = os.path.join(run_dir, "metrics.json")
-    if os.path.exists(mpath):
-        mm = json.load(open(mpath))
+    mpath = Path(run_dir, "metrics.json")
+    if mpath.exists():
+        mm = json.loads(mpath.read_text())
         out["heldout"] = {"test_size": mm["test_size"], "metric": mm["metric"],
                           "query_seconds_per_arch": mm["query_seconds_per_arch"],
                           **{k: mm[k] for k in ("petridish", "baseline_params", "baseline_random")}}
@@ -115,10 +105,7 @@ def over_seeds(summaries):
     for key, v0 in summaries[0].items():
         if isinstance(v0, (int, float)) and not isinstance(v0, bool) and all(
                 isinstance(s.get(key), (int, float)) for s in summaries):
-            v = np.array([s[key] for s in summaries], float)
-            out[key] = {"mean": float(v.mean()),
-                        "std": float(v.std(ddof=1)) if len(v) > 1 else None,
-                        "values": v.tolist()}
+            out[key] = harness.seed_stats([s[key] for s in summaries])
     return out
 
 
@@ -135,11 +122,8 @@ def seed_mean_records(recs_per_seed):
     return out
 
 
-def figures(runs, name, truncate):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def figures(runs, name, truncate, results: Path) -> list[Path]:
+    plt = harness.pyplot()
     files = []
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for i, (label, recs, _) in enumerate(runs):
@@ -153,7 +137,7 @@ def figures(runs, name, truncate):
     ax.set(xlabel="outer epoch", ylabel="mean max accuracy (MA 3, +-1 std)", ylim=(0, 1.02),
            title="mean of the motifs' maximum accuracy per outer epoch")
     ax.legend(fontsize=8)
-    files.append(_save(fig, f"paper_{name}_accuracy.png"))
+    files.append(harness.save_figure(fig, results / f"paper_{name}_accuracy.png", dpi=80))
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for i, (label, recs, _) in enumerate(runs):
@@ -165,7 +149,7 @@ def figures(runs, name, truncate):
     ax.set(xlabel="outer epoch", ylabel="Kendall tau of the 6 motifs (MA 3)", ylim=(-1.05, 1.05),
            title="outer-loop Kendall tau (undefined epochs = 0)")
     ax.legend(fontsize=8)
-    files.append(_save(fig, f"paper_{name}_kendall.png"))
+    files.append(harness.save_figure(fig, results / f"paper_{name}_kendall.png", dpi=80))
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.5), sharey=True)
     for j, target in enumerate((0, 85, 169)):
@@ -182,47 +166,34 @@ def figures(runs, name, truncate):
         ax.set(title=f"outer epoch {target}", xlabel="inner epoch", ylim=(0, 1.02))
         ax.legend(fontsize=7, loc="upper left")
     axes[0].set_ylabel("training accuracy on the dish")
-    files.append(_save(fig, f"paper_{name}_inner.png"))
+    files.append(harness.save_figure(fig, results / f"paper_{name}_inner.png", dpi=80))
     return files
 
 
-def _save(fig, fname):
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    path = os.path.join(RESULTS, fname)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = harness.argument_parser(__doc__)
     ap.add_argument("runs", nargs="+", help="LABEL=RUN_DIR (labels A, B, C, A-short, B-short "
                                             "get the paper's values beside them)")
     ap.add_argument("--name", required=True)
     ap.add_argument("--truncate", type=int, default=0,
                     help="cut inner curves at this many epochs (Fig. 6 uses 16)")
-    ap.add_argument("--nb101", default=None,
-                    help="ground-truth table for the parameter-count baseline (default: "
-                         "$NASLIB_PETRIDISH_NB101; without a table the baseline is skipped)")
+    harness.add_nb101_argument(ap, help="ground-truth table for the parameter-count baseline "
+                               "(default: $NASLIB_PETRIDISH_NB101; without a table the "
+                               "baseline is skipped)")
     args = ap.parse_args()
     try:
-        table = open_ground_truth(args.nb101, progress=False)
+        table = harness.ground_truth(args.nb101)
     except GroundTruthError as e:
         print(f"no parameter-count baseline: {e}")
         table = None
-    os.makedirs(RESULTS, exist_ok=True)
     summary, runs, lost = {}, [], []
     for item in args.runs:
-        label, _, paths = item.partition("=")
-        if not paths:
-            ap.error(f"'{item}' must look like LABEL=RUN_DIR[,RUN_DIR...]")
+        label, paths = harness.labelled_dirs(ap, item)
         per_seed = []
-        for path in paths.split(","):
+        for path in paths:
             try:
                 per_seed.append(summarize(path, table))
-            except FileNotFoundError as e:
+            except RunDirError as e:
                 ap.error(str(e))
             _print(label, per_seed[-1][0])
             if per_seed[-1][1] is None:
@@ -231,7 +202,8 @@ def main():
         # every number, "ours_per_seed" the per-seed summaries.
         summaries = [s for s, _ in per_seed]
         agg = over_seeds(summaries)
-        summary[label] = {"ours": agg, "ours_per_seed": summaries, "paper": PAPER.get(label)}
+        summary[label] = {"ours": agg, "ours_per_seed": summaries,
+                          "paper": harness.PAPER_SECTION5.get(label)}
         if len(per_seed) == 1:
             runs.append((label, per_seed[0][1], label))
             continue
@@ -245,15 +217,13 @@ def main():
                 "kendall_mean_with_undefined_as_0", "kendall_zhat_mean",
                 "kendall_params_same_batch_mean", "outer_loss_first10",
                 "outer_loss_last10") if k in agg))
-    path = os.path.join(RESULTS, f"paper_{args.name}.json")
-    with open(path, "w") as f:
-        json.dump(summary, f, indent=1)
-    print("wrote", path)
+    print("wrote", harness.save_json(args.results / f"paper_{args.name}.json",
+                                     {"settings": summary}))
     if lost:  # a curve over fewer seeds than the table would mislead: leave the figures
         print(f"figures NOT redrawn: no per-epoch log for {', '.join(lost)} (lost runs: "
               "benchmarks/run_records.py)")
     else:
-        print("wrote", *figures(runs, args.name, args.truncate))
+        print("wrote", *figures(runs, args.name, args.truncate, args.results))
 
 
 def _print(label, s):

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The paper-protocol runs of REPORT.md items 1, 2 and 5, one after another, each continued
-# from wherever it stopped, on this machine or (through its committed record) on another:
+# from wherever it stopped in its run directory:
 #
 #   benchmarks/paper_runs.sh b:2 a:1 a:2          # PRESET-SUFFIX:SEED, e.g. b, a-short, c
 #
 # For each run runs/paper-PRESET-sSEED: skip it if its record in benchmarks/results/runs is
-# finished; else restore an unfinished record when the run directory is missing; run
-# `naslib-petridish evaluate` (with --resume when the directory exists; /usr/bin/time -v
-# appends to runs/paper-PRESET-sSEED.time.log); save its record when it finishes.  Before
-# a session ends, save the run in progress (`python benchmarks/run_records.py save DIR`) and
-# commit its record: that is what the next machine continues.  Extra evaluate options go in
-# $EVALUATE_ARGS.  Needs the environment of README.md (.venv, NASLIB_PETRIDISH_NB101).
+# finished and the run directory is missing; else run `naslib-petridish evaluate` (with
+# --resume when the directory exists; /usr/bin/time -v appends to
+# runs/paper-PRESET-sSEED.time.log); save its record when it finishes.  Records keep
+# summaries only, never resume state: a run continues only from its own run directory, so
+# an unfinished record without its directory starts the run afresh.  Before a session
+# ends, `python -m benchmarks.run_records save DIR` keeps the summaries so far.  Extra
+# evaluate options go in $EVALUATE_ARGS.  Needs the environment of README.md (.venv,
+# NASLIB_PETRIDISH_NB101).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || { echo "usage: $0 PRESET:SEED [PRESET:SEED ...]   (e.g. b:2 a:1)" >&2; exit 2; }
@@ -31,7 +33,7 @@ for item in "$@"; do
     if python -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r.get('finished') or r.get('lost') else 1)" "$records/$name/record.json"; then
       echo "$name: finished (record in $records/$name), skipped"; continue
     fi
-    python benchmarks/run_records.py restore "$name" "$dir"
+    echo "$name: its record is unfinished and $dir is missing: starting the run afresh"
   fi
   mkdir -p runs
   resume=(); [ -d "$dir" ] && resume=(--resume)
@@ -41,5 +43,5 @@ for item in "$@"; do
       --test-size 200 --out "$dir" "${resume[@]}" ${EVALUATE_ARGS:-} 2>> "$dir.time.log" || {
     echo "error: $name failed; the end of $dir.time.log:" >&2; tail -n 25 "$dir.time.log" >&2
     exit 1; }
-  python benchmarks/run_records.py save "$dir"
+  python -m benchmarks.run_records save "$dir"
 done

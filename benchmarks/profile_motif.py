@@ -8,27 +8,26 @@ with the paper's inner loop (one thread, channels_last, as ``train_motif``):
 * the PyTorch profiler's self-CPU time by kind of operator (convolutions, batch
   norm, ReLU, max-pool, the optimizer, the rest).
 
-Writes ``benchmarks/results/motif_profile.{json,png}``.  Run it on a quiet machine.
+Writes ``motif_profile.{json,png}`` to ``benchmarks/results`` (``--results``).  Run it on
+a quiet machine.
 
-    python benchmarks/profile_motif.py [--nb101 PATH] [--cells 8] [--epochs 2]
+    python -m benchmarks.profile_motif [--nb101 PATH] [--cells 8] [--epochs 2]
 """
-import argparse
+from __future__ import annotations
+
 import json
-import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.profiler import profile
 
+from benchmarks import harness
 from naslib_petridish.config import PetriDishConfig
 from naslib_petridish.dish import Dish
-from naslib_petridish.evaluate import machine_description
 from naslib_petridish.motifs import build_network
-from naslib_petridish.sources import open_ground_truth
-
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 #: operator name -> kind (self time of these never runs inside the optimizer)
 KINDS = {
@@ -73,16 +72,16 @@ def train(cell, cfg, images, labels, epochs, seed, phases=None):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--nb101")
+    ap = harness.argument_parser(__doc__)
+    harness.add_nb101_argument(ap)
     ap.add_argument("--cells", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--motifs", default="C,B,A")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    table = open_ground_truth(args.nb101, progress=False)
-    cells = table.cells(table.sample(args.cells, rng=2024))
-    out = {"machine": machine_description(), "torch": torch.__version__, "threads": 1,
+    cells = harness.random_cells(harness.ground_truth(args.nb101), args.cells, 2024)
+    machine = harness.machine_description()
+    out = {"torch": torch.__version__, "threads": 1,
            "cells": args.cells, "epochs_per_cell": args.epochs, "motifs": {}}
     for name in args.motifs.split(","):
         cfg = PetriDishConfig(motif=name)
@@ -117,17 +116,12 @@ def main():
                                 "shares": {k: round(v, 3)
                                            for k, v in r["profiler_share_by_kind"].items()}}),
               flush=True)
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "motif_profile.json"), "w") as f:
-        json.dump(out, f, indent=2)
-    plot(out)
+    print("wrote", harness.save_json(args.results / "motif_profile.json", out),
+          plot(out, machine, args.results / "motif_profile.png"))
 
 
-def plot(out):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot(out, machine: str, path: Path) -> Path:
+    plt = harness.pyplot()
     names = list(out["motifs"])
     kinds = list(out["motifs"][names[0]]["profiler_share_by_kind"])
     fig, ax = plt.subplots(figsize=(7, 3.4))
@@ -140,10 +134,9 @@ def plot(out):
                   [f"motif {n}\n{out['motifs'][n]['ms_per_epoch']:.0f} ms/epoch" for n in names])
     ax.set_xlabel("share of profiled CPU time (%), one thread")
     ax.set_xlim(0, 100)
-    ax.set_title(f"Where motif training time goes\n{out['machine'][:60]}", fontsize=9)
+    ax.set_title(f"Where motif training time goes\n{machine[:60]}", fontsize=9)
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.25))
-    fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, "motif_profile.png"), dpi=90)
+    return harness.save_figure(fig, path, dpi=90)
 
 
 if __name__ == "__main__":

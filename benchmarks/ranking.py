@@ -8,18 +8,18 @@ sample (``naslib_petridish.evaluate.run_evaluation``).  Variants are defined in
 ``benchmarks/ranking_variants.yaml``.
 
     # run (resumable: finished runs are skipped, interrupted fits resume)
-    python benchmarks/ranking.py run --variants paper pairwise --budgets 100 300 1020 \\
+    python -m benchmarks.ranking run --variants paper pairwise --budgets 100 300 1020 \\
         --seeds 0 1 2
     # aggregate every finished run into benchmarks/results/ranking.json and ranking.png,
     # and print the markdown table of RANKING.md
-    python benchmarks/ranking.py report
+    python -m benchmarks.ranking report
 
 Runs live in ``runs/ranking/<variant>/b<budget>-s<seed>/`` (git-ignored).
 """
-import argparse
+from __future__ import annotations
+
 import json
 import math
-import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-VARIANTS = HERE / "ranking_variants.yaml"
+from benchmarks import harness
+
+VARIANTS = Path(__file__).resolve().parent / "ranking_variants.yaml"
 
 
 def load_variants(path=VARIANTS):
@@ -57,9 +57,8 @@ def run_config(variant: str, budget: int, seed: int, workers: int = 0, path=VARI
 
 def cmd_run(args):
     from naslib_petridish.evaluate import METRICS_FILE, format_metrics, run_evaluation
-    from naslib_petridish.sources import open_ground_truth
 
-    table = open_ground_truth(args.nb101, progress=False)
+    table = harness.ground_truth(args.nb101)
     for variant in args.variants:
         for budget in args.budgets:
             for seed in args.seeds:
@@ -130,11 +129,8 @@ def markdown(summary, descriptions):
     return "\n".join(lines)
 
 
-def plot(summary, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot(summary, path: Path) -> Path:
+    plt = harness.pyplot()
     multi = defaultdict(list)
     for s in summary:
         multi[s["variant"]].append(s)
@@ -157,9 +153,7 @@ def plot(summary, path):
     ax.set_ylabel("held-out Kendall tau (200 cells)")
     ax.legend(fontsize=7, ncol=2)
     ax.set_title("Synthetic Petri Dish variants: held-out ranking")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return harness.save_figure(fig, path, dpi=110)
 
 
 def cmd_report(args):
@@ -168,17 +162,15 @@ def cmd_report(args):
     if not rows:
         sys.exit(f"no finished runs under {args.out}")
     summary = summarize(rows)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ranking.json").write_text(json.dumps(
-        {"summary": summary, "runs": rows}, indent=1))
-    plot(summary, RESULTS / "ranking.png")
+    path = harness.save_json(args.results / "ranking.json", {"summary": summary, "runs": rows})
+    figure = plot(summary, args.results / "ranking.png")
     print(markdown(summary, variants))
     print(f"\nmachine: {rows[0]['machine']}")
-    print(f"wrote {RESULTS / 'ranking.json'} and {RESULTS / 'ranking.png'}")
+    print(f"wrote {path} and {figure}")
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = harness.argument_parser(__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--variants", nargs="+", required=True)
@@ -186,7 +178,7 @@ def main():
     r.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     r.add_argument("--test-size", type=int, default=200)
     r.add_argument("--workers", type=int, default=0)
-    r.add_argument("--nb101", default=None)
+    harness.add_nb101_argument(r)
     r.add_argument("--progress", action="store_true")
     r.add_argument("--out", default="runs/ranking")
     r.set_defaults(fn=cmd_run)

@@ -12,38 +12,23 @@ Outer curves are drawn raw (thin) and through the paper's moving average of size
 from __future__ import annotations
 
 import json
-import lzma
 import os
 from pathlib import Path
 
 import numpy as np
 
+from .errors import RunDirError, require
 from .rundir import LOG
 
 
-# A committed run record (benchmarks/run_records.py) keeps the log as lzma-compressed
-# segments of LOG_SEGMENT_EPOCHS outer epochs each: log.e000.jsonl.xz, log.e100.jsonl.xz, ...
-LOG_SEGMENT = "log.e{:03d}.jsonl.xz"
-LOG_SEGMENT_EPOCHS = 100
-
-
-def read_log_text(run_dir: str | os.PathLike) -> str:
-    """The text of ``log.jsonl`` of a fit directory, or of a run record's log segments."""
-    d = Path(run_dir)
-    if (d / LOG).exists():
-        return (d / LOG).read_text()
-    segments = sorted(d.glob(LOG_SEGMENT.replace("{:03d}", "*")),
-                      key=lambda f: int(f.name.split(".")[1][1:]))  # e100 after e099
-    if not segments:
-        raise FileNotFoundError(f"{d / LOG} not found: is {run_dir} a fit directory?")
-    return "".join(lzma.decompress(f.read_bytes()).decode() for f in segments)
-
-
 def read_log(run_dir: str | os.PathLike) -> list[dict]:
-    """The outer-epoch records of a fit directory or of a committed run record."""
-    recs = [json.loads(line) for line in read_log_text(run_dir).splitlines() if line.strip()]
+    """The outer-epoch records of a run directory's ``log.jsonl``."""
+    path = Path(run_dir) / LOG
+    if not path.exists():
+        raise RunDirError(f"{path} not found: is {run_dir} a fit directory?")
+    recs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     if not recs:
-        raise ValueError(f"{Path(run_dir) / LOG} has no outer epochs yet")
+        raise RunDirError(f"{path} has no outer epochs yet")
     return recs
 
 
@@ -55,10 +40,9 @@ def moving_average(x: np.ndarray, k: int = 3) -> np.ndarray:
 
 def plot_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None,
              title: str | None = None) -> list[Path]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Draw the figures of run directory ``run_dir`` into ``out_dir`` (default: the run
+    directory itself); returns their paths."""
+    plt = _pyplot()
     recs = read_log(run_dir)
     out = Path(out_dir or run_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,9 +107,16 @@ def plot_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = Non
     return files
 
 
+def _pyplot():
+    # matplotlib is the optional extra 'plot': reading a log does not need it
+    matplotlib = require("matplotlib", "plot", "drawing figures")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    import matplotlib.pyplot as plt
-    plt.close(fig)
+    _pyplot().close(fig)
     return path

@@ -1,0 +1,151 @@
+"""What every benchmark script shares: where results go, what a result says about the run
+that made it, the ground-truth table, and the paper's published numbers.
+
+* :func:`argument_parser` gives each script ``--results DIR`` (default
+  ``benchmarks/results``), so that a rerun can write elsewhere and be compared with the
+  committed results;
+* :func:`save_json` writes a result with its :func:`provenance` (machine, command line,
+  package version, UTC time); :func:`save_figure` draws through matplotlib's Agg backend
+  and closes the figure;
+* :func:`add_nb101_argument`, :func:`ground_truth` and :func:`random_cells`: the
+  ``--nb101`` table and the cells drawn from it;
+* ``PAPER_*``: the values the paper publishes, in one place, for every script that
+  compares against them.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from naslib_petridish import __version__
+from naslib_petridish.cells import Cell
+from naslib_petridish.errors import require
+from naslib_petridish.evaluate import machine_description
+from naslib_petridish.rundir import write_atomic
+from naslib_petridish.sources import open_ground_truth
+from naslib_petridish.tables import NB101Table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# --- the paper's published values ----------------------------------------------------------
+
+#: Sections 5.1-5.3, per setting ("-short": 16 inner epochs instead of 100): the mean of the
+#: motifs' maximum accuracy over the first / last 5 outer epochs, the share of outer epochs
+#: in which all motifs were perfect, the mean outer Kendall tau (undefined epochs as 0 /
+#: left out)
+PAPER_SECTION5 = {
+    "A": {"mean_max_acc_last5": 0.9781, "all_perfect_share": 0.1471,
+          "kendall_mean_with_undefined_as_0": 0.092, "kendall_mean_defined_only": 0.108},
+    "B": {"mean_max_acc_last5": 0.9943, "all_perfect_share": 0.4353,
+          "kendall_mean_with_undefined_as_0": 0.152, "kendall_mean_defined_only": 0.270},
+    "C": {"mean_max_acc_first5": 0.485, "mean_max_acc_last5": 0.645, "all_perfect_share": 0.0,
+          "kendall_mean_with_undefined_as_0": -0.002, "kendall_mean_defined_only": -0.002},
+    "A-short": {"mean_max_acc_last5": 0.5927, "all_perfect_share": 0.0,
+                "kendall_mean_with_undefined_as_0": 0.043},
+    "B-short": {"mean_max_acc_last5": 0.8513, "all_perfect_share": 0.0,
+                "kendall_mean_with_undefined_as_0": 0.209},
+}
+#: Table 1, seconds per inner epoch (min, mean, std, max); motifs on an AMD Ryzen 9 5900X,
+#: NB101 = the 108-epoch training time of the full network (TPU v2) / 108
+PAPER_TABLE1 = {"A": (0.193, 4.282, 2.078, 10.361), "B": (0.174, 3.471, 1.701, 10.397),
+                "C": (0.075, 1.427, 0.628, 3.259), "NB101": (2.632, 17.893, 8.508, 51.511)}
+#: Table 2: initialization (6 motifs x 170 outer epochs x 100 inner epochs) and query time
+PAPER_TABLE2 = {"A": {"init_days": 5, "init_seconds": 436.764e3, "query_seconds": 428.2},
+                "B": {"init_days": 4, "init_seconds": 354.042e3, "query_seconds": 347.1},
+                "C": {"init_days": 2, "init_seconds": 145.554e3, "query_seconds": 142.7}}
+
+# --- command line --------------------------------------------------------------------------
+
+
+def argument_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A parser described by the first line of the script's docstring, with ``--results``."""
+    ap = argparse.ArgumentParser(prog=_prog(), description=(doc or "").strip().split("\n")[0])
+    ap.add_argument("--results", type=Path, default=RESULTS, metavar="DIR",
+                    help="folder for the JSON and figures (default: benchmarks/results)")
+    return ap
+
+
+def labelled_dirs(ap: argparse.ArgumentParser, item: str) -> tuple[str, list[str]]:
+    """``LABEL=DIR[,DIR...]`` (one directory per seed) -> (label, directories)."""
+    label, _, dirs = item.partition("=")
+    if not label or not dirs:
+        ap.error(f"'{item}' must look like LABEL=DIR[,DIR...]")
+    return label, dirs.split(",")
+
+
+def _prog() -> str:
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    return f"python -m {spec.name}" if spec is not None else f"python {sys.argv[0]}"
+
+
+def command_line() -> str:
+    """The command that runs this process, as ``python -m benchmarks.NAME ARGS``."""
+    return " ".join([_prog()] + [shlex.quote(a) for a in sys.argv[1:]])
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+def provenance() -> dict:
+    """Where and how a result was made."""
+    return {"machine": machine_description(), "command": command_line(),
+            "naslib_petridish": __version__,
+            "utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def save_json(path: str | os.PathLike, data: dict) -> Path:
+    """Write ``data`` to ``path`` (folders created) after a ``provenance`` entry."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps({"provenance": provenance(), **data}, indent=1) + "\n")
+    return path
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (files only, no display needed)."""
+    matplotlib = require("matplotlib", "plot", "drawing figures")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 90) -> Path:
+    """Lay out, write and close ``fig`` (folders created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return path
+
+
+def seed_stats(values) -> dict:
+    """Mean and std (ddof 1; None for a single seed) of one number over seeds."""
+    v = np.asarray(values, float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None,
+            "values": v.tolist()}
+
+
+# --- ground truth --------------------------------------------------------------------------
+
+
+def add_nb101_argument(ap: argparse.ArgumentParser, help: str | None = None) -> None:
+    ap.add_argument("--nb101", metavar="PATH", default=None, help=help or (
+        "NB101 ground-truth table (default: $NASLIB_PETRIDISH_NB101, then the cache)"))
+
+
+def ground_truth(path: str | os.PathLike | None) -> NB101Table:
+    """The ``--nb101`` table, loaded without a progress bar."""
+    return open_ground_truth(path, progress=False)
+
+
+def random_cells(table: NB101Table, n: int, seed: int) -> list[Cell]:
+    """``n`` distinct cells drawn uniformly from the whole table."""
+    return table.cells(table.sample(n, rng=np.random.default_rng(seed))) if n else []
