@@ -25,11 +25,19 @@ Modules, each depending only on the ones above it (data flows one way):
 """
 __version__ = "0.2.0"
 
-from .cells import Cell, as_cell, as_cells, mutate, random_cell  # noqa: E402
-from .errors import (GroundTruthError, InvalidCellError, PetriDishError,  # noqa: E402
-                     UnknownCellError)
-from .tables import NB101Table  # noqa: E402
+#: public names, imported on first use (PEP 562) so that ``import naslib_petridish`` and
+#: the command line start without loading numpy or torch
+_EXPORTS = {"Cell": "cells", "as_cell": "cells", "as_cells": "cells", "mutate": "cells",
+            "random_cell": "cells", "NB101Table": "tables", "GroundTruthError": "errors",
+            "InvalidCellError": "errors", "PetriDishError": "errors",
+            "UnknownCellError": "errors"}
 
-__all__ = ["Cell", "InvalidCellError", "as_cell", "as_cells", "mutate", "random_cell",
-           "GroundTruthError", "NB101Table", "PetriDishError", "UnknownCellError",
-           "__version__"]
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'naslib_petridish' has no attribute '{name}'")

@@ -348,10 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _resume_hint(args: argparse.Namespace) -> str:
-    """The command that continues an interrupted fit or evaluation."""
-    if args.command not in ("fit", "evaluate") or not getattr(args, "out", None):
-        return ""
+    """The command that continues an interrupted fit or evaluation (also when the
+    interruption came before the arguments were parsed)."""
     argv = [a for a in (args.argv or []) if a not in ("--resume", "--force")]
+    command = args.command or next((a for a in argv if a in ("fit", "evaluate")), None)
+    if command not in ("fit", "evaluate") or "--out" not in " ".join(argv):
+        return ""
     return ("; continue with: naslib-petridish " + " ".join(shlex.quote(a) for a in argv)
             + " --resume")
 
@@ -369,24 +371,28 @@ def _setup_logging(quiet: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
-    args.argv = argv
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    _setup_logging(False)
-    try:
+    args = argparse.Namespace(command=None, argv=argv)
+    try:  # everything, imports included: a Ctrl-C at any moment is handled below
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.argv = argv
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        _setup_logging(False)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print(f"naslib-petridish {args.command}: interrupted; finished work is saved"
+        print(f"naslib-petridish {args.command or ''}: interrupted; finished work is saved"
               f"{_resume_hint(args)}", file=sys.stderr)
         return 130
     except PetriDishError as exc:
         msg = str(exc).strip() or type(exc).__name__
         print(f"naslib-petridish {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except OSError as exc:  # the operating system's word (disk full, permissions, ...)
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         print(f"naslib-petridish {args.command}: error: {exc.strerror or exc}{where}",

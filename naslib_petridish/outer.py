@@ -39,7 +39,7 @@ from .correlation import fmt, kendall
 from .dish import Dish
 from .errors import ConfigError, RunDirError, UsageError
 from .inner import MotifResult
-from .rundir import CHECKPOINT, CONFIG, DISH, LOG, TRAIN_SET
+from .rundir import CHECKPOINT, CONFIG, LOG, TRAIN_SET
 from .runner import MotifRunner
 
 #: config fields that may change between an interrupted fit and its resumption

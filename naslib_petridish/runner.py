@@ -17,6 +17,7 @@ Worker processes are sized and guarded:
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -112,10 +113,28 @@ def _worker_init(parent: int) -> None:
     # Ctrl-C in a terminal reaches the whole process group: the main process handles it
     # (it stops the workers); a worker would only print a traceback of its own
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked at its start
     if os.getppid() != parent:  # the parent died while this worker started
         os._exit(1)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True,
                      name="parent-watchdog").start()
+
+
+@contextlib.contextmanager
+def _sigint_blocked():
+    """Block SIGINT while worker processes may be started: a new worker inherits the
+    blocked signal, so a terminal's Ctrl-C (sent to the whole process group) cannot
+    interrupt it while it imports torch, before ``_worker_init`` runs.  A SIGINT that
+    arrives meanwhile stays pending and reaches this process right after."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not \
+            threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class MotifRunner:
@@ -180,7 +199,8 @@ class MotifRunner:
             return self._collect([self._ray_task.remote(t) for t in tasks], ray.get, progress)
         if self._pool is None or len(tasks) == 1:  # same result either way (single thread)
             return self._collect(tasks, _task, progress)
-        futures = [self._pool.submit(_task, t) for t in tasks]
+        with _sigint_blocked():  # workers start here, on demand: see _sigint_blocked
+            futures = [self._pool.submit(_task, t) for t in tasks]
         try:
             return self._collect(futures, lambda f: f.result(), progress)
         except BrokenProcessPool as exc:

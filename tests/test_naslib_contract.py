@@ -11,6 +11,7 @@ import copy
 import json
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from naslib_petridish.cells import CONV3X3, to_naslib_tuple
@@ -68,8 +69,13 @@ def test_predictor_evaluator_call_sequence(table):
                "train_size": train_size}
         if hyperparams:
             res.update({"hp_" + k: v for k, v in hyperparams.items()})
+        # NASLib's metrics must be computable: distinct predictions, finite correlations
+        assert len(set(test_pred.tolist())) > 1
+        assert -1 <= res["kendalltau"] <= 1 and 0 <= res["pearson"] <= 1
         results.append(res)
-    json.dumps(results)  # _log_to_json: float32 would fail here
+    back = json.loads(json.dumps(results))  # _log_to_json: float32 would fail here
+    assert [r["train_size"] for r in back] == [6, 8]
+    assert back[1]["full_testpred"] == pytest.approx(list(test_pred))
     predictor.close()
 
 

@@ -7,17 +7,14 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
-from naslib_petridish.cells import as_cell
-from naslib_petridish.config import ConfigError, PetriDishConfig, resolve_config
+from naslib_petridish.config import ConfigError, resolve_config
 from naslib_petridish.dish import Dish, DishFileError
-from naslib_petridish.inner import train_motif
-from naslib_petridish.runner import MotifRunner
-from naslib_petridish.motifs import build_network
 from naslib_petridish.errors import RunDirError
-from naslib_petridish.outer import fit_dish, outer_loss, outer_schedule, pearson
+from naslib_petridish.inner import train_motif
+from naslib_petridish.motifs import build_network
+from naslib_petridish.outer import fit_dish, outer_schedule, pearson
 from naslib_petridish.predictor import NotFittedError, SyntheticPetriDishPredictor
-
-from tests.helpers import TINY, tiny
+from tests.helpers import tiny
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from naslib_petridish import rundir
 from naslib_petridish.cli import main
 from naslib_petridish.dish import Dish
 from naslib_petridish.errors import (InvalidCellError, OutputExistsError, PetriDishError,
-                                     RunLockedError, UsageError, WorkerError)
+                                     UsageError, WorkerError)
 from naslib_petridish.predictor import SyntheticPetriDishPredictor
 from naslib_petridish.runner import WORKER_MEMORY_MB, check_workers, default_workers
 from tests.helpers import tiny
@@ -25,11 +25,18 @@ TINY = ["--preset", "quick", "--set", "dish_size=40", "--set", "inner_epochs=2",
         "--set", "outer_batch=3", "--set", "calibration_size=3", "--train-size", "9"]
 
 
+def _sigint_default() -> None:
+    """Let the child take SIGINT as Ctrl-C even where this process was started with SIGINT
+    ignored (a shell's background job, some CI runners): Python keeps an inherited SIG_IGN."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli(table_path, *args, **kw):
     """Start the command line in a process of its own."""
     env = {**os.environ, "NASLIB_PETRIDISH_NB101": table_path, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "naslib_petridish.cli", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_default, **kw)
 
 
 def wait_for(cond, timeout=60.0, what="condition"):

@@ -1,18 +1,17 @@
 """The three ground-truth readers on small generated files, convert, download."""
 import http.server
-import os
 import threading
 
 import numpy as np
 import pytest
 
 from naslib_petridish.cli import main
-from naslib_petridish.download import download_nb101, fetch
+from naslib_petridish.download import download_nb101
 from naslib_petridish.naslib_pickle import read_naslib_pickle, write_naslib_pickle
 from naslib_petridish.sources import load_ground_truth, locate_ground_truth
 from naslib_petridish.tables import GroundTruthError, NB101Table
 from naslib_petridish.tfrecord import (TFRecordError, decode_model_metrics, encode_model_metrics,
-                                       encode_row, iter_records, masked_crc,
+                                       encode_row, masked_crc,
                                        read_nb101_tfrecord, write_record)
 
 
