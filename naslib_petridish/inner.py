@@ -68,7 +68,7 @@ def _threads(n: int):
         torch.set_num_threads(old)
 
 
-def _adam_tail(net: torch.nn.Module, opt: torch.optim.Adam, cfg: PetriDishConfig):
+def _adam_tail(net: torch.nn.Module, opt: torch.optim.Adam):
     """Parameters and Adam moments as plain tensors, to continue training
     functionally (and differentiably) where ``opt`` stopped."""
     params, moments = {}, {}
@@ -190,7 +190,7 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
                         gx.index_add_(0, idx, xb.grad * (w_tse * len(idx)))
                 else:  # functional steps that autograd can see through
                     if params is None:
-                        params, moments, adam_t = _adam_tail(net, opt, cfg)
+                        params, moments, adam_t = _adam_tail(net, opt)
                         for p in params.values():
                             p.requires_grad_(True)
                     out = torch.func.functional_call(net, (params, buffers), (x[idx],))
