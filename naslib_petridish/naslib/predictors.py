@@ -77,7 +77,7 @@ def naslib_builtin_factories(config=None) -> dict[str, Callable[[], Any]]:
         "ngb": lambda: P.NGBoost(encoding_type=aoh, hpo_wrapper=False),
         "rf": lambda: P.RandomForestPredictor(encoding_type=aoh, hpo_wrapper=False,
                                               hparams_from_file=hp),
-        "seminas": lambda: P.SemiNASPredictor(encoding_type="seminas", semi=True,
+        "seminas": lambda: P.SemiNASPredictor(encoding_type=EncodingType.SEMINAS, semi=True,
                                               hpo_wrapper=False, hparams_from_file=hp),
         "sotl": lambda: P.SoLosspredictor(metric=Metric.TRAIN_LOSS, sum_option="SoTL"),
         "sotle": lambda: P.SoLosspredictor(metric=Metric.TRAIN_LOSS, sum_option="SoTLE"),
