@@ -94,13 +94,13 @@ NOTES = """
   are NOT protocol (c): training was on 1,020 cells drawn from the 30,001 cells that have
   validation accuracy, fitted to validation accuracy, tested on 200 disjoint cells of the
   same subset; use them as a reference point only, or rerun `petridish` here.
-- **Fixes to NASLib's entries, not to its code.** NASLib's runner (and this package's
-  registry, copied from it) builds `seminas` with `encoding_type="seminas"` (a string), which
-  NASLib's NB101 encoder rejects (`NotImplementedError`); the benchmark passes
-  `EncodingType.SEMINAS`. NASLib's `ZeroCost` scores one network per call while the
-  evaluator passes the whole list: a thin per-architecture wrapper calls it, after
-  `graph.parse()` (without it the network is not a registered submodule and synflow fails
-  with a dtype error). The evaluator's architectures are built with
+- **Fixes to NASLib's entries, not to its code** (in this package's registry,
+  `naslib_petridish/naslib/predictors.py`, so `naslib-evaluate` has them too). NASLib's runner
+  builds `seminas` with `encoding_type="seminas"` (a string), which NASLib's NB101 encoder
+  rejects (`NotImplementedError`); the registry passes `EncodingType.SEMINAS`. NASLib's
+  `ZeroCost` scores one network per call while the evaluator passes the whole list: the
+  registry wraps it per architecture, after `graph.parse()` (without it the network is not a
+  registered submodule and synflow fails with a dtype error). The evaluator's architectures are built with
   `instantiate_model = False` (the encodings need the spec only; building 1,200 torch
   networks per job took minutes); the zero-cost wrapper builds each test network inside its
   timed query.
@@ -352,39 +352,6 @@ class Worker:
                     return np.log(table.params[table.indices([as_cell(x).hash for x in xtest])]
                                   .astype(np.float64))
             return Params()
-        if name in ("flops", "synflow"):
-            import torch
-            from naslib.predictors import ZeroCost
-            zc = ZeroCost(method_type=name)
-            g = torch.Generator().manual_seed(int(cfg.seed))
-            # RANDOM tensors, not CIFAR-10: flops reads only the input shape, synflow
-            # replaces the input by ones of that shape (NASLib's measures)
-            loader = [(torch.randn(64, 3, 32, 32, generator=g),
-                       torch.randint(0, 10, (64,), generator=g))]
-
-            class PerArch(nl.Predictor):
-                method_type = name
-
-                def fit(self, xtrain, ytrain, info=None):
-                    return None
-
-                def query(self, xtest, info=None):
-                    out = []
-                    for x in xtest:  # NASLib's ZeroCost scores one network at a time
-                        g = nl.NasBench101SearchSpace()
-                        g.set_spec(x.get_spec())  # builds the full network
-                        g.parse()  # as NASLib's zc_evaluator does
-                        out.append(zc.query(g, dataloader=loader))
-                    return np.asarray(out, dtype=np.float64)
-            return PerArch()
-        if name == "seminas":
-            # NASLib's runner (and our registry, copied from it) passes the string "seminas",
-            # which NASLib's NB101 encoder rejects (NotImplementedError): use the enum
-            from naslib.predictors import SemiNASPredictor
-            from naslib.utils.encodings import EncodingType
-            return float64_queries(SemiNASPredictor(encoding_type=EncodingType.SEMINAS,
-                                                    semi=True, hpo_wrapper=False,
-                                                    hparams_from_file=False))
         if name.startswith("petridish"):
             return get_predictor(name, cfg, table=self.table, workers=self.dish_workers)
         return float64_queries(get_predictor(name, cfg))

@@ -94,10 +94,55 @@ def naslib_builtin_factories(config=None) -> dict[str, Callable[[], Any]]:
         "lgb_path": lambda: P.LGBoost(encoding_type=EncodingType.PATH, hpo_wrapper=False),
         "ngb_path": lambda: P.NGBoost(encoding_type=EncodingType.PATH, hpo_wrapper=False),
     }
-    for zc in ("fisher", "flops", "grad_norm", "grasp", "jacov", "params", "snip", "synflow",
-               "nwot", "epe_nas", "zen"):
-        f[zc] = (lambda m: (lambda: P.ZeroCost(method_type=m)))(zc)
+    seed = int(getattr(config, "seed", 0) or 0) if config is not None else 0
+    for zc in ZERO_COST:
+        f[zc] = (lambda m: (lambda: zero_cost_predictor(m, seed)))(zc)
     return f
+
+
+#: NASLib's zero-cost measures (``naslib.predictors.ZeroCost``)
+ZERO_COST = ("fisher", "flops", "grad_norm", "grasp", "jacov", "params", "snip", "synflow",
+             "nwot", "epe_nas", "zen")
+
+
+def zero_cost_predictor(method: str, seed: int = 0):
+    """NASLib's zero-cost measure ``method`` as a predictor over NB101 architectures.
+
+    NASLib's ``ZeroCost.query`` scores one parsed network per call and needs a data
+    loader, while its ``PredictorEvaluator`` hands predictors a list of architectures:
+    called directly it fails.  This wrapper builds NASLib's full NB101 network of each
+    architecture, parses it (as NASLib's zero-cost runner does) and scores it on one
+    batch of RANDOM tensors (64 x 3 x 32 x 32, seeded), not CIFAR-10, which is not
+    available here: ``flops``, ``params`` and ``synflow`` do not depend on the data
+    (synflow feeds ones); the data-dependent measures are computed on that random batch
+    and must be labelled so wherever they are reported."""
+    import torch
+
+    nl = import_naslib()
+    from naslib.predictors import ZeroCost
+
+    zc = ZeroCost(method_type=method)
+    gen = torch.Generator().manual_seed(int(seed))
+    loader = [(torch.randn(64, 3, 32, 32, generator=gen),
+               torch.randint(0, 10, (64,), generator=gen))]
+
+    class ZeroCostPerArchitecture(nl.Predictor):
+        method_type = method
+        data = "random tensors (64x3x32x32), not CIFAR-10"
+
+        def fit(self, xtrain, ytrain, info=None):
+            return None
+
+        def query(self, xtest, info=None):
+            out = []
+            for x in xtest:
+                graph = nl.NasBench101SearchSpace()
+                graph.set_spec(x.get_spec())
+                graph.parse()
+                out.append(zc.query(graph, dataloader=loader))
+            return np.asarray(out, dtype=np.float64)
+
+    return ZeroCostPerArchitecture()
 
 
 def predictor_names() -> list[str]:
