@@ -16,9 +16,17 @@ from naslib_petridish.errors import PetriDishError, UnknownCellError, UsageError
 from naslib_petridish.naslib import NASLibNotAvailable, import_naslib
 from naslib_petridish.naslib.dataset import (CellOutOfDomainError, TableNASBench,
                                              default_metric, out_of_domain_error)
-from naslib_petridish.naslib.search import (DishEnsemble, DishEvolutionMixin, DishSurrogateMixin,
-                                            best_evaluated, refit_due, select_parent,
-                                            top_k_by_prediction)
+from naslib_petridish.errors import ConfigError, GroundTruthError
+from naslib_petridish.naslib import cost as cost_mod
+from naslib_petridish.naslib.cost import (EpochRecord, LogParamsTimeModel, PredictorClock,
+                                          TimedPredictor, incumbent_indices, search_record,
+                                          table_train_times)
+from naslib_petridish.naslib.search import (NASLIB_SURROGATES, DishEnsemble, DishEvolutionMixin,
+                                            DishSurrogateMixin, EpochLogMixin,
+                                            PlainQueriesMixin, SearchMethod, TimedEnsembleMixin,
+                                            best_evaluated, epochs_for_budget, refit_due,
+                                            search_method, search_summary, select_parent,
+                                            top_k_by_prediction, valid_predictors)
 from naslib_petridish.tables import NB101Table
 from tests.test_naslib_contract import NB101Arch
 
@@ -216,13 +224,14 @@ class FakePredictor:
 class FakeRE(DishEvolutionMixin):
     """The attributes and hooks of NASLib's RegularizedEvolution the mixin relies on."""
 
-    def __init__(self, space, predictor, population_size=3, sample_size=2, refit_every=0):
+    def __init__(self, space, predictor, population_size=3, sample_size=2, refit_every=0,
+                 refit_batch=1):
         self.population_size, self.sample_size = population_size, sample_size
         self.population = collections.deque(maxlen=population_size)
         self.history: list = []
         self.search_space, self.dataset_api = space, None
         self.performance_metric, self.dataset = "val_acc", "cifar10"
-        self.setup_dish(predictor, refit_every)
+        self.setup_dish(predictor, refit_every, refit_batch)
 
     def _new_member(self):
         return SimpleNamespace()
@@ -428,3 +437,331 @@ def test_dish_ensemble_shapes():
     q = ens.query([1, 2, 3])
     assert q.shape == (1, 3) and q.dtype == np.float64
     json.dumps(ens.predict([1, 2]).tolist())
+
+
+# -- which optimizer with which predictor --------------------------------------------------
+def test_search_method_accepts_the_documented_pairs():
+    assert search_method({"optimizer": "re"}) == SearchMethod("re", "none")
+    assert search_method({"optimizer": "re", "predictor": "none"}) == SearchMethod("re", "none")
+    assert search_method({"optimizer": "rs"}) == SearchMethod("rs", "none")
+    m = search_method({"optimizer": "re", "predictor": "petridish-quick",
+                       "petridish_refit_every": 5, "petridish_refit_batch": 3})
+    assert m == SearchMethod("re", "petridish-quick", 5, 3) and m.dish
+    for opt in ("bananas", "npenas"):
+        assert search_method({"optimizer": opt, "predictor": "xgb"}) == SearchMethod(opt, "xgb")
+        assert search_method({"optimizer": opt, "predictor": "petridish"}).dish
+        # without `predictor`: NASLib's own key, as NASLib's runner reads it
+        assert search_method({"optimizer": opt, "search": {"predictor_type": "gcn"}}) \
+            == SearchMethod(opt, "gcn")
+    assert set(NASLIB_SURROGATES) < set(valid_predictors("bananas"))
+    assert valid_predictors("rs") == ["none"]
+
+
+@pytest.mark.parametrize("cfg, words", [
+    ({"optimizer": "ls"}, ["optimizer must be one of re, rs, bananas, npenas", "'ls'"]),
+    ({"optimizer": "rs", "predictor": "xgb"}, ["'xgb'", "rs", "valid: none"]),
+    ({"optimizer": "re", "predictor": "xgb"}, ["'xgb'", "valid: none, petridish"]),
+    ({"optimizer": "bananas", "predictor": "none"}, ["'none'", "valid: petridish", "xgb"]),
+    ({"optimizer": "npenas", "predictor": "omni_ngb"}, ["'omni_ngb'", "gcn"]),
+    ({"optimizer": "bananas", "predictor": "xgb", "petridish_refit_every": 2},
+     ["petridish_refit_every applies to optimizer re"]),
+    ({"optimizer": "re", "predictor": "petridish", "petridish_refit_batch": 2},
+     ["petridish_refit_batch needs", "petridish_refit_every > 0"]),
+    ({"optimizer": "re", "predictor": "petridish", "petridish_refit_every": -1},
+     ["petridish_refit_every must be an integer >= 0"]),
+    ({"optimizer": "re", "predictor": "petridish", "petridish_refit_every": "often"},
+     ["petridish_refit_every must be an integer"]),
+])
+def test_search_method_errors_are_one_line_and_name_the_choices(cfg, words):
+    with pytest.raises(ConfigError) as e:
+        search_method(cfg)
+    msg = str(e.value)
+    assert "\n" not in msg
+    for w in words:
+        assert w in msg
+
+
+def test_epochs_for_budget():
+    re_dish = SearchMethod("re", "petridish", refit_every=3, refit_batch=2)
+    for m in (SearchMethod("re"), SearchMethod("rs"), SearchMethod("bananas", "xgb"),
+              SearchMethod("npenas", "petridish")):
+        assert epochs_for_budget(m, 150, population_size=30, num_init=10) == 150
+    # population + refit_every children per refit of refit_batch queries
+    assert epochs_for_budget(re_dish, 10, population_size=4) == 4 + 3 * 3
+    assert epochs_for_budget(re_dish, 11, population_size=4) == 4 + 3 * 3  # 11 - 4 = 2*3 + 1
+    no_refit = SearchMethod("re", "petridish")
+    assert epochs_for_budget(no_refit, 20, population_size=20, children=7) == 27
+    with pytest.raises(ConfigError, match="population_size must be the budget"):
+        epochs_for_budget(no_refit, 20, population_size=10)
+    with pytest.raises(ConfigError, match="num_init 20 exceeds"):
+        epochs_for_budget(SearchMethod("bananas", "gp"), 10, num_init=20)
+    with pytest.raises(ConfigError, match="within 1..10"):
+        epochs_for_budget(re_dish, 10, population_size=11)
+
+
+def test_the_budget_epochs_give_the_budget_of_queries(table):
+    budget, pop = 10, 4
+    m = SearchMethod("re", "petridish", refit_every=3, refit_batch=2)
+    epochs = epochs_for_budget(m, budget, population_size=pop)
+    opt = FakeRE(FakeSpace(table, table.sample(epochs, rng=11)), FakePredictor(offset=-1.0),
+                 population_size=pop, refit_every=3, refit_batch=2)
+    opt.run(epochs)
+    assert opt.ground_truth_queries == budget and opt.refits == 3
+
+
+# -- refits in batches -----------------------------------------------------------------------
+def test_refit_batch_evaluates_the_best_predicted_members_and_fits_once(table):
+    rows = _by_test_acc(table, 7)
+    preds = {str(table.hashes[r]): p for r, p in zip(rows[:3], (70.0, 90.0, 80.0))}
+    pred = FakePredictor(scores=preds)
+    opt = FakeRE(FakeSpace(table, rows[3:] + rows[:3]), pred, population_size=4,
+                 refit_every=3, refit_batch=2)
+    opt.run(7)
+    assert opt.refits == 1 and opt.ground_truth_queries == 6 and len(pred.fits) == 2
+    # the two best predictions (90, 80), best first; the 70 one stays predicted
+    assert [str(a.cell.hash) for a, _ in opt.evaluated[4:]] == [str(table.hashes[rows[1]]),
+                                                               str(table.hashes[rows[2]])]
+    assert opt.population[-3].true_accuracy is None
+    assert pred.fits[1][1][-2:] == pytest.approx([true_acc(a) for a, _ in opt.evaluated[4:]])
+
+
+# -- per-epoch records and the summary ----------------------------------------------------------
+class LoggedFakeRE(EpochLogMixin, FakeRE):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.setup_log(PredictorClock())
+
+
+class FakePlainRE:
+    """NASLib's plain RE as far as the recording mixins see it: one benchmark query per
+    epoch, then ``_update_history``."""
+
+    def __init__(self, space):
+        self.space, self.history = space, []
+
+    def new_epoch(self, epoch):
+        m = SimpleNamespace(arch=FakeArch(self.space, self.space.next_cell()))
+        m.accuracy = m.arch.query("val_acc", "cifar10")
+        self._update_history(m)
+
+    def _update_history(self, child):
+        self.history.append(child)
+
+    def get_final_architecture(self):
+        return max(self.history, key=lambda m: m.accuracy).arch
+
+
+class RecordedPlainRE(EpochLogMixin, PlainQueriesMixin, FakePlainRE):
+    def __init__(self, space):
+        super().__init__(space)
+        clock = PredictorClock()
+        self.setup_plain(clock)
+        self.setup_log(clock)
+
+
+def test_plain_optimizer_records_each_benchmark_answer(table):
+    rows = table.sample(6, rng=4)
+    opt = RecordedPlainRE(FakeSpace(table, rows))
+    for e in range(6):
+        opt.new_epoch(e)
+    assert opt.ground_truth_queries == 6 and len(opt.history) == 6
+    assert [a.cell.hash for a, _ in opt.evaluated] == [str(h) for h in table.hashes[rows]]
+    assert [acc for _, acc in opt.evaluated] == pytest.approx(
+        list(table.metric(rows, "test") * 100))
+    assert [r.ground_truth_queries for r in opt.epoch_log] == [1, 2, 3, 4, 5, 6]
+    assert opt.predictor_queries == 0 and opt.refits == 0
+    assert all(r.predictor_seconds == 0 for r in opt.epoch_log)
+
+
+class FakeEnsemble:
+    def __init__(self):
+        self.pre = None
+
+    def fit(self, x, y, info=None):
+        return [0.0]
+
+    def query(self, xs, info=None):
+        return np.zeros((3, len(xs)))
+
+    def set_pre_computations(self, **kw):
+        self.pre = kw
+
+
+class FakeNASLibBananas(FakeBananas):
+    def _get_ensemble(self):
+        return FakeEnsemble()
+
+
+class RecordedBananas(EpochLogMixin, PlainQueriesMixin, TimedEnsembleMixin, FakeNASLibBananas):
+    def __init__(self, k):
+        super().__init__(k)
+        clock = PredictorClock()
+        self.setup_plain(clock)
+        self.setup_log(clock)
+
+    def _set_scores(self, model):  # NASLib's: query, then _update_history
+        model.accuracy = model.arch.query("val_acc", "cifar10")
+        self.train_data.append(model)
+        self._update_history(model)
+
+    def _update_history(self, child):
+        pass
+
+
+def test_naslib_ensemble_is_timed_without_changing_it(monkeypatch):
+    ticks = iter(range(100))
+    monkeypatch.setattr(cost_mod.time, "perf_counter", lambda: float(next(ticks)))
+    opt = RecordedBananas(k=2)
+    for _ in range(2):
+        ens = opt._get_ensemble()
+        assert isinstance(ens, TimedPredictor) and isinstance(ens.inner, FakeEnsemble)
+        ens.set_pre_computations(unlabeled=[1])  # passed through to NASLib's ensemble
+        assert ens.inner.pre == {"unlabeled": [1]}
+        assert ens.fit([1, 2], [0.5, 0.6]) == [0.0]
+        for _ in range(3):  # NASLib's acquisition: one architecture per call
+            assert ens.query(["arch"]).shape == (3, 1)
+    c = opt.clock
+    assert (c.fits, c.queried) == (2, 6) and opt.predictor_queries == 6 and opt.refits == 1
+    assert c.fit_seconds == 2.0 and c.query_seconds == 6.0 and c.seconds == 8.0
+
+
+def test_surrogate_records_its_benchmark_answers(table):
+    rows = table.sample(3, rng=6)
+    space = FakeSpace(table, rows)
+    opt = DishBananas(FakePredictor(), k=1)
+    for _ in rows:
+        m = SimpleNamespace(arch=space.clone())
+        m.arch.sample_random_architecture()
+        opt._set_scores(m)
+    assert [acc for _, acc in opt.evaluated] == pytest.approx(
+        list(table.metric(rows, "test") * 100))
+
+
+def test_incumbent_indices():
+    acc = [90.0, 93.0, 91.0, 93.0, 95.0]
+    assert incumbent_indices(acc, [0, 1, 1, 3, 4, 5]) == [None, 0, 0, 1, 1, 4]
+    with pytest.raises(GroundTruthError):
+        incumbent_indices(acc, [2, 1])
+    with pytest.raises(GroundTruthError):
+        incumbent_indices(acc, [6])
+
+
+def test_time_model_uses_the_table_and_estimates_the_rest(table):
+    model = LogParamsTimeModel(table)
+    times = table_train_times(table)
+    known = np.isfinite(times)
+    assert known.sum() == 360  # the fixture has a time where it has validation accuracy
+    b, a = np.polyfit(np.log(table.params[known]), np.log(times[known]), 1)
+    assert (model.a, model.b) == pytest.approx((a, b))
+    rows = np.array([np.flatnonzero(known)[0], np.flatnonzero(~known)[0]])
+    secs, real = model.seconds(rows)
+    assert real.tolist() == [True, False]
+    assert secs[0] == pytest.approx(table.query(int(rows[0])).training_time)
+    assert secs[1] == pytest.approx(np.exp(a + b * np.log(table.params[rows[1]])))
+    d = model.describe()
+    assert d["cells_with_real_time"] == 360 and "log(params)" in d["model"]
+    json.dumps(d)
+
+
+class FixedTimes:
+    """A time model: 100 s per row, 'real' for even rows."""
+
+    def seconds(self, rows):
+        rows = np.asarray(rows)
+        return np.full(len(rows), 100.0), rows % 2 == 0
+
+    def describe(self):
+        return {"model": "fixed"}
+
+
+def test_search_record_accounts_true_accuracy_and_cost(table):
+    rows = _by_test_acc(table, 4)
+    order = [rows[1], rows[0], rows[3], rows[2]]  # best found at the 3rd query
+    search_acc = list(table.metric(order, "test") * 100)
+    epochs = [EpochRecord(0, 1, 0, 0.0), EpochRecord(1, 2, 0, 0.5), EpochRecord(2, 2, 5, 2.0),
+              EpochRecord(3, 4, 5, 3.0)]
+    rec = search_record(order, search_acc, epochs, table, FixedTimes())
+    tr = rec["trajectory"]
+    assert tr["ground_truth_queries"] == [1, 2, 2, 4]
+    best = table.metric(order, "test")
+    assert tr["best_true_test_accuracy"] == pytest.approx([best[0], best[0], best[0], best[2]])
+    assert tr["train_seconds"] == [100.0, 200.0, 200.0, 400.0]
+    assert tr["simulated_seconds"] == [100.0, 200.5, 202.0, 403.0]
+    assert rec["train_seconds"] == 400.0 and rec["distinct_cells_queried"] == 4
+    assert rec["queries_with_real_time"] + rec["queries_with_estimated_time"] == 4
+
+
+class Cfg(dict):
+    __getattr__ = dict.__getitem__
+
+
+def test_summary_never_reports_a_prediction(table, tmp_path):
+    """An over-predicted child (99.9) must not appear anywhere in the summary: the
+    incumbent and the trajectory are true test accuracies (fractions)."""
+    worst, *_ = rows = _by_test_acc(table, 6)
+    space = FakeSpace(table, rows[1:4] + [worst, rows[4]])
+    pred = TimedPredictor(FakePredictor(scores={str(table.hashes[worst]): 99.9}))
+    opt = LoggedFakeRE(space, pred, population_size=3, refit_every=2)
+    opt.clock = pred.clock
+    opt.run(5)
+    assert any(m.predicted_accuracy == 99.9 for m in opt.history)
+    cfg = Cfg(search=Cfg(epochs=5, population_size=3), seed=0, save=str(tmp_path))
+    s = search_summary(opt, SearchMethod("re", "petridish", 2), cfg, table, "test",
+                       FixedTimes(), 1.0)
+    text = json.dumps(s)
+    assert "99.9" not in text
+    tr = s["trajectory"]
+    assert tr["ground_truth_queries"] == [1, 2, 3, 3, 4]
+    assert all(0 < a < 1 for a in tr["best_true_test_accuracy"])
+    assert all(b >= a for a, b in zip(tr["best_true_test_accuracy"],
+                                      tr["best_true_test_accuracy"][1:]))
+    assert tr["best_true_test_accuracy"][-1] == pytest.approx(s["best_true_test_accuracy"])
+    assert s["ground_truth_queries"] == 4 and s["refits"] == 1 and s["predictor_queries"] == 2
+    assert s["cost"]["train_seconds"] == 400.0
+    assert s["cost"]["predictor"]["fits"] == 2
+    assert s["cost"]["predictor"]["architectures_predicted"] == 2
+    assert s["cost"]["simulated_seconds"] == pytest.approx(400.0 + pred.clock.seconds)
+
+
+def test_search_comparison_configs_are_valid_and_within_budget(tmp_path):
+    """Every run of benchmarks/search_comparison.py: a config run_search accepts, whose
+    epochs give at most the budget of ground-truth queries."""
+    import yaml
+
+    from benchmarks import search_comparison as sc
+
+    for m in sc.METHODS:
+        for budget in sc.BUDGETS:
+            cfg = yaml.safe_load(sc.method_config(m, budget, 3, tmp_path))
+            method = search_method(cfg)
+            assert (method.optimizer, method.predictor) == (m.optimizer, m.predictor)
+            s = cfg["search"]
+            pop = s["population_size"]
+            assert s["epochs"] == epochs_for_budget(method, budget, pop, s["num_init"],
+                                                    sc.NO_REFIT_CHILDREN)
+            if method.dish and method.optimizer == "re":
+                children = s["epochs"] - pop
+                refits = children // method.refit_every if method.refit_every else 0
+                assert pop + refits * method.refit_batch == budget  # exactly the budget
+            assert cfg["seed"] == 3 and (cfg.get("petridish", {}).get("workers") == 1
+                                         or not method.dish)
+    jobs = sc.plan(sc.METHODS, [150, 300], [0, 1])
+    assert len(jobs) == len(set(jobs)) == len(sc.METHODS) * 2 * 2
+    assert [j[0].tier for j in jobs[:8]] == [0] * 8  # RE and RS first
+    assert jobs[8] == (sc.BY_NAME["bananas"], 150, 0)  # then one run of each other method
+
+
+def test_refit_does_not_query_a_cell_twice(table):
+    """Two unevaluated members with the same cell: a refit batch queries it once, the
+    other member gets its true accuracy and the next best-predicted member is queried."""
+    rows = _by_test_acc(table, 5)
+    dup, other = rows[1], rows[0]
+    preds = {str(table.hashes[dup]): 95.0, str(table.hashes[other]): 90.0}
+    opt = FakeRE(FakeSpace(table, rows[2:] + [dup, dup, other]), FakePredictor(scores=preds),
+                 population_size=3, refit_every=3, refit_batch=2)
+    opt.run(6)
+    assert opt.refits == 1 and opt.refit_repeats == 1
+    assert opt.ground_truth_queries == 5  # 3 + dup once + other
+    assert [str(a.cell.hash) for a, _ in opt.evaluated[3:]] == [str(table.hashes[dup]),
+                                                               str(table.hashes[other])]
+    assert all(m.true_accuracy == pytest.approx(true_acc(m.arch)) for m in opt.population)

@@ -85,7 +85,7 @@ def test_naslib_search(optimizer, epochs, real_table_path, tmp_path):
         search_space: nasbench101
         dataset: cifar10
         out_dir: {tmp_path / 'search'}
-        petridish_refit_every: 3
+        {"petridish_refit_every: 3" if optimizer == "re" else ""}
         search:
           epochs: {epochs}
           population_size: 6
@@ -122,6 +122,126 @@ def test_naslib_search(optimizer, epochs, real_table_path, tmp_path):
     # (metric "test": NASLib's validation queries read the test accuracy, in percent)
     assert all(b >= a for a, b in zip(incumbent, incumbent[1:]))
     assert incumbent[-1] == pytest.approx(100 * summary["best_true_test_accuracy"])
+
+
+SEARCH = """
+seed: {seed}
+optimizer: {optimizer}
+predictor: {predictor}
+search_space: nasbench101
+dataset: cifar10
+out_dir: {out}
+{extra}
+search:
+  epochs: {epochs}
+  population_size: 5
+  sample_size: 3
+  checkpoint_freq: 1000
+  num_init: 4
+  k: 2
+  num_candidates: 4
+  num_arches_to_mutate: 2
+  max_mutations: 1
+  acq_fn_optimization: {candidates}
+  num_ensemble: 1
+"""
+
+
+def _search(tmp_path, real_table_path, optimizer, predictor, epochs, extra="", seed=1,
+            candidates="mutation"):
+    cfg = tmp_path / "search.yaml"
+    cfg.write_text(SEARCH.format(seed=seed, optimizer=optimizer, predictor=predictor,
+                                 out=tmp_path / "s", extra=extra, epochs=epochs,
+                                 candidates=candidates) + PETRIDISH)
+    assert main(["naslib-search", "--config-file", str(cfg), "--nb101", real_table_path,
+                 "--metric", "test"]) == 0
+    run = (tmp_path / "s" / "cifar10" / "nas_predictors" / "nasbench101"
+           / f"{optimizer}-{predictor}" / str(seed))
+    return (json.loads((run / "petridish_search.json").read_text()),
+            json.loads((run / "errors.json").read_text()))
+
+
+def _check_trajectory(summary, errors, epochs):
+    """The per-epoch record: true test accuracies of the incumbent (never worse), the
+    same incumbent as NASLib's Trainer reports, and the cost adding up."""
+    tr = summary["trajectory"]
+    assert tr["epoch"] == list(range(epochs))
+    acc = tr["best_true_test_accuracy"]
+    assert all(0.5 < a < 1 for a in acc) and all(b >= a for a, b in zip(acc, acc[1:]))
+    assert acc[-1] == pytest.approx(summary["best_true_test_accuracy"])
+    # metric "test": the Trainer's per-epoch incumbent accuracy is the test accuracy in %
+    assert [a * 100 for a in acc] == pytest.approx(errors[1]["valid_acc"], abs=1e-6)
+    assert tr["ground_truth_queries"][-1] == summary["ground_truth_queries"]
+    cost = summary["cost"]
+    assert cost["queries_with_real_time"] + cost["queries_with_estimated_time"] \
+        == summary["ground_truth_queries"]
+    assert cost["train_seconds"] > 0 and tr["train_seconds"][-1] == cost["train_seconds"]
+    pred = cost["predictor"]
+    assert cost["simulated_seconds"] == pytest.approx(
+        cost["train_seconds"] + pred["fit_seconds"] + pred["query_seconds"])
+    assert pred["architectures_predicted"] == summary["predictor_queries"]
+
+
+@needs_naslib
+@pytest.mark.parametrize("optimizer", ["re", "rs"])
+def test_plain_search_on_the_true_accuracy(optimizer, real_table_path, tmp_path):
+    summary, errors = _search(tmp_path, real_table_path, optimizer, "none", 12)
+    assert summary["optimizer"] == optimizer and summary["predictor"] == "none"
+    assert summary["ground_truth_queries"] == 12  # one benchmark query per epoch
+    assert summary["trajectory"]["ground_truth_queries"] == list(range(1, 13))
+    assert summary["predictor_queries"] == summary["refits"] == 0
+    assert summary["cost"]["predictor"]["fits"] == 0
+    _check_trajectory(summary, errors, 12)
+
+
+@needs_naslib
+@pytest.mark.parametrize("optimizer, predictor, candidates", [
+    ("bananas", "bananas", "random_sampling"), ("npenas", "xgb", "mutation"),
+    ("bananas", "petridish", "random_sampling")])
+def test_naslib_surrogate_search(optimizer, predictor, candidates, real_table_path, tmp_path):
+    """NASLib's random candidates have their true accuracy looked up and unused: those
+    lookups are not ground-truth queries."""
+    summary, errors = _search(tmp_path, real_table_path, optimizer, predictor, 8,
+                              candidates=candidates)
+    assert summary["search_config"]["acq_fn_optimization"] == candidates
+    if predictor != "petridish":
+        assert summary["search_config"]["predictor_type"] == predictor
+    # 4 initial + 2 batches of k=2, each batch one fit of NASLib's ensemble on 4 candidates
+    assert summary["ground_truth_queries"] == 8 and summary["refits"] == 1
+    assert summary["cost"]["predictor"]["fits"] == 2
+    assert summary["predictor_queries"] == 8
+    _check_trajectory(summary, errors, 8)
+
+
+@needs_naslib
+def test_dish_evolution_with_refit_batches(real_table_path, tmp_path):
+    from naslib_petridish.naslib.search import SearchMethod, epochs_for_budget
+
+    method = SearchMethod("re", "petridish-quick", refit_every=3, refit_batch=2)
+    epochs = epochs_for_budget(method, 9, population_size=5)  # 5 + 2 refits x 2
+    assert epochs == 11
+    summary, errors = _search(tmp_path, real_table_path, "re", "petridish-quick", epochs,
+                              extra="petridish_refit_every: 3\npetridish_refit_batch: 2")
+    assert summary["ground_truth_queries"] <= 9 and summary["refits"] <= 2
+    assert summary["ground_truth_queries"] == 5 + 2 * summary["refits"]
+    assert summary["predictor_queries"] + summary["known_cell_hits"] == 6
+    assert summary["cost"]["predictor"]["fits"] == 1 + summary["refits"]
+    _check_trajectory(summary, errors, epochs)
+
+
+@needs_naslib
+@pytest.mark.parametrize("optimizer, predictor, words", [
+    ("ls", "none", "optimizer must be one of re, rs, bananas, npenas"),
+    ("rs", "xgb", "predictor 'xgb' does not go with optimizer rs; valid: none"),
+    ("bananas", "no-such", "valid: petridish"),
+])
+def test_search_config_errors(optimizer, predictor, words, real_table_path, tmp_path, capsys):
+    cfg = tmp_path / "search.yaml"
+    cfg.write_text(SEARCH.format(seed=0, optimizer=optimizer, predictor=predictor,
+                                 out=tmp_path / "s", extra="", epochs=3, candidates="mutation"))
+    assert main(["naslib-search", "--config-file", str(cfg), "--nb101", real_table_path]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and words in err
 
 
 @needs_naslib

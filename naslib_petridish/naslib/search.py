@@ -1,25 +1,49 @@
-"""Search driven by the dish through NASLib's optimizers and ``Trainer``.
+"""Search through NASLib's optimizers and ``Trainer``: plain (NASLib's regularized
+evolution and random search on the true accuracy, Bananas/Npenas with NASLib's own
+predictors) or driven by the dish.
 
 The decisions (parent choice, refits, query counting, the incumbent, the best
-candidates of a surrogate batch) live in plain functions and two mixins that do
-not import NASLib, so they are tested without it; the NASLib subclasses built by
-:func:`optimizer_classes` only add NASLib's base classes and its model container.
+candidates of a surrogate batch, which optimizer/predictor pairs exist, the epochs
+that give a budget of ground-truth queries) live in plain functions and mixins that
+do not import NASLib, so they are tested without it; the NASLib subclasses built by
+:func:`optimizer_classes` / :func:`naslib_optimizer` only add NASLib's base classes and
+its model container.  Every optimizer run here keeps its own record of the benchmark
+answers it got (``evaluated``) and of its counts after every epoch (``epoch_log``),
+from which :func:`run_search` writes the incumbent trajectory and the simulated cost
+(:mod:`naslib_petridish.naslib.cost`); NASLib's history, which may hold predictions,
+is never read for that.
 """
 from __future__ import annotations
 
 import json
+import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..cells import as_cell
 from ..errors import ConfigError, InvalidCellError, UsageError
+from ..tables import NB101Table
 from .compat import import_naslib
+from .cost import (EpochRecord, LogParamsTimeModel, PredictorClock, TimedPredictor,
+                   TrainTimeModel, search_record)
 from .dataset import make_dataset_api, open_table
 from .evaluation import load_naslib_config
 from .predictors import PETRIDISH_PRESETS, get_predictor
+
+OPTIMIZERS = ("re", "rs", "bananas", "npenas")
+#: the ``search.predictor_type`` values NASLib's Bananas/Npenas ensemble can build on
+#: NB101 (naslib/predictors/ensemble.py; its omni_* types need zero-cost data loaders)
+NASLIB_SURROGATES = ("bananas", "bayes_lin_reg", "bohamiann", "bonas", "dngo", "gcn", "gp",
+                     "gpwl", "lgb", "mlp", "nao", "ngb", "rf", "seminas", "sparse_gp",
+                     "var_sparse_gp", "xgb")
+#: search-config keys copied into the summary
+SEARCH_KEYS = ("epochs", "population_size", "sample_size", "num_init", "k", "num_candidates",
+               "num_ensemble", "acq_fn_type", "acq_fn_optimization", "num_arches_to_mutate",
+               "max_mutations", "predictor_type", "fidelity")
 
 
 # -- decisions -------------------------------------------------------------------------------
@@ -44,8 +68,15 @@ def refit_due(epoch: int, population_size: int, refit_every: int) -> bool:
 def refit_candidate(population: Sequence[Any]):
     """The member with the best prediction among those not yet evaluated on the
     benchmark, or None when every member has its true accuracy."""
+    best = refit_candidates(population, 1)
+    return best[0] if best else None
+
+
+def refit_candidates(population: Sequence[Any], n: int) -> list:
+    """Up to ``n`` members not yet evaluated on the benchmark, best prediction first
+    (stable: the older member first on ties)."""
     pending = [m for m in population if getattr(m, "true_accuracy", None) is None]
-    return max(pending, key=lambda m: m.predicted_accuracy) if pending else None
+    return sorted(pending, key=lambda m: -m.predicted_accuracy)[:max(0, n)]
 
 
 def best_evaluated(evaluated: Sequence[tuple[Any, float]]):
@@ -91,11 +122,17 @@ class DishEvolutionMixin:
     prediction).
 
     A refit, with ``refit_every`` = N > 0, happens after every N-th child: the
-    population member with the best prediction that has not been evaluated on the
-    benchmark yet is evaluated (one ground-truth query), its true accuracy replaces
-    its prediction, it joins the training set and the dish is fitted again on the
-    whole training set.  Where every member is already evaluated nothing happens.
-    ``refits`` counts the refits done.
+    ``refit_batch`` (default 1) population members with the best predictions that
+    have not been evaluated on the benchmark yet are evaluated (one ground-truth query
+    each), their true accuracies replace their predictions, they join the training set
+    and the dish is fitted again, once, on the whole training set.  Where every member
+    is already evaluated nothing happens.  ``refits`` counts the refits done, so
+    ``ground_truth_queries`` <= ``population_size`` + ``refits`` * ``refit_batch``
+    (a batch larger than the unevaluated members evaluates those only).  A larger batch
+    buys the same ground-truth budget with fewer dish fits.  A member picked for a
+    refit whose cell has been evaluated since it was scored (e.g. an isomorphic member
+    earlier in the same batch) gets that true accuracy without a query and the next
+    best-predicted member takes its place (``refit_repeats`` counts them).
 
     Every member records ``true_accuracy`` (None until evaluated on the benchmark)
     and ``predicted_accuracy`` (None if never predicted); ``accuracy`` is what
@@ -111,13 +148,15 @@ class DishEvolutionMixin:
     calls :meth:`setup_dish` in its ``__init__``.
     """
 
-    def setup_dish(self, predictor, refit_every: int = 0) -> None:
+    def setup_dish(self, predictor, refit_every: int = 0, refit_batch: int = 1) -> None:
         self.predictor = predictor
         self.refit_every = int(refit_every)
+        self.refit_batch = int(refit_batch)
         self.ground_truth_queries = 0
         self.predictor_queries = 0
         self.refits = 0
         self.known_cell_hits = 0
+        self.refit_repeats = 0
         self.train_x: list = []
         self.train_y: list[float] = []
         self.evaluated: list[tuple[Any, float]] = []
@@ -195,10 +234,19 @@ class DishEvolutionMixin:
 
     def refit(self) -> bool:
         """One refit (see the class docstring); False where there was nothing to evaluate."""
-        member = refit_candidate(self.population)
-        if member is None:
+        done = 0
+        for member in refit_candidates(self.population, len(self.population)):
+            if done == self.refit_batch:
+                break
+            known = self._true_by_cell.get(cell_key(member.arch))
+            if known is not None:  # isomorphic to a cell evaluated since it was scored
+                self.refit_repeats += 1
+                member.true_accuracy = member.accuracy = known
+                continue
+            self._evaluate(member)
+            done += 1
+        if not done:
             return False
-        self._evaluate(member)
         self._fit()
         self.refits += 1
         return True
@@ -240,8 +288,10 @@ class DishSurrogateMixin:
     used up; here that ensemble is the dish (:class:`DishEnsemble`), refitted on all
     architectures evaluated so far (``refits`` counts the fits after the first).
     The batch is the ``k`` candidates with the best predictions, from one batched
-    query.  Goes before NASLib's optimizer in the bases; the host calls
-    :meth:`setup_dish` in its ``__init__``.
+    query.  ``evaluated`` lists ``(arch, true accuracy)`` of every benchmark query of
+    ``_set_scores`` (NASLib's ``random_sampling`` acquisition also looks up the
+    candidates' accuracies and never uses them: not counted).  Goes before NASLib's
+    optimizer in the bases; the host calls :meth:`setup_dish` in its ``__init__``.
     """
 
     def setup_dish(self, predictor) -> None:
@@ -249,6 +299,7 @@ class DishSurrogateMixin:
         self.ground_truth_queries = 0
         self.predictor_queries = 0
         self.dish_fits = 0
+        self.evaluated: list[tuple[Any, float]] = []
         self._ensemble: DishEnsemble | None = None
 
     @property
@@ -259,8 +310,10 @@ class DishSurrogateMixin:
         self.dish_fits += 1
 
     def _set_scores(self, model):
-        self.ground_truth_queries += 1  # NASLib's _set_scores queries the benchmark
-        return super()._set_scores(model)
+        out = super()._set_scores(model)  # NASLib's _set_scores queries the benchmark
+        self.ground_truth_queries += 1
+        self.evaluated.append((model.arch, float(model.accuracy)))
+        return out
 
     def _get_ensemble(self) -> DishEnsemble:
         self._ensemble = DishEnsemble(self.predictor, on_fit=self._count_fit)
@@ -273,6 +326,162 @@ class DishSurrogateMixin:
         return top_k_by_prediction(candidates, preds, self.k)
 
 
+# -- plain NASLib optimizers: their own benchmark answers and predictor time ------------------
+class PlainQueriesMixin:
+    """NASLib's RegularizedEvolution, RandomSearch, Bananas and Npenas, unchanged, with a
+    record of their benchmark answers.
+
+    Each of them calls ``_update_history(model)`` exactly once per benchmark query,
+    with the accuracy the benchmark returned (RE and RS: one per epoch; Bananas/Npenas:
+    in ``_set_scores``), so that call is where ``evaluated`` (``(arch, true accuracy)``)
+    and ``ground_truth_queries`` are taken.  (Bananas' ``random_sampling`` acquisition
+    also looks up its candidates' accuracies and never uses them: not counted.)
+    ``predictor_queries`` and ``refits`` (fits after the first) come from ``clock``, which
+    :class:`TimedEnsembleMixin` fills; they stay 0 for RE and RS.  Goes before NASLib's
+    optimizer in the bases; the host calls :meth:`setup_plain` in its ``__init__``.
+    """
+
+    def setup_plain(self, clock: PredictorClock | None = None) -> None:
+        self.clock = clock if clock is not None else PredictorClock()
+        self.ground_truth_queries = 0
+        self.evaluated: list[tuple[Any, float]] = []
+
+    @property
+    def predictor_queries(self) -> int:
+        return self.clock.queried
+
+    @property
+    def refits(self) -> int:
+        return max(0, self.clock.fits - 1)
+
+    def _update_history(self, child):
+        self.ground_truth_queries += 1
+        self.evaluated.append((child.arch, float(child.accuracy)))
+        return super()._update_history(child)
+
+
+class TimedEnsembleMixin:
+    """Bananas/Npenas with NASLib's own ensemble, timed: every fresh ensemble NASLib
+    builds is wrapped in :class:`TimedPredictor` on the optimizer's ``clock`` (its fit
+    and every acquisition query count; NASLib's code and decisions are unchanged)."""
+
+    def _get_ensemble(self):
+        return TimedPredictor(super()._get_ensemble(), self.clock)
+
+
+class EpochLogMixin:
+    """After each of the optimizer's epochs, its own counts (``ground_truth_queries``,
+    ``predictor_queries``, ``clock.seconds``) go into ``epoch_log``; goes first in the
+    bases, the host calls :meth:`setup_log` after the optimizer's own setup."""
+
+    def setup_log(self, clock: PredictorClock) -> None:
+        self.clock = clock
+        self.epoch_log: list[EpochRecord] = []
+
+    def new_epoch(self, epoch: int) -> None:
+        super().new_epoch(epoch)
+        self.epoch_log.append(EpochRecord(int(epoch), int(self.ground_truth_queries),
+                                          int(self.predictor_queries), self.clock.seconds))
+
+
+# -- which optimizer with which predictor, and the budget -------------------------------------
+@dataclass(frozen=True)
+class SearchMethod:
+    """An optimizer and its predictor: ``"none"`` (plain: RE and RS on the true
+    accuracy), a dish preset (``petridish*``) or a NASLib ``search.predictor_type``
+    (Bananas/Npenas' own ensemble)."""
+
+    optimizer: str
+    predictor: str = "none"
+    refit_every: int = 0
+    refit_batch: int = 1
+
+    @property
+    def dish(self) -> bool:
+        return self.predictor in PETRIDISH_PRESETS
+
+
+def valid_predictors(optimizer: str) -> list[str]:
+    """The predictor names ``optimizer`` takes."""
+    dish = sorted(PETRIDISH_PRESETS)
+    return {"re": ["none"] + dish, "rs": ["none"],
+            "bananas": dish + list(NASLIB_SURROGATES),
+            "npenas": dish + list(NASLIB_SURROGATES)}[optimizer]
+
+
+def _int_option(cfg: Mapping, key: str, default: int, minimum: int) -> int:
+    raw = cfg.get(key, default)
+    try:
+        value = int(raw)
+        if isinstance(raw, bool) or value != float(raw):
+            raise ValueError(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key} must be an integer >= {minimum}, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{key} must be an integer >= {minimum}, got {raw!r}")
+    return value
+
+
+def search_method(cfg: Mapping) -> SearchMethod:
+    """The :class:`SearchMethod` of a search config (``optimizer``, ``predictor``,
+    ``search.predictor_type``, ``petridish_refit_every``, ``petridish_refit_batch``), or a
+    one-line :class:`ConfigError` naming the valid choices.
+
+    ``predictor`` absent: plain for ``re``/``rs``, NASLib's ``search.predictor_type`` for
+    Bananas/Npenas (as NASLib's own runner does); ``none`` is plain."""
+    opt = str(cfg.get("optimizer", "re")).lower()
+    if opt not in OPTIMIZERS:
+        raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got '{opt}'")
+    raw = cfg.get("predictor")
+    if raw is None and opt in ("bananas", "npenas"):
+        raw = (cfg.get("search") or {}).get("predictor_type")
+    pred = "none" if raw is None or str(raw).lower() in ("none", "") else str(raw)
+    valid = valid_predictors(opt)
+    if pred not in valid:
+        raise ConfigError(f"predictor '{pred}' does not go with optimizer {opt}; "
+                          f"valid: {', '.join(valid)}")
+    every = _int_option(cfg, "petridish_refit_every", 0, 0)
+    batch = _int_option(cfg, "petridish_refit_batch", 1, 1)
+    dish_re = opt == "re" and pred in PETRIDISH_PRESETS
+    if every and not dish_re:
+        raise ConfigError(f"petridish_refit_every applies to optimizer re with a petridish "
+                          f"predictor, not {opt} with {pred}")
+    if batch != 1 and not (dish_re and every):
+        raise ConfigError("petridish_refit_batch needs optimizer re, a petridish predictor and "
+                          "petridish_refit_every > 0")
+    return SearchMethod(opt, pred, every, batch)
+
+
+def epochs_for_budget(method: SearchMethod, budget: int, population_size: int = 0,
+                      num_init: int = 0, children: int = 0) -> int:
+    """The NASLib search epochs that give at most ``budget`` ground-truth queries.
+
+    One query per epoch for RE/RS (plain) and Bananas/Npenas (any predictor): ``budget``
+    epochs (Bananas/Npenas need ``num_init`` <= ``budget``).  The dish's RE queries its
+    ``population_size`` first architectures and then ``refit_batch`` members per refit
+    (one refit every ``refit_every`` children): ``population_size`` +
+    ``refit_every`` * ((``budget`` - ``population_size``) // ``refit_batch``) epochs, the
+    last one a refit.  Without refits it queries the population only, so
+    ``population_size`` must be ``budget``; ``children`` sets how many children the dish
+    scores after it (they cost predictor time and are never evaluated)."""
+    if budget < 1:
+        raise ConfigError(f"the budget of ground-truth queries must be >= 1, got {budget}")
+    if method.optimizer in ("bananas", "npenas") and num_init > budget:
+        raise ConfigError(f"num_init {num_init} exceeds the budget of {budget} queries")
+    if not (method.optimizer == "re" and method.dish):
+        return int(budget)
+    if population_size < 1 or population_size > budget:
+        raise ConfigError(f"population_size must be within 1..{budget}, got {population_size}")
+    if method.refit_every == 0:
+        if population_size != budget:
+            raise ConfigError(f"without refits the dish's RE queries its population only: "
+                              f"population_size must be the budget {budget}, "
+                              f"got {population_size}")
+        return int(budget + max(0, children))
+    refits = (budget - population_size) // method.refit_batch
+    return int(population_size + refits * method.refit_every)
+
+
 # -- NASLib classes ----------------------------------------------------------------------------
 def optimizer_classes() -> tuple[type, type, type]:
     """``(PetriDishRegularizedEvolution, PetriDishBananas, PetriDishNpenas)``: the
@@ -280,23 +489,29 @@ def optimizer_classes() -> tuple[type, type, type]:
     nl = import_naslib()
     import torch
 
-    class PetriDishRegularizedEvolution(DishEvolutionMixin, nl.RegularizedEvolution):
+    class PetriDishRegularizedEvolution(EpochLogMixin, DishEvolutionMixin,
+                                        nl.RegularizedEvolution):
         __doc__ = DishEvolutionMixin.__doc__
 
-        def __init__(self, config, predictor, refit_every: int = 0):
+        def __init__(self, config, predictor, refit_every: int = 0, refit_batch: int = 1,
+                     clock: PredictorClock | None = None):
             super().__init__(config)
-            self.setup_dish(predictor, refit_every)
+            self.setup_dish(predictor, refit_every, refit_batch)
+            self.setup_log(clock if clock is not None else getattr(predictor, "clock",
+                                                                    PredictorClock()))
 
         def _new_member(self):
             return torch.nn.Module()  # NASLib keeps its history in a ModuleList
 
     def surrogate(base):
-        class WithDish(DishSurrogateMixin, base):
+        class WithDish(EpochLogMixin, DishSurrogateMixin, base):
             __doc__ = DishSurrogateMixin.__doc__
 
-            def __init__(self, config, predictor, **kw):
+            def __init__(self, config, predictor, clock: PredictorClock | None = None, **kw):
                 super().__init__(config, **kw)
                 self.setup_dish(predictor)
+                self.setup_log(clock if clock is not None else getattr(predictor, "clock",
+                                                                        PredictorClock()))
 
         WithDish.__name__ = WithDish.__qualname__ = f"PetriDish{base.__name__}"
         return WithDish
@@ -304,65 +519,171 @@ def optimizer_classes() -> tuple[type, type, type]:
     return PetriDishRegularizedEvolution, surrogate(nl.Bananas), surrogate(nl.Npenas)
 
 
+def plain_optimizer_class(name: str) -> type:
+    """NASLib's own ``re``/``rs``/``bananas``/``npenas`` with :class:`PlainQueriesMixin`
+    and :class:`EpochLogMixin` (Bananas/Npenas also :class:`TimedEnsembleMixin`)."""
+    import_naslib()
+    from naslib.optimizers import Bananas, Npenas, RandomSearch, RegularizedEvolution
+
+    base = {"re": RegularizedEvolution, "rs": RandomSearch, "bananas": Bananas,
+            "npenas": Npenas}[name]
+    mixins = (EpochLogMixin, PlainQueriesMixin) + (
+        (TimedEnsembleMixin,) if name in ("bananas", "npenas") else ())
+
+    def __init__(self, config):
+        base.__init__(self, config)
+        clock = PredictorClock()
+        self.setup_plain(clock)
+        self.setup_log(clock)
+
+    return type(f"Recorded{base.__name__}", mixins + (base,),
+                {"__init__": __init__, "__doc__": PlainQueriesMixin.__doc__})
+
+
+def naslib_optimizer(method: SearchMethod, config, predictor=None):
+    """The optimizer of ``method`` on ``config``; ``predictor``: the dish (wrapped in
+    :class:`TimedPredictor`) for the dish's methods, else None."""
+    if not method.dish:
+        return plain_optimizer_class(method.optimizer)(config)
+    RE, BananasDish, NpenasDish = optimizer_classes()
+    if method.optimizer == "re":
+        return RE(config, predictor, refit_every=method.refit_every,
+                  refit_batch=method.refit_batch)
+    return (BananasDish if method.optimizer == "bananas" else NpenasDish)(config, predictor)
+
+
+# -- run ---------------------------------------------------------------------------------------
 def _finite_or_none(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
+def _method_config(cfg, method: SearchMethod) -> None:
+    """Write the method's choices where NASLib's optimizers read them."""
+    if method.optimizer in ("bananas", "npenas") and not method.dish:
+        cfg.search.predictor_type = method.predictor
+    cfg.optimizer = method.optimizer
+    cfg.predictor = method.predictor
+
+
+class _NASLibLog:
+    """NASLib's logger for one run: its handlers are removed (and files closed) on exit,
+    so that many runs in one process do not pile up handlers; ``stdout=False`` keeps
+    NASLib's per-epoch lines out of the console (they still go to ``log.log``)."""
+
+    def __init__(self, path: str, stdout: bool = True):
+        self.path, self.stdout = path, stdout
+
+    def __enter__(self):
+        nl = import_naslib()
+        logger = logging.getLogger("naslib")
+        before = list(logger.handlers)
+        nl.utils.setup_logger(self.path)
+        self.added = [h for h in logger.handlers if h not in before]
+        if not self.stdout:
+            for h in self.added:
+                if type(h) is logging.StreamHandler:
+                    h.setLevel(logging.WARNING)
+        return self
+
+    def __exit__(self, *exc):
+        logger = logging.getLogger("naslib")
+        for h in self.added:
+            logger.removeHandler(h)
+            h.close()
+        return False
+
+
 def run_search(config_file: str, nb101: str | None = None, metric: str | None = None,
-               out_dir: str | None = None) -> dict:
-    """Run ``optimizer: re | bananas | npenas`` with the dish through NASLib's Trainer;
-    writes ``petridish_search.json`` beside NASLib's ``errors.json`` and returns it."""
+               out_dir: str | None = None, *, table: NB101Table | None = None,
+               time_model: TrainTimeModel | None = None, log_stdout: bool = True) -> dict:
+    """Run a search (``optimizer: re | rs | bananas | npenas`` with ``predictor: none``, a
+    dish preset or a NASLib surrogate, see :func:`search_method`) through NASLib's
+    Trainer; writes ``petridish_search.json`` beside NASLib's ``errors.json`` and returns it.
+
+    ``table`` (an already loaded ground truth) replaces ``nb101``; ``time_model`` (default
+    :class:`LogParamsTimeModel` of the table) gives the NB101 training time of the cells."""
     nl = import_naslib()
     cfg = load_naslib_config(config_file, "nas_predictor")
     if out_dir:
         cfg.out_dir = out_dir
-    opt_name = str(cfg.get("optimizer", "re"))
-    pred_name = str(cfg.get("predictor", "petridish"))
+    method = search_method(cfg)
+    _method_config(cfg, method)
     cfg.save = (f"{cfg.out_dir}/{cfg.dataset}/nas_predictors/nasbench101/"
-                f"{opt_name}-{pred_name}/{cfg.seed}")
-    if pred_name not in PETRIDISH_PRESETS:
-        raise ConfigError(f"predictor must be one of {sorted(PETRIDISH_PRESETS)}, "
-                          f"got '{pred_name}'")
-    if opt_name not in ("re", "bananas", "npenas"):
-        raise ConfigError(f"optimizer must be re, bananas or npenas, got '{opt_name}'")
-    table = open_table(nb101)
+                f"{method.optimizer}-{method.predictor}/{cfg.seed}")
+    table = table if table is not None else open_table(nb101)
     api = make_dataset_api(table, metric)
+    time_model = time_model if time_model is not None else LogParamsTimeModel(table)
     # the Trainer checkpoints into these (NASLib's runner makes them)
     for sub in ("search", "eval"):
         Path(cfg.save, sub).mkdir(parents=True, exist_ok=True)
-    nl.utils.setup_logger(cfg.save + "/log.log")
-    nl.utils.set_seed(cfg.seed)
-    predictor = get_predictor(pred_name, cfg, table=table)
-    predictor.set_ss_type("nasbench101")
-    RE, BananasDish, NpenasDish = optimizer_classes()
-    if opt_name == "re":
-        optimizer = RE(cfg, predictor, refit_every=int(cfg.get("petridish_refit_every", 0)))
-    else:
-        optimizer = (BananasDish if opt_name == "bananas" else NpenasDish)(cfg, predictor)
-    optimizer.adapt_search_space(nl.NasBench101SearchSpace(), dataset_api=api)
-    t0 = time.perf_counter()
-    trainer = nl.Trainer(optimizer, cfg, lightweight_output=True)
-    try:
-        trainer.search(resume_from="", summary_writer=None, report_incumbent=True)
-    finally:
-        predictor.close()
+    with _NASLibLog(cfg.save + "/log.log", stdout=log_stdout):
+        nl.utils.set_seed(cfg.seed)
+        predictor = None
+        if method.dish:
+            dish = get_predictor(method.predictor, cfg, table=table)
+            dish.set_ss_type("nasbench101")
+            predictor = TimedPredictor(dish)
+        optimizer = naslib_optimizer(method, cfg, predictor)
+        space = nl.NasBench101SearchSpace()
+        # the spec only, no torch network per architecture: nothing here trains them, and
+        # NASLib would build one for every sampled and mutated cell (seconds per candidate
+        # batch, ~15 MB each in the Trainer's final checkpoint of the history)
+        space.instantiate_model = False
+        optimizer.adapt_search_space(space, dataset_api=api)
+        t0 = time.perf_counter()
+        trainer = nl.Trainer(optimizer, cfg, lightweight_output=True)
+        try:
+            trainer.search(resume_from="", summary_writer=None, report_incumbent=True)
+        finally:
+            if predictor is not None:
+                predictor.close()
+        seconds = time.perf_counter() - t0
+    summary = search_summary(optimizer, method, cfg, table, api["nb101_data"].metric,
+                             time_model, seconds)
+    (Path(cfg.save) / "petridish_search.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def search_summary(optimizer, method: SearchMethod, cfg, table: NB101Table, metric: str,
+                   time_model: TrainTimeModel, seconds: float) -> dict:
+    """What ``petridish_search.json`` holds: the optimizer's answer with its TRUE
+    accuracies, its counts, the per-epoch incumbent (true test accuracy) with the
+    ground-truth queries so far, and the simulated cost.  No prediction appears."""
     cell = as_cell(optimizer.get_final_architecture())
     q = table.query(cell)
-    summary = {
-        "optimizer": opt_name, "predictor": pred_name, "epochs": int(cfg.search.epochs),
-        "seed": int(cfg.seed), "ground_truth": {"source": table.source,
-                                                "metric": api["nb101_data"].metric},
+    rows = [table.index(as_cell(arch)) for arch, _ in optimizer.evaluated]
+    record = search_record(rows, [acc for _, acc in optimizer.evaluated],
+                           optimizer.epoch_log, table, time_model)
+    clock = optimizer.clock
+    search = cfg.search
+    return {
+        "optimizer": method.optimizer, "predictor": method.predictor,
+        "epochs": int(search.epochs), "seed": int(cfg.seed),
+        "petridish_refit_every": method.refit_every,
+        "petridish_refit_batch": method.refit_batch,
+        "search_config": {k: search[k] for k in SEARCH_KEYS if k in search},
+        "ground_truth": {"source": table.source, "metric": metric},
         "best_hash": cell.hash, "best_cell": cell.to_dict(),
         # null where the source lacks the value (e.g. validation accuracy in the shared table)
         "best_true_validation_accuracy": _finite_or_none(q.validation_accuracy),
         "best_true_test_accuracy": _finite_or_none(q.test_accuracy),
         "ground_truth_queries": int(optimizer.ground_truth_queries),
+        "distinct_cells_queried": record.pop("distinct_cells_queried"),
         "predictor_queries": int(optimizer.predictor_queries),
         "refits": int(optimizer.refits),
-        # re: children whose cell was evaluated before (their true accuracy was reused)
+        # dish re: children whose cell was evaluated before (their true accuracy was reused)
         "known_cell_hits": int(getattr(optimizer, "known_cell_hits", 0)),
-        "search_seconds": time.perf_counter() - t0,
+        # dish re: refit picks whose cell had been evaluated meanwhile (no query)
+        "refit_repeats": int(getattr(optimizer, "refit_repeats", 0)),
+        "search_seconds": seconds,
+        "cost": {
+            "train_seconds": record.pop("train_seconds"),
+            "queries_with_real_time": record.pop("queries_with_real_time"),
+            "queries_with_estimated_time": record.pop("queries_with_estimated_time"),
+            "time_model": time_model.describe(),
+            "predictor": clock.as_dict(),
+            "simulated_seconds": (record["trajectory"]["simulated_seconds"] or [0.0])[-1],
+        },
+        "trajectory": record["trajectory"],
         "errors_json": str(Path(cfg.save) / "errors.json"),
     }
-    (Path(cfg.save) / "petridish_search.json").write_text(json.dumps(summary, indent=2))
-    return summary

@@ -1,0 +1,614 @@
+"""Search comparison on NAS-Bench-101 at equal budgets of ground-truth queries (SEARCH.md).
+
+Runs NASLib's optimizers through ``naslib_petridish.naslib.run_search`` (NASLib's Trainer,
+unchanged NASLib code): plain regularized evolution on the true accuracy (the reference),
+random search, BANANAS and NPENAS with NASLib's own predictors, and the dish (shipped presets
+that are cheap enough) as the fitness of regularized evolution (with and without periodic
+refits) or as the surrogate of BANANAS/NPENAS.  Every method gets at most the same number
+of ground-truth queries (``--budgets``, default 150 and 300): the NASLib epochs that give
+that budget differ per method (:func:`naslib_petridish.naslib.search.epochs_for_budget`)
+and the actual count is recorded.  Ground truth: 108-epoch TEST accuracy of the whole
+space (``--metric test``; the shared table has validation accuracy for 30,001 cells only).
+
+    # resumable: every finished (method, budget, seed) is a JSON file under WORK/results
+    # and is skipped on restart; a failed run is a line of WORK/failures.jsonl, retried
+    python -m benchmarks.search_comparison run --work runs/search_comparison --seeds 10
+    python -m benchmarks.search_comparison report --work runs/search_comparison
+    python -m benchmarks.search_comparison list          # the methods and their settings
+
+Simulated wall-clock = cumulative NB101 training time (TPU v2 seconds) of every queried
+architecture (the table's time for the 30,001 cells that have one, else the estimate of
+``benchmarks.predictor_comparison.TimeModel``, or of ``naslib_petridish.naslib.cost
+.LogParamsTimeModel`` where that is not importable) + the predictor's measured fit and
+query seconds on this machine.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import harness
+
+WORK = Path("runs/search_comparison")
+BUDGETS = (150, 300)
+#: regularized evolution (plain and with the dish): NASLib's and White et al.'s settings
+POPULATION, SAMPLE = 30, 10
+#: BANANAS/NPENAS: White et al.'s NASLib settings (scripts/create_configs.py: BANANAS draws
+#: random candidates, NPENAS mutates the 5 best) except 100 candidates per batch instead of
+#: 200 (the dish predicts each candidate: 0.7-1.4 s each).  The candidates are what tells
+#: the two apart with the dish as surrogate: its acquisition is the top k predictions in
+#: both, so with mutation candidates BANANAS-with-the-dish would be NPENAS-with-the-dish.
+BO = {"num_init": 20, "k": 20, "num_ensemble": 3, "acq_fn_type": "its",
+      "num_arches_to_mutate": 5, "max_mutations": 1, "num_candidates": 100}
+#: ``search.acq_fn_optimization`` (NPENAS ignores it: it always mutates)
+CANDIDATES = {"bananas": "random_sampling", "npenas": "mutation"}
+#: the dish's RE with refits: every 30 children the 15 best-predicted unevaluated members
+#: of the population (30) are evaluated and the dish refitted (budget - 30 divisible by 15)
+REFIT_EVERY, REFIT_BATCH = 30, 15
+#: the dish's RE without refits queries its population (= the budget) and then scores
+#: this many children by the dish (never evaluated: its answer is the population's best)
+NO_REFIT_CHILDREN = 150
+#: the dish's options in every dish run: one motif process (the machine is shared)
+DISH_OPTIONS = {"workers": 1}
+
+
+@dataclass(frozen=True)
+class Method:
+    """One curve: an optimizer with its predictor and settings."""
+
+    name: str
+    optimizer: str
+    predictor: str = "none"
+    refit_every: int = 0
+    refit_batch: int = 1
+    label: str = ""
+    #: 0: seconds per run (RE, RS), 1: minutes (NASLib's predictors), 2: the dish's
+    tier: int = 0
+
+    @property
+    def dish(self) -> bool:
+        return self.predictor.startswith("petridish")
+
+
+def _dish_methods(preset: str, short: str) -> list[Method]:
+    d = f"petridish-{preset}"
+    return [
+        Method(f"re-{short}-refit", "re", d, REFIT_EVERY, REFIT_BATCH,
+               f"RE, dish {short} fitness, refit every {REFIT_EVERY} (+{REFIT_BATCH} queries)",
+               tier=2),
+        Method(f"bananas-{short}", "bananas", d, label=f"BANANAS, dish {short} surrogate",
+               tier=2),
+        Method(f"npenas-{short}", "npenas", d, label=f"NPENAS, dish {short} surrogate",
+               tier=2),
+    ]
+
+
+#: in plan order within each tier (the dish's RE without refits last: its answer is random
+#: search's by construction, it is run for its cost)
+METHODS = [
+    Method("re", "re", label="RE (true accuracy, reference)"),
+    Method("rs", "rs", label="random search"),
+    Method("bananas", "bananas", "bananas", label="BANANAS (path-MLP ensemble)", tier=1),
+    Method("npenas", "npenas", "gcn", label="NPENAS (GCN)", tier=1),
+    *_dish_methods("untrained-dish-tse", "tse"),
+    *_dish_methods("quick", "quick"),
+    Method("re-tse", "re", "petridish-untrained-dish-tse", label="RE, dish tse fitness, no refit",
+           tier=2),
+    Method("re-quick", "re", "petridish-quick", label="RE, dish quick fitness, no refit",
+           tier=2),
+]
+BY_NAME = {m.name: m for m in METHODS}
+
+
+def method_epochs(m: Method, budget: int) -> tuple[int, int]:
+    """(population_size, search epochs) giving at most ``budget`` ground-truth queries."""
+    from naslib_petridish.naslib.search import SearchMethod, epochs_for_budget
+
+    sm = SearchMethod(m.optimizer, m.predictor, m.refit_every, m.refit_batch)
+    pop = budget if (sm.dish and m.optimizer == "re" and not m.refit_every) else POPULATION
+    return pop, epochs_for_budget(sm, budget, population_size=pop, num_init=BO["num_init"],
+                                  children=NO_REFIT_CHILDREN)
+
+
+def method_config(m: Method, budget: int, seed: int, out_dir: Path) -> str:
+    """The NASLib search config (YAML) of one run."""
+    pop, epochs = method_epochs(m, budget)
+    search = {"epochs": epochs, "checkpoint_freq": 100000, "fidelity": -1,
+              "population_size": pop, "sample_size": SAMPLE, **BO,
+              "acq_fn_optimization": CANDIDATES.get(m.optimizer, "mutation")}
+    lines = [f"seed: {seed}", f"optimizer: {m.optimizer}", f"predictor: {m.predictor}",
+             "search_space: nasbench101", "dataset: cifar10", f"out_dir: {out_dir}"]
+    if m.refit_every:
+        lines += [f"petridish_refit_every: {m.refit_every}",
+                  f"petridish_refit_batch: {m.refit_batch}"]
+    lines += ["search:"] + [f"  {k}: {v}" for k, v in search.items()]
+    if m.dish:
+        lines += ["petridish:"] + [f"  {k}: {v}" for k, v in DISH_OPTIONS.items()]
+    return "\n".join(lines) + "\n"
+
+
+# --- work folder ---------------------------------------------------------------------------
+
+
+def result_path(work: Path, method: str, budget: int, seed: int) -> Path:
+    return work / "results" / f"{method}__b{budget}__s{seed}.json"
+
+
+def read_results(work: Path) -> list[dict]:
+    """Every finished run in ``work`` (unreadable files are skipped with a warning)."""
+    out = []
+    for p in sorted((work / "results").glob("*.json")):
+        try:
+            out.append(json.loads(p.read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            print(f"skipping {p}: {exc}", file=sys.stderr)
+    return out
+
+
+def plan(methods: list[Method], budgets, seeds) -> list[tuple[Method, int, int]]:
+    """The order of the runs: RE and RS at every budget and seed (seconds each); then one
+    run (first budget, first seed) of every other method, to measure its cost; then budget
+    by budget: NASLib's predictors at every seed, then the dish's methods seed-major (seed
+    s of every method before seed s + 1), so that a partial run has every dish curve at a
+    few seeds rather than a few curves at every seed."""
+    jobs = [(m, b, s) for b in budgets for m in methods if m.tier == 0 for s in seeds]
+    jobs += [(m, budgets[0], seeds[0]) for m in methods if m.tier > 0]
+    for b in budgets:
+        jobs += [(m, b, s) for m in methods if m.tier == 1 for s in seeds]
+        jobs += [(m, b, s) for s in seeds for m in methods if m.tier == 2]
+    return list(dict.fromkeys(jobs))
+
+
+class RunTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise RunTimeout("run exceeded --timeout")
+
+
+def time_model(table):
+    """The training-time estimate shared with the predictor comparison, if importable."""
+    try:
+        from benchmarks.predictor_comparison import TimeModel
+        return TimeModel(table)
+    except Exception as exc:  # another helper's file: fall back rather than stop
+        print(f"predictor_comparison.TimeModel unavailable ({type(exc).__name__}: {exc}); "
+              "using LogParamsTimeModel", file=sys.stderr)
+        from naslib_petridish.naslib.cost import LogParamsTimeModel
+        return LogParamsTimeModel(table)
+
+
+def run_one(m: Method, budget: int, seed: int, work: Path, table, tm) -> dict:
+    """One search; returns the record written to ``result_path``."""
+    from naslib_petridish.naslib import run_search
+
+    out = work / "runs" / m.name / f"b{budget}" / f"s{seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = out / "config.yaml"
+    cfg.write_text(method_config(m, budget, seed, out))
+    t0 = time.perf_counter()
+    summary = run_search(str(cfg), metric="test", table=table, time_model=tm, log_stdout=False)
+    wall = time.perf_counter() - t0
+    rec = {"method": m.name, "label": m.label, "budget": budget, "seed": seed,
+           "wall_seconds": wall, "method_settings": asdict(m), **summary}
+    path = result_path(work, m.name, budget, seed)
+    harness.save_json(path, rec)
+    return rec
+
+
+def cmd_run(args) -> int:
+    # one core: libraries at one thread each (the machine is shared)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    import torch
+    torch.set_num_threads(1)
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "run.pid").write_text(f"{os.getpid()}\n")
+    methods = [BY_NAME[n] for n in expand_methods(args.methods)]
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    jobs = [j for j in plan(methods, args.budgets, seeds)
+            if not result_path(work, j[0].name, j[1], j[2]).exists()]
+    print(f"{len(jobs)} runs to do in {work}", flush=True)
+    if not jobs:
+        return 0
+    table = harness.ground_truth(args.nb101)
+    tm = time_model(table)
+    signal.signal(signal.SIGALRM, _alarm)
+    for i, (m, b, s) in enumerate(jobs):
+        print(f"[{_utc()}] {i + 1}/{len(jobs)} {m.name} budget {b} seed {s}", flush=True)
+        signal.alarm(int(args.timeout))
+        try:
+            rec = run_one(m, b, s, work, table, tm)
+        except (Exception, RunTimeout) as exc:
+            with open(work / "failures.jsonl", "a") as fh:
+                fh.write(json.dumps({"method": m.name, "budget": b, "seed": s, "utc": _utc(),
+                                     "error": f"{type(exc).__name__}: {exc}",
+                                     "traceback": traceback.format_exc()[-3000:]}) + "\n")
+            print(f"  FAILED: {type(exc).__name__}: {exc}", flush=True)
+            continue
+        finally:
+            signal.alarm(0)
+        print(f"  best test acc {rec['best_true_test_accuracy']:.4f}, "
+              f"{rec['ground_truth_queries']} ground-truth queries, "
+              f"{rec['wall_seconds']:.0f} s", flush=True)
+    return 0
+
+
+def expand_methods(names: list[str]) -> list[str]:
+    """Method names; ``cheap``, ``dish`` and ``all`` stand for groups."""
+    out: list[str] = []
+    for n in names:
+        group = {"all": METHODS, "cheap": [m for m in METHODS if m.tier < 2],
+                 "dish": [m for m in METHODS if m.tier == 2]}.get(n)
+        if group is not None:
+            out += [m.name for m in group]
+        elif n in BY_NAME:
+            out.append(n)
+        else:
+            raise SystemExit(f"unknown method '{n}'; valid: all, cheap, dish, "
+                             + ", ".join(BY_NAME))
+    return list(dict.fromkeys(out))
+
+
+def _utc() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def cmd_list(args) -> int:
+    for m in METHODS:
+        for b in args.budgets:
+            pop, epochs = method_epochs(m, b)
+            print(f"{m.name:<16} budget {b}: {epochs:>4} epochs, population {pop:>3}  {m.label}")
+    return 0
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def step_values(xs, ys, grid) -> np.ndarray:
+    """A step function through (xs, ys) (xs non-decreasing) read at ``grid``: the y of the
+    last x <= g, NaN before the first."""
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    idx = np.searchsorted(xs, grid, side="right") - 1
+    return np.where(idx >= 0, ys[np.maximum(idx, 0)], np.nan)
+
+
+def curves(rows: list[dict], x_key: str, grid: np.ndarray) -> np.ndarray:
+    """Incumbent true test accuracy of each run (rows) at each grid point (columns)."""
+    out = []
+    for r in rows:
+        tr = r["trajectory"]
+        ys = [np.nan if v is None else v for v in tr["best_true_test_accuracy"]]
+        out.append(step_values(tr[x_key], ys, grid))
+    return np.array(out)
+
+
+def group(results: list[dict]) -> dict:
+    g: dict = {}
+    for r in results:
+        g.setdefault((r["budget"], r["method"]), []).append(r)
+    return g
+
+
+def _stats(v) -> tuple[float, float]:
+    v = np.asarray(v, float)
+    return float(np.mean(v)), (float(np.std(v, ddof=1)) if len(v) > 1 else float("nan"))
+
+
+def summarize(results: list[dict], best: float) -> list[dict]:
+    rows = []
+    for (b, name), rs in sorted(group(results).items(),
+                                key=lambda kv: (kv[0][0], _order(kv[0][1]))):
+        acc = [r["best_true_test_accuracy"] for r in rs]
+        gt = [r["ground_truth_queries"] for r in rs]
+        rows.append({
+            "budget": b, "method": name, "label": rs[0].get("label", name), "seeds": len(rs),
+            "acc": _stats(acc), "regret": _stats([best - a for a in acc]),
+            "gt_min": int(min(gt)), "gt_max": int(max(gt)),
+            "distinct": _stats([r["distinct_cells_queried"] for r in rs]),
+            "predictor_queries": _stats([r["predictor_queries"] for r in rs]),
+            "refits": _stats([r["refits"] for r in rs]),
+            "train_s": _stats([r["cost"]["train_seconds"] for r in rs]),
+            "pred_s": _stats([r["cost"]["predictor"]["fit_seconds"]
+                              + r["cost"]["predictor"]["query_seconds"] for r in rs]),
+            "sim_s": _stats([r["cost"]["simulated_seconds"] for r in rs]),
+            "wall_s": _stats([r["wall_seconds"] for r in rs]),
+            "epochs": int(rs[0]["epochs"]),
+        })
+    return rows
+
+
+def _order(name: str) -> int:
+    names = [m.name for m in METHODS]
+    return names.index(name) if name in names else len(names)
+
+
+def style(name: str) -> dict:
+    """Colour by method family, line style by variant, so that ~12 curves stay apart."""
+    colours = {"re": "black", "rs": "grey", "bananas": "tab:blue", "npenas": "tab:green"}
+    m = BY_NAME.get(name)
+    base = name.split("-")[0]
+    c = colours.get(base, "tab:purple")
+    if m is not None and m.dish:
+        c = {"re": "tab:red", "bananas": "tab:cyan", "npenas": "tab:olive"}[m.optimizer]
+        if "quick" in name:
+            c = {"re": "tab:orange", "bananas": "tab:purple", "npenas": "tab:brown"}[m.optimizer]
+    ls = "--" if name.endswith("-refit") else (":" if (m and m.dish and m.optimizer == "re")
+                                                 else "-")
+    return {"color": c, "linestyle": ls, "linewidth": 2.2 if name == "re" else 1.5}
+
+
+def matplotlib_ticker():
+    import matplotlib.ticker
+    return matplotlib.ticker
+
+
+def _band(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (ddof 1; 0 for one run) over runs (rows); NaN where a run has no
+    value yet (on the time axis: before its first query ends), so that a curve is always
+    the mean over the same runs."""
+    mean = c.mean(0)
+    sd = c.std(0, ddof=1) if len(c) > 1 else np.zeros(c.shape[1])
+    return mean, sd
+
+
+def plot_budget(results: list[dict], budget: int, best: float, out: Path) -> list[Path]:
+    """Two figures per budget: vs ground-truth queries and vs simulated seconds (log x);
+    each with the incumbent's true test accuracy and the regret (log y), mean +- std."""
+    plt = harness.pyplot()
+    g = {name: rs for (b, name), rs in group(results).items() if b == budget}
+    if not g:
+        return []
+    names = sorted(g, key=_order)
+    paths = []
+    sims = [v for rs in g.values() for r in rs for v in r["trajectory"]["simulated_seconds"]]
+    lo = max(1.0, min(sims))
+    axes_spec = [
+        ("ground_truth_queries", np.arange(1, budget + 1), "ground-truth queries", "linear",
+         f"search_b{budget}_queries.png"),
+        ("simulated_seconds", np.geomspace(lo, max(sims), 300),
+         "simulated wall-clock: NB101 training (TPU v2 s) + predictor (s)", "log",
+         f"search_b{budget}_time.png"),
+    ]
+    for key, grid, xlabel, xscale, fname in axes_spec:
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(14, 5.6))
+        for name in names:
+            c = curves(g[name], key, grid)
+            mean, sd = _band(c)
+            rmean, rsd = _band(best - c)
+            st = style(name)
+            lab = f"{BY_NAME[name].label if name in BY_NAME else name} (n={len(c)})"
+            a1.plot(grid, 100 * mean, label=lab, **st)
+            a1.fill_between(grid, 100 * (mean - sd), 100 * (mean + sd), color=st["color"],
+                            alpha=0.10, linewidth=0)
+            a2.plot(grid, 100 * rmean, **st)
+            a2.fill_between(grid, 100 * np.maximum(rmean - rsd, 1e-3), 100 * (rmean + rsd),
+                            color=st["color"], alpha=0.10, linewidth=0)
+        a1.set_ylabel("best true test accuracy found (%)")
+        a2.set_ylabel(f"regret to the best cell ({100 * best:.2f} %), percentage points")
+        a2.set_yscale("log")
+        fmt = matplotlib_ticker().FuncFormatter(lambda v, _: f"{v:g}")
+        a2.yaxis.set_major_formatter(fmt)
+        a2.yaxis.set_minor_formatter(fmt)
+        for a in (a1, a2):
+            a.set_xlabel(xlabel)
+            a.set_xscale(xscale)
+            a.grid(alpha=0.3, which="both")
+        lo_acc = np.nanpercentile([100 * r["trajectory"]["best_true_test_accuracy"][-1]
+                                   for rs in g.values() for r in rs], 1) - 1.5
+        a1.set_ylim(max(lo_acc, 85), 100 * best + 0.1)
+        a1.axhline(100 * best, color="k", lw=0.8, alpha=0.5)
+        fig.suptitle(f"NAS-Bench-101 search, budget {budget} ground-truth queries: mean ± std "
+                     "over seeds (108-epoch test accuracy)")
+        fig.legend(*a1.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8.5,
+                   frameon=False)
+        fig.tight_layout(rect=(0, 0.13, 1, 0.95))
+        path = out / fname
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def _pm(s: tuple[float, float], scale: float = 100, d: int = 2) -> str:
+    m, sd = s
+    return f"{m * scale:.{d}f}" + ("" if np.isnan(sd) else f" ± {sd * scale:.{d}f}")
+
+
+def _sec(s: tuple[float, float]) -> str:
+    m = s[0]
+    return f"{m:,.0f}" if m >= 10 else f"{m:.2g}"
+
+
+def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_results: int,
+             failures: list[dict], tm_desc: dict, seeds_wanted: int, repeats: str) -> str:
+    lines = [
+        "# Search with the dish: NAS-Bench-101 at equal budgets of ground-truth queries", "",
+        "Generated by `python -m benchmarks.search_comparison report` from "
+        f"{n_results} finished runs; see the module docstring for how to run or resume it.", "",
+        "Every run is NASLib's own optimizer and Trainer (unchanged NASLib code) through "
+        "`naslib-petridish naslib-search` (`run_search`), with `--metric test`: the accuracy "
+        "the optimizers see and the accuracy reported is the 108-epoch TEST accuracy of all "
+        f"423,624 cells ({repeats}). The incumbent is always the best *truly queried* "
+        "cell; predictions never count as accuracies. Regret is to the best cell of the space, "
+        f"test accuracy {100 * best:.2f} % (`{best_hash}`).", "",
+        "## Methods and budgets", "",
+        f"- **RE** (reference): NASLib's regularized evolution, population {POPULATION}, "
+        f"tournament {SAMPLE}, one ground-truth query per epoch; **RS**: NASLib's random search.",
+        f"- **BANANAS / NPENAS** with NASLib's own predictors (BANANAS: its path-encoding MLP "
+        f"ensemble `bananas`; NPENAS: `gcn`, NASLib's graph-network predictor, the closest to "
+        f"NPENAS' GIN predictor): White et al.'s NASLib settings: num_init {BO['num_init']}, "
+        f"k {BO['k']}, ensemble {BO['num_ensemble']}, acquisition {BO['acq_fn_type']} "
+        "(NPENAS: exploitation), BANANAS' candidates drawn at random, NPENAS' mutations of "
+        f"the {BO['num_arches_to_mutate']} best, except {BO['num_candidates']} candidates per "
+        "batch instead of 200 (the dish predicts each candidate at 0.7-1.4 s); one "
+        "ground-truth query per epoch. (NASLib's BANANAS also looks up the true accuracy of "
+        "every random candidate and never uses it: not counted.)",
+        "- **... dish surrogate**: the same BANANAS/NPENAS with the dish as their (single) "
+        "surrogate, refitted on all evaluated cells every k queries; the acquisition is the "
+        "k best predictions, so the two differ by their candidates only (random / mutations).",
+        f"- **RE, dish fitness, refit**: the first {POPULATION} cells are queried, the dish is "
+        f"fitted on them and scores every later child; every {REFIT_EVERY} children the "
+        f"{REFIT_BATCH} best-predicted members not yet queried are queried and the dish "
+        f"refitted (ground-truth queries = {POPULATION} + {REFIT_BATCH} x refits).",
+        f"- **RE, dish fitness, no refit**: population = the budget, then "
+        f"{NO_REFIT_CHILDREN} children scored by the dish only. No child is ever queried, so "
+        "its answer is the best of its random initial population: the same draws as random "
+        "search with the same seed (NASLib's sampler, same seed), i.e. the same accuracy as "
+        "RS by construction; it is here for its cost.",
+        "- Dish presets: `petridish-untrained-dish-tse` (tse) and `petridish-quick` (quick), "
+        "one motif process each.", "",
+        "Budgets: the NASLib epochs are computed so that every method makes at most the budget "
+        "of ground-truth queries (`epochs_for_budget`); the table gives the actual counts. "
+        "Queries are counted as the optimizers make them: plain RE and BANANAS/NPENAS may "
+        "query a cell again (NASLib does not deduplicate: 'distinct' counts the cells), the "
+        "dish's RE reuses the known accuracy of a repeated cell without a query.", "",
+        "Simulated wall-clock = NB101 training time (TPU v2 seconds) of every query + the "
+        "predictor's measured fit and query seconds on this machine (2 shared cores, one "
+        "thread). The shared table has a training time for 30,001 cells; for the others it is "
+        f"estimated ({tm_desc.get('model', '?')}).", "",
+        "## Final values", "",
+        "Mean ± std over seeds at the end of the budget. Accuracy and regret in %; seconds: "
+        "mean per run (NB101 = simulated training time of the queries, predictor = measured "
+        "fit + query, wall = measured search on this machine).", "",
+        "| budget | method | seeds | best test acc (%) | regret (pp) | GT queries | distinct "
+        "| predictor queries | refits | NB101 s | predictor s | simulated s | wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        gt = f"{r['gt_min']}" if r["gt_min"] == r["gt_max"] else f"{r['gt_min']}-{r['gt_max']}"
+        lines.append(
+            f"| {r['budget']} | {r['label']} | {r['seeds']} | {_pm(r['acc'])} | "
+            f"{_pm(r['regret'])} | {gt} | {r['distinct'][0]:.0f} | "
+            f"{r['predictor_queries'][0]:.0f} | {r['refits'][0]:.1f} | {_sec(r['train_s'])} | "
+            f"{_sec(r['pred_s'])} | {_sec(r['sim_s'])} | {_sec(r['wall_s'])} |")
+    lines += ["", "## Figures", ""]
+    for f in figs:
+        lines.append(f"- `{f.name}`")
+    lines += ["", "## Cost per run and progress", "",
+              "Measured wall seconds of one search on this machine (mean over the finished "
+              "seeds; the machine is shared, so expect noise), runs finished of those planned "
+              f"({seeds_wanted} seeds per budget), and the hours the rest would take: the "
+              "measured mean at that budget, else the mean at the smallest budget measured "
+              "x (budget ratio)^1.5 (marked ~, a rough guess: refits and fits grow with the "
+              "training set).", "",
+              "| method | " + " | ".join(f"wall s @ {b}" for b in BUDGETS)
+              + " | runs done | hours left |",
+              "|---|" + "---|" * (len(BUDGETS) + 2)]
+    total, unknown = 0.0, 0
+    for m, cells, n_done, left, guessed in progress(rows, seeds_wanted):
+        if np.isnan(left):
+            unknown += 1
+        else:
+            total += left
+        hours = "?" if np.isnan(left) else f"{'~' if guessed else ''}{left / 3600:.1f}"
+        lines.append(f"| {m.label} | " + " | ".join(cells) + f" | {n_done}/"
+                     f"{seeds_wanted * len(BUDGETS)} | {hours} |")
+    lines += ["", f"About {total / 3600:.0f} hours of runs left (one process)"
+              + (f", plus {unknown} methods not measured yet" if unknown else "") + ".", ""]
+    done = {(r["budget"], r["method"]): r["seeds"] for r in rows}
+    missing = [f"{m.name} @ {b}: {done.get((b, m.name), 0)}/{seeds_wanted}"
+               for b in BUDGETS for m in METHODS if done.get((b, m.name), 0) < seeds_wanted]
+    lines.append("Seeds finished / planned for the curves not complete yet: "
+                 + ("; ".join(missing) if missing else "none") + ".")
+    if failures:
+        lines += ["", f"{len(failures)} failed runs (WORK/failures.jsonl), last ones:", ""]
+        for f in failures[-5:]:
+            lines.append(f"- {f['method']} @ {f['budget']} seed {f['seed']}: {f['error']}")
+    return "\n".join(lines) + "\n"
+
+
+def progress(rows: list[dict], seeds_wanted: int):
+    """Per method: (method, wall-seconds cells per budget, runs done, seconds left, whether
+    the estimate is extrapolated from another budget)."""
+    wall = {(r["method"], r["budget"]): (r["wall_s"][0], r["seeds"]) for r in rows}
+    for m in METHODS:
+        known = sorted((b, wall[(m.name, b)][0]) for b in BUDGETS if (m.name, b) in wall)
+        cells, n_done, left, guessed = [], 0, 0.0, False
+        for b in BUDGETS:
+            sec, n = wall.get((m.name, b), (None, 0))
+            n_done += n
+            cells.append("" if sec is None else f"{sec:,.0f}")
+            if n >= seeds_wanted:
+                continue
+            if sec is None and known:
+                b0, s0 = known[0]
+                sec, guessed = s0 * (b / b0) ** 1.5, True
+            if sec is None:
+                left = float("nan")  # not measured at any budget yet
+            else:
+                left += (seeds_wanted - n) * sec
+        yield m, cells, n_done, left, guessed
+
+
+def test_repeats(table) -> str:
+    """Which repeats of the 108-epoch test accuracy the table has, in words."""
+    have = [k for k in range(3) if table.has_metric("test", 108, repeat=k).all()]
+    if len(have) == 1:
+        return f"NB101 repeat {have[0]}, the only repeat of it the table has"
+    return (f"mean of NB101 repeats {', '.join(map(str, have))}" if have
+            else "mean of the repeats the table has for each cell")
+
+
+def cmd_report(args) -> int:
+    results = [r for r in read_results(args.work) if r.get("budget") in args.budgets]
+    if not results:
+        print(f"no finished runs in {args.work}", file=sys.stderr)
+        return 1
+    table = harness.ground_truth(args.nb101)
+    test = table.metric(np.arange(len(table)), "test", strict=False)
+    i = int(np.nanargmax(test))
+    best, best_hash = float(test[i]), str(table.hashes[i])
+    rows = summarize(results, best)
+    out = args.results
+    out.mkdir(parents=True, exist_ok=True)
+    figs = [p for b in args.budgets for p in plot_budget(results, b, best, out)]
+    failures = []
+    fp = args.work / "failures.jsonl"
+    if fp.exists():
+        failures = [json.loads(x) for x in fp.read_text().splitlines() if x.strip()]
+    models = sorted({r["cost"].get("time_model", {}).get("model", "?") for r in results})
+    tm_desc = dict(results[0]["cost"].get("time_model", {}))
+    if len(models) > 1:  # e.g. a restart that could not import predictor_comparison
+        tm_desc["model"] = " / ".join(models) + " (DIFFERENT models across runs)"
+    (out / "SEARCH.md").write_text(markdown(rows, best, best_hash, figs, len(results), failures,
+                                            tm_desc, args.seeds, test_repeats(table)))
+    harness.save_json(out / "search_comparison.json", {
+        "best_test_accuracy": best, "best_hash": best_hash, "summary": rows,
+        "time_model": tm_desc, "failures": len(failures)})
+    print(f"wrote {out / 'SEARCH.md'} and {len(figs)} figures")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = harness.argument_parser(__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name, func in (("run", cmd_run), ("report", cmd_report), ("list", cmd_list)):
+        p = sub.add_parser(name)
+        p.set_defaults(func=func)
+        p.add_argument("--work", type=Path, default=WORK, help="work folder (outside git)")
+        p.add_argument("--budgets", type=int, nargs="+", default=list(BUDGETS))
+        p.add_argument("--seeds", type=int, default=10, help="seeds per curve (default 10)")
+        harness.add_nb101_argument(p)
+    run = sub.choices["run"]
+    run.add_argument("--first-seed", type=int, default=0)
+    run.add_argument("--methods", nargs="+", default=["all"],
+                     help="method names, or the groups cheap, dish, all (default)")
+    run.add_argument("--timeout", type=float, default=4 * 3600,
+                     help="seconds per run before it is recorded as failed")
+    args = ap.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
