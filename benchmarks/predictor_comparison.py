@@ -154,11 +154,22 @@ def split_from_sampler(sample, n_test: int, n_train: int, distinct: bool,
 
 
 def split_stats(split: dict) -> dict:
-    """Distinct cells and train/test overlap of a stored split."""
+    """Distinct cells and train/test overlap of a stored split, and its fingerprint."""
     tr = [x["hash"] for x in split["train"]]
     te = [x["hash"] for x in split["test"]]
     return {"test": len(te), "test_distinct": len(set(te)), "train": len(tr),
-            "train_distinct": len(set(tr)), "train_in_test": sum(h in set(te) for h in tr)}
+            "train_distinct": len(set(tr)), "train_in_test": sum(h in set(te) for h in tr),
+            "fingerprint": split_fingerprint(split)}
+
+
+def split_fingerprint(split: dict) -> str:
+    """A short digest of the test list and the training list (in order): rows recorded on
+    another machine are reused only where the split drawn here has the same digest."""
+    import hashlib
+    h = hashlib.sha256()
+    for part in ("test", "train"):
+        h.update((part + ":" + ",".join(x["hash"] for x in split[part]) + ";").encode())
+    return h.hexdigest()[:16]
 
 
 # --- training time of NB101 architectures --------------------------------------------------
@@ -398,7 +409,8 @@ class Worker:
                                               "fit_time", "query_time")}
         out.update(train_seconds_nb101=float(secs.sum()), train_times_real=int(real.sum()),
                    train_distinct=len(set(hashes)), train_in_test=sum(h in test_h for h in hashes),
-                   test_distinct=len(test_h), test_size=len(split["test"]))
+                   test_distinct=len(test_h), test_size=len(split["test"]),
+                   split=split_fingerprint(split))
         out["init_seconds"] = out["train_seconds_nb101"] + (out["fit_time"] or 0.0)
         return out
 
@@ -445,6 +457,13 @@ def _worker_loop(conn, nb101, work, test_size, max_train, log, dish_workers=1):
         job = conn.recv()
         if job is None:
             return
+        if job.get("op") == "fingerprint":  # the split drawn here, for reusing records
+            try:
+                conn.send({"status": "ok", "split": split_fingerprint(
+                    w.split(job["protocol"], job["trial"]))})
+            except Exception as exc:
+                conn.send({"status": "error", "error": f"{type(exc).__name__}: {exc}"})
+            continue
         print(f"=== job {job}", flush=True)
         try:
             res = w.evaluate(**job)
@@ -480,6 +499,7 @@ class WorkerProcess:
         if not msg.get("ready"):
             raise RuntimeError(f"worker failed to start: {msg.get('error')}")
         self.timemodel = msg["timemodel"]
+        (work / "timemodel.json").write_text(json.dumps(self.timemodel, indent=1))
 
     def stop(self):
         if self.proc is not None:
@@ -534,6 +554,36 @@ def read_results(work) -> list[dict]:
     return rows
 
 
+def read_committed(results: Path) -> tuple[list[dict], list[dict]]:
+    """(runs, splits) of the committed ``comparison.json``: the record that outlives a
+    machine. ``run`` counts these jobs as done where the split drawn here has the same
+    fingerprint, and ``report`` merges them under the rows of the work folder."""
+    p = Path(results) / "comparison.json"
+    if not p.exists():
+        return [], []
+    d = json.loads(p.read_text())
+    return d.get("runs", []), d.get("splits", [])
+
+
+def committed_timemodel(results: Path):
+    p = Path(results) / "comparison.json"
+    return json.loads(p.read_text()).get("timemodel") if p.exists() else None
+
+
+def merge_rows(committed: list[dict], local: list[dict]) -> list[dict]:
+    """The last row of each job, local rows over committed ones; committed rows of a
+    (protocol, trial) whose split differs from the local rows' split are dropped."""
+    local_split = {(r["protocol"], int(r["trial"])): r["split"] for r in local if r.get("split")}
+    last = {}
+    for r in committed:
+        s = local_split.get((r["protocol"], int(r["trial"])))
+        if s is None or r.get("split") == s:
+            last[job_key(r)] = r
+    for r in local:
+        last[job_key(r)] = r
+    return list(last.values())
+
+
 def append_result(work, row: dict) -> None:
     with open(Path(work) / RESULTS_FILE, "a") as f:
         f.write(json.dumps(row) + "\n")
@@ -565,7 +615,20 @@ def cmd_run(args):
     predictors = [x for p in args.predictors for x in
                   (FAST if p == "fast" else SLOW if p == "slow" else [p])]
     args.max_train = max(max(args.sizes), args.max_train)
+    wp = WorkerProcess(args)
     old = read_results(work)
+    committed, _ = read_committed(args.results)
+    if committed and not args.ignore_committed:
+        # reuse the committed rows of a (protocol, trial) only if this machine draws the
+        # same split (NASLib's sampler depends on library versions)
+        here = {}
+        for pt in sorted({(r["protocol"], int(r["trial"])) for r in committed}):
+            got = wp.run({"op": "fingerprint", "protocol": pt[0], "trial": pt[1]}, 1200)
+            here[pt] = got.get("split")
+        usable = [r for r in committed if r.get("split") == here[(r["protocol"], int(r["trial"]))]]
+        print(f"{len(usable)} of {len(committed)} committed results reused (same split); "
+              f"{len(committed) - len(usable)} not", flush=True)
+        old = merge_rows(usable, old)
     done = {job_key(r) for r in old if r["status"] == "ok" or not args.retry_failed}
     failed = {(r["protocol"], r["predictor"], int(r["trial"])): int(r["train_size"])
               for r in old if r["status"] != "ok" and "timeout" in r.get("error", "")}
@@ -573,7 +636,6 @@ def cmd_run(args):
     todo = [j for j in jobs if (j["protocol"], j["predictor"], j["size"], j["trial"]) not in done]
     print(f"{len(jobs)} jobs, {len(jobs) - len(todo)} already recorded, {len(todo)} to run; "
           f"results: {work / RESULTS_FILE}, NASLib output: {work / 'worker.log'}", flush=True)
-    wp = WorkerProcess(args)
     prov = harness.provenance()
     import signal
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))  # so that the worker is killed
@@ -900,22 +962,20 @@ def markdown(summary, rows, timemodel, splits, args) -> str:
 
 def cmd_report(args):
     work = Path(args.work)
-    rows = read_results(work)
+    committed, old_splits = read_committed(args.results)
+    rows = merge_rows(committed, read_results(work))  # last line wins (--retry-failed)
     if not rows:
-        sys.exit(f"no results under {work}")
-    # last line wins (a --retry-failed rerun appends a new one)
-    last = {}
-    for r in rows:
-        last[job_key(r)] = r
-    rows = list(last.values())
+        sys.exit(f"no results under {work} or in {args.results / 'comparison.json'}")
     summary = summarize(rows)
     tm = json.loads((work / "timemodel.json").read_text()) \
-        if (work / "timemodel.json").exists() else None
-    splits = []
+        if (work / "timemodel.json").exists() else committed_timemodel(args.results)
+    splits = {(s["protocol"], s["trial"]): s for s in old_splits}
     for f in sorted((work / "splits").glob("*.json")):
         s = json.loads(f.read_text())
-        splits.append({"protocol": s["protocol"], "trial": s["trial"], "stats": s["stats"],
-                       "drawn_by": s["drawn_by"]})
+        splits[(s["protocol"], s["trial"])] = {
+            "protocol": s["protocol"], "trial": s["trial"], "drawn_by": s["drawn_by"],
+            "stats": {**split_stats(s), **s["stats"]}}
+    splits = [splits[k] for k in sorted(splits)]
     figs = [p for proto in PROTOCOLS for p in plots(summary, proto, args.results)]
     md = markdown(summary, rows, tm, splits, args)
     extra = Path(args.notes).read_text() if args.notes and Path(args.notes).exists() else ""
@@ -946,6 +1006,8 @@ def main():
     r.add_argument("--dish-workers", type=int, default=1,
                    help="motif worker processes of the petridish predictors (0 = one per "
                    "core; default 1: the machine is shared)")
+    r.add_argument("--ignore-committed", action="store_true",
+                   help="run again jobs already recorded in the committed comparison.json")
     r.add_argument("--retry-failed", action="store_true",
                    help="run again jobs recorded as failed or skipped")
     harness.add_nb101_argument(r)

@@ -153,6 +153,54 @@ def read_results(work: Path) -> list[dict]:
     return out
 
 
+#: the committed record of every finished run (compact, one JSON line each): it outlives the
+#: machine, so ``run`` skips what it holds and ``report`` merges it under the work folder
+COMMITTED = "search_runs.jsonl"
+
+
+def compact(rec: dict) -> dict:
+    """A run record small enough to commit: the trajectory keeps only the points where the
+    incumbent changes (and the first and last), which leaves its step function unchanged."""
+    out = {k: v for k, v in rec.items() if k not in ("errors_json", "trajectory")}
+    tr = rec["trajectory"]
+    ys = tr["best_true_test_accuracy"]
+    keep = [i for i in range(len(ys)) if i in (0, len(ys) - 1) or ys[i] != ys[i - 1]]
+    out["trajectory"] = {k: [v[i] for i in keep] if isinstance(v, list) and len(v) == len(ys)
+                         else v for k, v in tr.items()}
+    return out
+
+
+def run_key(r: dict) -> tuple:
+    return (r["method"], int(r["budget"]), int(r["seed"]))
+
+
+def read_committed(results: Path) -> list[dict]:
+    p = Path(results) / COMMITTED
+    if not p.exists():
+        return []
+    return [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
+
+
+def current(rec: dict) -> bool:
+    """Whether a recorded run was made with the method's settings of today (a change of
+    settings, e.g. BANANAS's candidates, makes it stale: it is run again)."""
+    m = BY_NAME.get(rec["method"])
+    if m is None or rec.get("method_settings") != asdict(m):
+        return False
+    want = {**BO, "population_size": method_epochs(m, rec["budget"])[0],
+            "sample_size": SAMPLE, "acq_fn_optimization": CANDIDATES.get(m.optimizer,
+                                                                          "mutation")}
+    got = rec.get("search_config", {})
+    return all(got.get(k) == v for k, v in want.items() if k in got)
+
+
+def all_results(work: Path, results: Path) -> list[dict]:
+    """Runs with today's settings: committed ones, overridden by the work folder's."""
+    runs = {run_key(r): r for r in read_committed(results) if current(r)}
+    runs.update({run_key(r): r for r in read_results(work) if current(r)})
+    return list(runs.values())
+
+
 def plan(methods: list[Method], budgets, seeds) -> list[tuple[Method, int, int]]:
     """The order of the runs: RE and RS at every budget and seed (seconds each); then one
     run (first budget, first seed) of every other method, to measure its cost; then budget
@@ -216,9 +264,10 @@ def cmd_run(args) -> int:
     (work / "run.pid").write_text(f"{os.getpid()}\n")
     methods = [BY_NAME[n] for n in expand_methods(args.methods)]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    jobs = [j for j in plan(methods, args.budgets, seeds)
-            if not result_path(work, j[0].name, j[1], j[2]).exists()]
-    print(f"{len(jobs)} runs to do in {work}", flush=True)
+    done = {run_key(r) for r in all_results(work, args.results)}
+    jobs = [j for j in plan(methods, args.budgets, seeds) if (j[0].name, j[1], j[2]) not in done]
+    print(f"{len(jobs)} runs to do in {work} ({len(done)} recorded here or in "
+          f"{args.results / COMMITTED})", flush=True)
     if not jobs:
         return 0
     table = harness.ground_truth(args.nb101)
@@ -561,7 +610,8 @@ def test_repeats(table) -> str:
 
 
 def cmd_report(args) -> int:
-    results = [r for r in read_results(args.work) if r.get("budget") in args.budgets]
+    merged = all_results(args.work, args.results)
+    results = [r for r in merged if r.get("budget") in args.budgets]
     if not results:
         print(f"no finished runs in {args.work}", file=sys.stderr)
         return 1
@@ -586,7 +636,11 @@ def cmd_report(args) -> int:
     harness.save_json(out / "search_comparison.json", {
         "best_test_accuracy": best, "best_hash": best_hash, "summary": rows,
         "time_model": tm_desc, "failures": len(failures)})
-    print(f"wrote {out / 'SEARCH.md'} and {len(figs)} figures")
+    lines = [json.dumps(compact(r), separators=(",", ":"))
+             for r in sorted(merged, key=run_key)]
+    (out / COMMITTED).write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / 'SEARCH.md'}, {out / COMMITTED} ({len(lines)} runs) and "
+          f"{len(figs)} figures")
     return 0
 
 

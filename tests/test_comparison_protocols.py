@@ -100,3 +100,51 @@ def test_plan_order_and_zero_cost_once():
     big = pc.plan(["c"], [1000], ["petridish-quick"], [0])
     assert big == []  # cut above MAX_SIZE
 
+
+
+def test_split_fingerprint_tells_splits_apart(table):
+    a = pc.split_uniform(table, 20, 30, seed=0)
+    assert pc.split_fingerprint(a) == pc.split_fingerprint(pc.split_uniform(table, 20, 30, 0))
+    assert pc.split_fingerprint(a) != pc.split_fingerprint(pc.split_uniform(table, 20, 30, 1))
+    swapped = {"test": a["train"][:20], "train": a["test"] + a["train"][20:]}
+    assert pc.split_fingerprint(swapped) != pc.split_fingerprint(a)
+    assert pc.split_stats(a)["fingerprint"] == pc.split_fingerprint(a)
+
+
+def _row(pred, size, trial, split, tau, protocol="c"):
+    return {"protocol": protocol, "predictor": pred, "train_size": size, "trial": trial,
+            "split": split, "status": "ok", "kendalltau": tau}
+
+
+def test_committed_rows_are_merged_under_local_ones():
+    committed = [_row("xgb", 14, 0, "s0", 0.1), _row("xgb", 42, 0, "s0", 0.2),
+                 _row("xgb", 14, 1, "s1", 0.3), _row("gp", 14, 0, None, 0.4)]
+    local = [_row("xgb", 14, 0, "s0", 0.5), _row("xgb", 14, 0, "s0", 0.6)]
+    got = {pc.job_key(r): r["kendalltau"] for r in pc.merge_rows(committed, local)}
+    # a committed row without a fingerprint is not trusted beside local rows of its trial
+    assert got == {("c", "xgb", 14, 0): 0.6, ("c", "xgb", 42, 0): 0.2,
+                   ("c", "xgb", 14, 1): 0.3}
+    assert len(pc.merge_rows(committed, [])) == 4
+    # a local split that differs: every committed row of that (protocol, trial) is dropped
+    other = pc.merge_rows(committed, [_row("xgb", 14, 0, "new", 0.7)])
+    assert {pc.job_key(r) for r in other} == {("c", "xgb", 14, 0), ("c", "xgb", 14, 1)}
+
+
+def test_committed_comparison_record_matches_the_uniform_splits(real_table):
+    """The committed rows of protocol (c) were made on the splits drawn here: the
+    parameter-count baseline's Kendall tau recomputed from the split matches the record."""
+    import json
+    from scipy.stats import kendalltau
+
+    from benchmarks import harness
+    runs, splits = pc.read_committed(harness.RESULTS)
+    rows = [r for r in runs if r["protocol"] == "c" and r["predictor"] == "params"]
+    assert rows
+    for r in rows:
+        s = pc.split_uniform(real_table, 200, 1000, r["trial"])
+        assert r["split"] == pc.split_fingerprint(s)
+        idx = real_table.indices([x["hash"] for x in s["test"]])
+        y = real_table.metric(idx, "test")
+        assert kendalltau(real_table.params[idx], y).statistic == pytest.approx(
+            r["kendalltau"], abs=1e-9)
+    json.dumps(splits)  # the split stats stay plain JSON

@@ -1,0 +1,48 @@
+"""The committed record of benchmarks/search_comparison.py (NASLib-free)."""
+from dataclasses import asdict
+
+import numpy as np
+
+from benchmarks import search_comparison as sc
+
+
+def _record(method="re", budget=150, seed=0):
+    m = sc.BY_NAME[method]
+    ys = [None, 0.90, 0.90, 0.91, 0.91, 0.91, 0.93, 0.93]
+    n = len(ys)
+    return {"method": method, "budget": budget, "seed": seed, "method_settings": asdict(m),
+            "search_config": {"population_size": sc.POPULATION, "sample_size": sc.SAMPLE},
+            "errors_json": "/tmp/x/errors.json", "best_true_test_accuracy": 0.93,
+            "trajectory": {"ground_truth_queries": list(range(10, 10 * n + 1, 10)),
+                           "simulated_seconds": [100.0 * i for i in range(n)],
+                           "best_true_test_accuracy": ys, "note": "kept"}}
+
+
+def test_compact_keeps_the_step_function():
+    rec = _record()
+    small = sc.compact(rec)
+    assert "errors_json" not in small
+    assert small["trajectory"]["best_true_test_accuracy"] == [None, 0.90, 0.91, 0.93, 0.93]
+    assert small["trajectory"]["note"] == "kept"
+    grid = np.arange(0, 100, 3)
+    assert np.array_equal(sc.curves([rec], "ground_truth_queries", grid),
+                          sc.curves([small], "ground_truth_queries", grid), equal_nan=True)
+
+
+def test_stale_settings_are_not_reused(tmp_path):
+    ok = _record(seed=0)
+    stale = _record(seed=1)
+    stale["method_settings"] = {**stale["method_settings"], "refit_every": 7}
+    wrong_pop = _record(seed=2)
+    wrong_pop["search_config"]["population_size"] = 5
+    assert sc.current(ok) and not sc.current(stale) and not sc.current(wrong_pop)
+    results = tmp_path / "results"
+    results.mkdir()
+    import json
+    (results / sc.COMMITTED).write_text(
+        "\n".join(json.dumps(sc.compact(r)) for r in (ok, stale, wrong_pop)) + "\n")
+    local = _record(seed=0)
+    local["best_true_test_accuracy"] = 0.94
+    sc.harness.save_json(sc.result_path(tmp_path / "work", "re", 150, 0), local)
+    got = sc.all_results(tmp_path / "work", results)
+    assert [(r["seed"], r["best_true_test_accuracy"]) for r in got] == [(0, 0.94)]
