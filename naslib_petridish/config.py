@@ -28,7 +28,9 @@ LOSSES = ("pearson_abs", "pearson", "mse", "pairwise")
 SCORE_MODES = ("eval", "train")
 SCORES = ("zhat", "tse")
 #: score -> accuracy maps fitted at the end of ``fit`` (see ``naslib_petridish.predictor``)
-CALIBRATIONS = ("linear", "linear_params")
+CALIBRATIONS = ("linear", "linear_params", "boosted")
+#: the feature families ``calibration: boosted`` can learn from (naslib_petridish.features)
+FEATURE_FAMILIES = ("encoding", "path", "free", "dish")
 
 
 @dataclass
@@ -76,6 +78,11 @@ class PetriDishConfig:
     #: score -> accuracy map: "linear" in z^, or "linear_params" in z^ and
     #: log10(parameter count of the full network) (a hybrid; not the paper)
     calibration: str = "linear"
+    #: with ``calibration: boosted``: what the trees learn from - "dish" (each motif's
+    #: learning curve on the dish), "free" (parameter count, depth, ...), "path" (path
+    #: encoding), "encoding" (adjacency + operations)
+    calibration_features: list = field(
+        default_factory=lambda: ["dish", "free", "path", "encoding"])
     seed: int = 0
     #: worker processes for motif training (0 = one per CPU core)
     workers: int = 0
@@ -128,6 +135,12 @@ class PetriDishConfig:
         if self.meta_steps > steps:
             raise ConfigError(f"meta_steps ({self.meta_steps}) exceeds the {steps} optimizer "
                               "steps of the inner loop (inner_epochs x dish_size / batch)")
+        cf = self.calibration_features
+        if (isinstance(cf, str) or not isinstance(cf, (list, tuple)) or not cf
+                or any(f not in FEATURE_FAMILIES for f in cf)):
+            raise ConfigError(f"'calibration_features' must be a non-empty list of "
+                              f"{', '.join(FEATURE_FAMILIES)}; got {cf!r}")
+        self.calibration_features = list(dict.fromkeys(cf))
         if self.calibration not in CALIBRATIONS:
             raise ConfigError(f"unknown calibration '{self.calibration}'; available: "
                               f"{', '.join(CALIBRATIONS)}")

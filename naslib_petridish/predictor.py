@@ -153,7 +153,8 @@ class SyntheticPetriDishPredictor:
             if len(pick):
                 res = self._score([cells[i] for i in pick], "calibration")
                 cal = fit_calibration(cfg.calibration, [r.score for r in res], y[pick],
-                                      [cells[i] for i in pick])
+                                      [cells[i] for i in pick], results=res,
+                                      features=cfg.calibration_features, seed=cfg.seed)
                 cal.update(hashes=[cells[i].hash for i in pick], scores=[r.score for r in res],
                            accuracies=y[pick].tolist())
             dish.calibration = cal
@@ -198,7 +199,7 @@ class SyntheticPetriDishPredictor:
         self._require_dish()
         cells = as_cells(xtest, self.table)
         s = self.scores(cells, progress)
-        return apply_calibration(self.dish.calibration, s, cells)
+        return apply_calibration(self.dish.calibration, s, cells, self.last_results)
 
     # -- persistence --------------------------------------------------------------
     def save(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:

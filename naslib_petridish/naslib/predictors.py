@@ -16,6 +16,7 @@ PETRIDISH_PRESETS = {
     "petridish-c": "paper-c", "petridish-a-short": "paper-a-short",
     "petridish-b-short": "paper-b-short", "petridish-quick": "quick",
     "petridish-untrained-dish-tse": "untrained-dish-tse",
+    "petridish-dish-curve-boosted": "dish-curve-boosted",
 }
 
 _CLASS = None

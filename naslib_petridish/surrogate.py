@@ -1,0 +1,119 @@
+"""A model from cell features to accuracy, fitted on the training architectures.
+
+Used by ``calibration: boosted``: instead of a line through the dish score, gradient-boosted
+trees (LightGBM) learn the accuracy from what each motif showed on the dish (its learning
+curve, :func:`~naslib_petridish.features.dish_features`) beside the cell's free features,
+path encoding and adjacency encoding (``calibration_features``).  The trees are fitted on
+the *rank* of each training accuracy (scaled to [0, 1]): a few cells of NB101 fail to
+train (accuracy ~10 %), and on raw accuracies a squared loss spends its capacity on them
+(Kendall tau 0.56 -> 0.36 at 100 training cells with LightGBM, benchmarks/results/RANKING.md).
+Predictions are mapped back to accuracies through the training accuracies' quantiles, so
+they are monotone in the trees' output and in the units of the training targets.
+
+The fitted model is a plain dict (LightGBM's text model and the quantiles), stored in the
+dish file with the rest of the calibration.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy.stats import rankdata
+
+from . import features as F
+from .cells import Cell
+from .errors import ConfigError, OptionalDependencyError
+
+#: LightGBM's settings (chosen on development splits, benchmarks/ranking_features.py)
+LGB_PARAMS = {"objective": "regression", "learning_rate": 0.03, "num_leaves": 7,
+              "min_data_in_leaf": 5, "bagging_fraction": 0.8, "bagging_freq": 1,
+              "feature_fraction": 0.6, "lambda_l2": 0.0, "num_threads": 1,
+              "deterministic": True, "force_row_wise": True, "verbosity": -1}
+NUM_TREES = 1000
+#: below this many training cells the trees have nothing to split: a line through the
+#: log parameter count is fitted instead (and said so in the calibration)
+MIN_CELLS = 8
+
+
+def feature_matrix(families: Sequence[str], cells: Sequence[Cell], results=None
+                   ) -> tuple[np.ndarray, list[str]]:
+    """The columns of ``families`` (see :data:`features.FAMILIES`) for ``cells``;
+    ``results`` (one MotifResult per cell) is needed for ``dish``."""
+    blocks, names = [], []
+    for fam in families:
+        if fam == "encoding":
+            x, n = F.encoding(cells)
+        elif fam == "path":
+            x, n = F.path_encoding(cells)
+        elif fam == "free":
+            x, n = F.free_features(cells)
+        elif fam == "dish":
+            if results is None:
+                raise ValueError("the dish features need the motifs' training results")
+            x, n = F.dish_features(results)
+        else:
+            raise ConfigError(f"unknown feature family '{fam}'; available: "
+                              f"{', '.join(F.FAMILIES)}")
+        blocks.append(x)
+        names += n
+    return np.column_stack(blocks) if blocks else np.zeros((len(cells), 0)), names
+
+
+def fit_boosted(families: Sequence[str], cells: Sequence[Cell], accs: Sequence[float],
+                results=None, seed: int = 0) -> dict:
+    lgb = _lightgbm()
+    y = np.asarray(accs, np.float64)
+    X, names = feature_matrix(families, cells, results)
+    q = np.sort(y)
+    model: dict = {"kind": "boosted", "families": list(families), "features": names,
+                   "quantiles": q.tolist(), "n": int(len(y))}
+    if len(y) < MIN_CELLS:
+        lp = F.free_features(cells)[0][:, 0]
+        coef = (np.polyfit(lp, y, 1) if len(y) >= 2 and np.ptp(lp) > 0
+                else np.array([0.0, float(y.mean()) if len(y) else 0.0]))
+        model.update(booster=None, fallback=[float(coef[0]), float(coef[1])])
+        return model
+    target = (rankdata(y) - 1) / (len(y) - 1)
+    params = {**LGB_PARAMS, "seed": int(seed), "min_data_in_leaf": min(5, len(y) // 2)}
+    booster = lgb.train(params, lgb.Dataset(X, target, feature_name=_safe(names),
+                                            params={"verbosity": -1}),
+                        num_boost_round=NUM_TREES)
+    gain = booster.feature_importance("gain")
+    top = np.argsort(gain)[::-1][:10]
+    model.update(booster=booster.model_to_string(),
+                 importance={names[i]: float(gain[i]) for i in top if gain[i] > 0})
+    return model
+
+
+def predict_boosted(model: dict, cells: Sequence[Cell], results=None) -> np.ndarray:
+    q = np.asarray(model["quantiles"], np.float64)
+    if model.get("booster") is None:
+        a, b = model["fallback"]
+        return a * F.free_features(cells)[0][:, 0] + b
+    lgb = _lightgbm()
+    X, _ = feature_matrix(model["families"], cells, results)
+    r = lgb.Booster(model_str=model["booster"]).predict(X, num_threads=1)
+    # back to accuracy units: the training accuracies' quantile at the predicted rank
+    return np.interp(np.clip(r, 0.0, 1.0), np.linspace(0.0, 1.0, len(q)), q)
+
+
+def _lightgbm():
+    try:
+        import lightgbm
+    except ImportError as exc:  # a dependency, but an install may have skipped it
+        raise OptionalDependencyError("calibration: boosted needs LightGBM (a dependency of "
+                                      "naslib-petridish): pip install 'lightgbm>=4'") from exc
+    return lightgbm
+
+
+def _safe(names: list[str]) -> list[str]:
+    """LightGBM refuses some characters in feature names."""
+    return [n.replace("-", "_").replace(" ", "_") for n in names]
+
+
+def describe(model: dict) -> str:
+    if model.get("booster") is None:
+        return f"log-params line (only {model['n']} training cells)"
+    return (f"LightGBM on {len(model['features'])} features "
+            f"({'+'.join(model['families'])}), {model['n']} cells")
+
