@@ -53,8 +53,8 @@ PROTOCOLS = {
 SIZES = [5, 8, 14, 24, 42, 71, 121, 205, 347, 589, 1000]  # White et al.'s grid
 #: size-independent baselines: evaluated once per (protocol, trial), recorded as size 0
 ZERO_COST = ("params", "flops", "synflow")
-FAST = ["params", "petridish-untrained-dish-tse", "xgb", "lgb", "rf", "ngb", "bayes_lin_reg",
-        "gp", "mlp", "bananas"]
+FAST = ["params", "petridish-untrained-dish-tse", "petridish-dish-curve-boosted", "xgb", "lgb",
+        "rf", "ngb", "bayes_lin_reg", "gp", "mlp", "bananas"]
 SLOW = ["bonas", "gcn", "nao", "seminas", "bohamiann", "dngo", "sparse_gp", "var_sparse_gp",
         "flops", "synflow", "petridish-quick"]
 PAPER_METHOD = "petridish"  # = petridish-c = the paper's preset paper-c
@@ -726,6 +726,8 @@ def style(name, i):
     presets black; zero-cost baselines dashed."""
     if name == PAPER_METHOD:
         return dict(color="red", lw=3, marker="*", ms=14, zorder=10)
+    if name == "petridish-dish-curve-boosted":
+        return dict(color="navy", lw=2.5, marker="s", ms=7, zorder=9)
     if name.startswith("petridish"):
         return dict(color="black", lw=2, marker="D", ms=6, zorder=9)
     plt = harness.pyplot()

@@ -62,7 +62,12 @@ def feature_matrix(families: Sequence[str], cells: Sequence[Cell], results=None
 def fit_boosted(families: Sequence[str], cells: Sequence[Cell], accs: Sequence[float],
                 results=None, seed: int = 0) -> dict:
     lgb = _lightgbm()
-    y = np.asarray(accs, np.float64)
+    # rows in hash order: the trees' bagging draws rows by position, so the model would
+    # otherwise depend on the order the training architectures were given in
+    order = sorted(range(len(cells)), key=lambda i: cells[i].hash)
+    cells = [cells[i] for i in order]
+    results = None if results is None else [results[i] for i in order]
+    y = np.asarray(accs, np.float64)[order]
     X, names = feature_matrix(families, cells, results)
     q = np.sort(y)
     model: dict = {"kind": "boosted", "families": list(families), "features": names,

@@ -130,3 +130,13 @@ def test_dish_curve_boosted_predictor_end_to_end(table, tmp_path):
         assert np.array_equal(again.query(test), q)
     finally:
         again.close()
+
+
+def test_boosted_does_not_depend_on_the_order_of_the_training_cells(table):
+    cells = [table.cell(i) for i in range(120)]
+    y = _accuracy_of(cells)
+    perm = np.random.default_rng(0).permutation(100)
+    a = predict_boosted(fit_boosted(["free"], cells[:100], y[:100], seed=2), cells[100:])
+    b = predict_boosted(fit_boosted(["free"], [cells[i] for i in perm], y[:100][perm], seed=2),
+                        cells[100:])
+    assert np.array_equal(a, b)
