@@ -53,7 +53,8 @@ PROTOCOLS = {
 SIZES = [5, 8, 14, 24, 42, 71, 121, 205, 347, 589, 1000]  # White et al.'s grid
 #: size-independent baselines: evaluated once per (protocol, trial), recorded as size 0
 ZERO_COST = ("params", "flops", "synflow")
-FAST = ["params", "petridish-untrained-dish-tse", "petridish-dish-curve-boosted", "xgb", "lgb",
+FAST = ["params", "petridish-untrained-dish-tse", "petridish-dish-curve-boosted",
+        "petridish-cell-features-boosted", "xgb", "lgb",
         "rf", "ngb", "bayes_lin_reg", "gp", "mlp", "bananas"]
 SLOW = ["bonas", "gcn", "nao", "seminas", "bohamiann", "dngo", "sparse_gp", "var_sparse_gp",
         "flops", "synflow", "petridish-quick"]

@@ -176,6 +176,10 @@ FEATURE_SETS = {
     "enc+path+free": ["encoding", "path", "free"],
     "enc+path+free+dish": ["encoding", "path", "free", "dish"],
     "dish": ["dish"],
+    "enc+path+free+zc": ["encoding", "path", "free", "zc"],
+    "enc+path+free+dish+zc": ["encoding", "path", "free", "dish", "zc"],
+    "free+zc": ["free", "zc"],
+    "zc": ["zc"],
 }
 
 
@@ -190,6 +194,12 @@ def load_features(work: Path, dish: str):
         if h in pos:
             x[i] = d["x"][pos[h]]
     blocks["dish"] = (x, list(d["names"]))
+    zc = work / "dish_zc.npz"
+    if zc.exists():
+        z = np.load(zc)
+        zpos = {h: i for i, h in enumerate(z["hashes"])}
+        blocks["zc"] = (np.array([z["x"][zpos[h]] if h in zpos else [np.nan] * z["x"].shape[1]
+                                  for h in hashes]), list(z["names"]))
     if len(pos) < len(hashes):
         print(f"dish features of {dish}: {len(pos)} of {len(hashes)} cells so far")
     return hashes, st["y"], blocks
@@ -206,13 +216,27 @@ def make_model(name: str, seed: int):
         return lgb.LGBMRegressor(n_estimators=500, learning_rate=0.03, num_leaves=15,
                                  min_child_samples=5, subsample=0.8, subsample_freq=1,
                                  colsample_bytree=0.6, n_jobs=1, random_state=seed, verbose=-1)
-    if name.startswith("lgb-"):  # lgb-<leaves>-<min_child>-<trees>
+    if name.startswith("lgb-") and name.count("-") == 3:  # lgb-<leaves>-<min_child>-<trees>
         import lightgbm as lgb
         _, leaves, mc, trees = name.split("-")
         return lgb.LGBMRegressor(n_estimators=int(trees), learning_rate=0.03,
                                  num_leaves=int(leaves), min_child_samples=int(mc),
                                  subsample=0.8, subsample_freq=1, colsample_bytree=0.6,
                                  n_jobs=1, random_state=seed, verbose=-1)
+    if name == "bag5":  # five seeds of lgb-7-5-1000, rank-averaged
+        return RankEnsemble([make_model("lgb-7-5-1000", seed * 10 + k) for k in range(5)])
+    if name == "lgb-xt":  # extremely randomized trees
+        import lightgbm as lgb
+        return lgb.LGBMRegressor(n_estimators=1000, learning_rate=0.03, num_leaves=7,
+                                 min_child_samples=5, subsample=0.8, subsample_freq=1,
+                                 colsample_bytree=0.6, extra_trees=True, n_jobs=1,
+                                 random_state=seed, verbose=-1)
+    if name == "lgb-l2":
+        import lightgbm as lgb
+        return lgb.LGBMRegressor(n_estimators=1000, learning_rate=0.03, num_leaves=7,
+                                 min_child_samples=5, subsample=0.8, subsample_freq=1,
+                                 colsample_bytree=0.6, reg_lambda=5.0, n_jobs=1,
+                                 random_state=seed, verbose=-1)
     if name == "ens":  # mean of the rank-scaled predictions of lgb, xgb and gp
         return RankEnsemble([make_model(m, seed) for m in ("lgb", "xgb", "gp")])
     if name == "rf":

@@ -40,6 +40,10 @@ from .runner import MotifRunner
 NB101_SS_TYPES = ("nasbench101", "nb101", None)
 
 
+def _scores_of(results, n: int) -> list[float]:
+    return [r.score for r in results] if results is not None else [0.0] * n
+
+
 class SyntheticPetriDishPredictor:
     """Synthetic Petri Dish performance predictor for NAS-Bench-101.
 
@@ -151,11 +155,13 @@ class SyntheticPetriDishPredictor:
             pick = pick_cells([c.hash for c in cells], cfg.calibration_size, cfg.seed)
             cal = None
             if len(pick):
-                res = self._score([cells[i] for i in pick], "calibration")
-                cal = fit_calibration(cfg.calibration, [r.score for r in res], y[pick],
+                res = (self._score([cells[i] for i in pick], "calibration")
+                       if self.trains_motifs else None)
+                cal = fit_calibration(cfg.calibration, _scores_of(res, len(pick)), y[pick],
                                       [cells[i] for i in pick], results=res,
                                       features=cfg.calibration_features, seed=cfg.seed)
-                cal.update(hashes=[cells[i].hash for i in pick], scores=[r.score for r in res],
+                cal.update(hashes=[cells[i].hash for i in pick],
+                           scores=_scores_of(res, len(pick)),
                            accuracies=y[pick].tolist())
             dish.calibration = cal
             # wall time of this call plus the outer epochs of earlier, interrupted calls
@@ -186,6 +192,10 @@ class SyntheticPetriDishPredictor:
         self._require_dish()
         cells = as_cells(xtest, self.table)
         t0 = time.perf_counter()
+        if not self.trains_motifs:  # the map reads no motif: nothing to train
+            self.last_query_seconds_per_arch = 0.0
+            self.last_results = None
+            return np.zeros(len(cells), dtype=np.float64)
         with self._abort_on_error():
             res = self._score(cells, "query", progress)
         self.last_query_seconds_per_arch = (time.perf_counter() - t0) / max(1, len(cells))
@@ -198,8 +208,18 @@ class SyntheticPetriDishPredictor:
         self._check_ss()
         self._require_dish()
         cells = as_cells(xtest, self.table)
+        t0 = time.perf_counter()
         s = self.scores(cells, progress)
-        return apply_calibration(self.dish.calibration, s, cells, self.last_results)
+        out = apply_calibration(self.dish.calibration, s, cells, self.last_results)
+        self.last_query_seconds_per_arch = (time.perf_counter() - t0) / max(1, len(cells))
+        return out
+
+    @property
+    def trains_motifs(self) -> bool:
+        """False where the score -> accuracy map reads nothing of the motifs (``boosted``
+        without the ``dish`` features): fit and query then train no motif on the dish."""
+        cfg = self.dish.config if self.dish is not None else self.config
+        return not (cfg.calibration == "boosted" and "dish" not in cfg.calibration_features)
 
     # -- persistence --------------------------------------------------------------
     def save(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:

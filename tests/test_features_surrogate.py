@@ -140,3 +140,22 @@ def test_boosted_does_not_depend_on_the_order_of_the_training_cells(table):
     b = predict_boosted(fit_boosted(["free"], [cells[i] for i in perm], y[:100][perm], seed=2),
                         cells[100:])
     assert np.array_equal(a, b)
+
+
+def test_cell_features_boosted_trains_no_motif(table):
+    from naslib_petridish.predictor import SyntheticPetriDishPredictor
+
+    train, test = [table.cell(i) for i in range(60)], [table.cell(i) for i in range(60, 90)]
+    y = np.array([table.query(c).test_accuracy for c in train])
+    p = SyntheticPetriDishPredictor(preset="cell-features-boosted", table=table, workers=1,
+                                    progress=False, dish_size=40, inner_epochs=1)
+    try:
+        assert not p.trains_motifs
+        p.fit(train, y)
+        q = p.query(test)
+    finally:
+        p.close()
+    assert p.last_results is None and p.dish.calibration["model"]["n"] == 60
+    assert not any(f.startswith("dish_") for f in p.dish.calibration["model"]["features"])
+    yt = np.array([table.query(c).test_accuracy for c in test])
+    assert kendalltau(q, yt).statistic > 0.3  # the synthetic accuracies follow log params

@@ -17,6 +17,7 @@ PETRIDISH_PRESETS = {
     "petridish-b-short": "paper-b-short", "petridish-quick": "quick",
     "petridish-untrained-dish-tse": "untrained-dish-tse",
     "petridish-dish-curve-boosted": "dish-curve-boosted",
+    "petridish-cell-features-boosted": "cell-features-boosted",
 }
 
 _CLASS = None
