@@ -39,10 +39,10 @@ def splits(table, trials=TRIALS + DEV_TRIALS):
     return {t: split_uniform(table, TEST, TRAIN, t) for t in trials}
 
 
-def pool(table) -> list[str]:
+def pool(table, trials=TRIALS + DEV_TRIALS) -> list[str]:
     """Every cell of every trial's split (reported trials first), in a fixed order."""
     seen: dict[str, None] = {}
-    for s in splits(table).values():
+    for s in splits(table, tuple(trials)).values():
         for part in ("test", "train"):
             for x in s[part]:
                 seen.setdefault(x["hash"], None)
@@ -145,9 +145,11 @@ def cmd_features(args):
         x = [done["x"]] if have else []
         secs = [done["seconds"]] if have else []
         names = None
+        want = set(pool(table, args.trials)) if args.trials else None
+        todo = [c for c in cells if c.hash not in set(have) and (want is None or c.hash in want)]
         try:
-            for i in range(len(have), len(cells), args.chunk):
-                chunk = cells[i:i + args.chunk]
+            for i in range(0, len(todo), args.chunk):
+                chunk = todo[i:i + args.chunk]
                 t0 = time.time()
                 res = score_cells(dish, chunk, runner)
                 f, names = dish_features(res)
@@ -157,7 +159,7 @@ def cmd_features(args):
                 np.savez(str(out) + ".tmp.npz", hashes=np.array(have), x=np.concatenate(x),
                          names=np.array(names), seconds=np.concatenate(secs))
                 Path(str(out) + ".tmp.npz").replace(out)
-                print(f"{name}: {len(have)}/{len(cells)} cells, "
+                print(f"{name}: {i + len(chunk)}/{len(todo)} cells, "
                       f"{(time.time() - t0) / len(chunk):.2f} s/cell", flush=True)
         finally:
             pred.close()
@@ -237,6 +239,10 @@ def make_model(name: str, seed: int):
                                  min_child_samples=5, subsample=0.8, subsample_freq=1,
                                  colsample_bytree=0.6, reg_lambda=5.0, n_jobs=1,
                                  random_state=seed, verbose=-1)
+    if name == "gin":
+        return GraphRanker(seed)
+    if name == "gin+lgb":
+        return RankEnsemble([GraphRanker(seed), make_model("lgb-7-5-1000", seed)])
     if name == "ens":  # mean of the rank-scaled predictions of lgb, xgb and gp
         return RankEnsemble([make_model(m, seed) for m in ("lgb", "xgb", "gp")])
     if name == "rf":
@@ -272,6 +278,104 @@ class RankEnsemble:
         return np.mean([rankdata(m.predict(X)) for m in self.models], axis=0)
 
 
+def augmented(X, y, rows, hashes, table, blocks, k: int, seed: int):
+    """The training rows plus up to ``k`` reorderings of each cell (same label; only the
+    adjacency encoding changes: the other families are invariant). The encoding block
+    comes first in every feature set that has it."""
+    from naslib_petridish.features import encoding, reorderings
+    rng = np.random.default_rng(seed)
+    ne = blocks["encoding"][0].shape[1]
+    xs, ys = [X[rows]], [y[rows]]
+    for r in rows:
+        alts = reorderings(table.cell(hashes[r]), k, rng)
+        if alts:
+            e = encoding(alts)[0]
+            xa = np.repeat(X[r:r + 1], len(alts), axis=0)
+            xa[:, :ne] = e
+            xs.append(xa)
+            ys.append(np.full(len(alts), y[r]))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+class GraphRanker:
+    """A small GIN over the padded 7x7 cell (forward and backward edges, as in GATES) with a
+    pairwise logistic ranking loss; ``X`` rows are the encoding block (21 adjacency bits +
+    15 operation bits) followed by any other features, which join the graph readout."""
+
+    def __init__(self, seed: int, hidden: int = 64, layers: int = 3, epochs: int = 300,
+                 members: int = 3):
+        self.seed, self.hidden, self.layers, self.epochs, self.members = \
+            seed, hidden, layers, epochs, members
+
+    @staticmethod
+    def _graph(X):
+        import torch
+        n = len(X)
+        iu = np.triu_indices(7, 1)
+        A = np.zeros((n, 7, 7), np.float32)
+        A[:, iu[0], iu[1]] = X[:, :21]
+        ops = X[:, 21:36].reshape(n, 5, 3)
+        H = np.zeros((n, 7, 5), np.float32)
+        H[:, 0, 0] = 1
+        H[:, 6, 4] = 1
+        H[:, 1:6, 1:4] = ops
+        return torch.tensor(A), torch.tensor(H), torch.tensor(X[:, 36:], dtype=torch.float32)
+
+    def _net(self, extra):
+        import torch
+        from torch import nn
+        h = self.hidden
+
+        class Net(nn.Module):
+            def __init__(s):
+                super().__init__()
+                s.inp = nn.Linear(5, h)
+                s.fw = nn.ModuleList(nn.Sequential(nn.Linear(3 * h, h), nn.ReLU(),
+                                                   nn.Linear(h, h)) for _ in range(self.layers))
+                s.head = nn.Sequential(nn.Linear(2 * h + extra, h), nn.ReLU(), nn.Linear(h, 1))
+
+            def forward(s, A, H, E):
+                x = torch.relu(s.inp(H))
+                for f in s.fw:
+                    x = x + f(torch.cat([x, A.transpose(1, 2) @ x, A @ x], -1))
+                g = torch.cat([x[:, 6], x.mean(1), E], -1)
+                return s.head(g).squeeze(-1)
+        return Net()
+
+    def fit(self, X, y):
+        import torch
+        torch.set_num_threads(1)
+        self.mu, self.sd = X[:, 36:].mean(0), X[:, 36:].std(0) + 1e-6
+        Xn = X.copy()
+        Xn[:, 36:] = (X[:, 36:] - self.mu) / self.sd
+        A, H, E = self._graph(Xn)
+        yt = torch.tensor(y, dtype=torch.float32)
+        sign = torch.sign(yt[:, None] - yt[None, :])
+        self.nets = []
+        for k in range(self.members):
+            torch.manual_seed(self.seed * 100 + k)
+            net = self._net(E.shape[1])
+            opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=5e-4)
+            for _ in range(self.epochs):
+                s = net(A, H, E)
+                d = s[:, None] - s[None, :]
+                loss = torch.nn.functional.softplus(-sign * d)[sign != 0].mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            self.nets.append(net.eval())
+        return self
+
+    def predict(self, X):
+        import torch
+        from scipy.stats import rankdata
+        Xn = X.copy()
+        Xn[:, 36:] = (X[:, 36:] - self.mu) / self.sd
+        A, H, E = self._graph(Xn)
+        with torch.no_grad():
+            return np.mean([rankdata(n(A, H, E).numpy()) for n in self.nets], axis=0)
+
+
 def target(y: np.ndarray, how: str) -> np.ndarray:
     """``raw`` accuracy, or ``rank``: the accuracy's rank in the training set scaled to
     [0, 1] (outliers - cells that failed to train - no longer dominate a squared loss)."""
@@ -303,11 +407,15 @@ def cmd_models(args):
                     continue
                 for n in args.sizes:
                     tr = tr_all[:n]
+                    Xtr, ytr = X[tr], y[tr]
+                    if args.augment and "encoding" in FEATURE_SETS[fs]:
+                        Xtr, ytr = augmented(X, y, tr, hashes, table, blocks, args.augment,
+                                             seed=t)
                     for m in args.models:
                         for how in args.targets:
                             t0 = time.time()
                             model = make_model(m, t)
-                            model.fit(X[tr], target(y[tr], how))
+                            model.fit(Xtr, target(ytr, how))
                             p = model.predict(X[te])
                             row = {"dish": dish, "trial": t, "features": fs, "size": n,
                                    "model": m, "target": how,
@@ -457,19 +565,23 @@ def tables(out: dict) -> str:
     for name, (a, b, c) in out["literature"]["kendall"].items():
         L.append(f"| {name} (published) | {a:.3f} | {b:.3f} | | {c:.3f} |")
     best = methods[methods.index(ABLATION[0][0])]
-    L.append(f"| **dish-curve-boosted (ours)** | "
+    L.append("| **dish-curve-boosted (ours)** | "
              + " | ".join(_pm([r["kendall"] for r in g[(best, n)]]) for n in SIZES)
              + " | not run |")
     L.append("| goal of issue 25 | 0.70 | 0.78 | | |")
     tm = out.get("timing")
     if tm:
-        L += ["", f"### Fit and query time of the preset (`{tm['preset']}`, {tm['machine']}, "
-              f"{tm['workers']} motif worker(s), trial 0)", "",
-              "| training cells | fit (s) | of which motif training (s) | query (s/arch) | "
-              "Kendall (end to end) | Kendall (cached features) |", "|---|---|---|---|---|---|"]
+        L += ["", f"### Fit and query time of the presets ({tm['machine']}, "
+              f"{tm['workers']} motif worker(s), trial 0, end to end through the predictor)", "",
+              "| preset | training cells | fit (s) | of which calibration (s) | query (s/arch) | "
+              "Kendall (end to end) | Kendall (cached features) |",
+              "|---|---|---|---|---|---|---|"]
+        if tm.get("note"):
+            L[-2:-2] = [tm["note"], ""]
         for r in tm["rows"]:
-            L.append(f"| {r['size']} | {r['fit_seconds']:.0f} | {r['motif_seconds']:.0f} | "
-                     f"{r['query_seconds_per_arch']:.3f} | {r['kendall']:+.4f} | "
+            L.append(f"| {r['preset']} | {r['size']} | {r['fit_seconds']:.1f} | "
+                     f"{r['motif_seconds']:.1f} | "
+                     f"{r['query_seconds_per_arch']:.2g} | {r['kendall']:+.4f} | "
                      f"{r['kendall_cached']:+.4f} |")
     return "\n".join(L)
 
@@ -502,28 +614,73 @@ def cmd_timing(args):
     pos = {h: i for i, h in enumerate(d["hashes"])}
     cur = curves_from_cache(d["x"], list(d["names"]))
     rows = []
-    for n in args.sizes:
-        tr = [table.cell(x["hash"]) for x in s["train"][:n]]
-        ytr = table.metric(table.indices([c.hash for c in tr]), "test")
-        p = SyntheticPetriDishPredictor(preset=args.preset, table=table, workers=args.workers,
-                                        progress=False)
-        try:
-            p.fit(tr, ytr)
-            q = p.query(te)
-        finally:
-            p.close()
-        m = fit_boosted(p.config.calibration_features, tr, ytr,
-                        [cur[pos[c.hash]] for c in tr], seed=p.config.seed)
-        qc = predict_boosted(m, te, [cur[pos[c.hash]] for c in te])
-        rows.append({"size": n, "fit_seconds": p.fit_seconds,
-                     "motif_seconds": p.dish.meta.get("calibration_seconds", float("nan")),
-                     "query_seconds_per_arch": p.last_query_seconds_per_arch,
-                     "kendall": float(kendalltau(q, yte).statistic),
-                     "kendall_cached": float(kendalltau(qc, yte).statistic)})
-        print(rows[-1], flush=True)
+    for preset in args.preset:
+        for n in args.sizes:
+            tr = [table.cell(x["hash"]) for x in s["train"][:n]]
+            ytr = table.metric(table.indices([c.hash for c in tr]), "test")
+            p = SyntheticPetriDishPredictor(preset=preset, table=table, workers=args.workers,
+                                            progress=False)
+            try:
+                p.fit(tr, ytr)
+                q = p.query(te)
+            finally:
+                p.close()
+            m = fit_boosted(p.config.calibration_features, tr, ytr,
+                            [cur[pos[c.hash]] for c in tr], seed=p.config.seed)
+            qc = predict_boosted(m, te, [cur[pos[c.hash]] for c in te])
+            rows.append({"preset": preset, "size": n, "fit_seconds": p.fit_seconds,
+                         "motif_seconds": p.dish.meta.get("calibration_seconds", float("nan")),
+                         "query_seconds_per_arch": p.last_query_seconds_per_arch,
+                         "kendall": float(kendalltau(q, yte).statistic),
+                         "kendall_cached": float(kendalltau(qc, yte).statistic)})
+            print(rows[-1], flush=True)
     harness.save_json(args.results / "ranking_timing.json", {
-        "preset": args.preset, "workers": args.workers,
-        "machine": harness.provenance()["machine"], "rows": rows})
+        "workers": args.workers, "machine": harness.provenance()["machine"], "rows": rows,
+        "note": args.note})
+
+
+SCREEN_BEGIN = "<!-- screen: begin (python -m benchmarks.ranking_features screen) -->"
+SCREEN_END = "<!-- screen: end -->"
+
+
+def cmd_screen(args):
+    """The development-trial screening (every ``models_*.jsonl`` of the work folder, trials
+    10 and 11 only) as ranking_screen.json and a table in RANKING.md."""
+    from collections import defaultdict
+    work = Path(args.work)
+    g = defaultdict(dict)
+    for f in sorted(work.glob("models_*.jsonl")):
+        tag = f.stem[len("models_"):]
+        for line in f.read_text().splitlines():
+            r = json.loads(line)
+            if r["trial"] in DEV_TRIALS and np.isfinite(r["kendall"]):
+                key = (tag, r["features"], r["model"], r["target"], r["size"])
+                g[key][r["trial"]] = r["kendall"]  # a rerun of the same screen replaces it
+    rows = [{"screen": tag, "features": fs, "model": m, "target": how, "size": n,
+             "trials": sorted(v), "kendall": [v[t] for t in sorted(v)]}
+            for (tag, fs, m, how, n), v in sorted(g.items())]
+    harness.save_json(args.results / "ranking_screen.json", {
+        "protocol": f"c, development trials {list(DEV_TRIALS)} (not the reported trials): "
+        "200 test cells, training prefixes of 1,000 uniform cells", "rows": rows})
+    best = defaultdict(dict)
+    for r in rows:
+        if r["size"] in (100, 424):
+            best[(r["screen"], r["features"], r["model"], r["target"])][r["size"]] = \
+                float(np.mean(r["kendall"]))
+    L = ["| screen | features | model | target | @100 | @424 |", "|---|---|---|---|---|---|"]
+    for k, v in sorted(best.items(), key=lambda kv: -kv[1].get(100, -1.0)):
+        L.append(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | "
+                 + " | ".join(f"{v[n]:+.3f}" if n in v else "" for n in (100, 424)) + " |")
+    md = args.results / "RANKING.md"
+    text = md.read_text()
+    block = f"{SCREEN_BEGIN}\n" + "\n".join(L) + f"\n{SCREEN_END}"
+    if SCREEN_BEGIN in text:
+        text = text[:text.index(SCREEN_BEGIN)] + block + \
+            text[text.index(SCREEN_END) + len(SCREEN_END):]
+    else:
+        text += "\n" + block + "\n"
+    md.write_text(text)
+    print(f"{len(rows)} screening rows -> ranking_screen.json and RANKING.md")
 
 
 def summarize_final(rows):
@@ -544,6 +701,8 @@ def main():
     f.add_argument("--dish", nargs="*", default=["untrained-c5"], choices=sorted(DISHES))
     f.add_argument("--workers", type=int, default=1)
     f.add_argument("--chunk", type=int, default=100)
+    f.add_argument("--trials", nargs="+", type=int, default=None,
+                   help="only the cells of these trials (default: all)")
     f.add_argument("--work", default=str(WORK))
     harness.add_nb101_argument(f)
     f.set_defaults(fn=cmd_features)
@@ -557,13 +716,18 @@ def main():
     harness.add_nb101_argument(fl)
     fl.set_defaults(fn=cmd_final)
     tg = sub.add_parser("timing", help="the preset end to end: fit and query times")
-    tg.add_argument("--preset", default="dish-curve-boosted")
+    tg.add_argument("--preset", nargs="+",
+                    default=["dish-curve-boosted", "cell-features-boosted"])
     tg.add_argument("--dish", default="untrained-c5")
     tg.add_argument("--workers", type=int, default=1)
     tg.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
+    tg.add_argument("--note", default="", help="what else ran on the machine meanwhile")
     tg.add_argument("--work", default=str(WORK))
     harness.add_nb101_argument(tg)
     tg.set_defaults(fn=cmd_timing)
+    sc = sub.add_parser("screen", help="the development screening table")
+    sc.add_argument("--work", default=str(WORK))
+    sc.set_defaults(fn=cmd_screen)
     m = sub.add_parser("models")
     m.add_argument("--dish", nargs="+", default=["untrained-c5"])
     m.add_argument("--sets", nargs="+", default=list(FEATURE_SETS))
@@ -571,6 +735,8 @@ def main():
     m.add_argument("--targets", nargs="+", default=["raw", "rank"])
     m.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     m.add_argument("--tag", default="screen")
+    m.add_argument("--augment", type=int, default=0,
+                   help="add up to K reorderings of each training cell (same label)")
     m.add_argument("--trials", nargs="+", type=int, default=list(DEV_TRIALS),
                    help=f"default: the development trials {DEV_TRIALS} (choices are made on "
                    f"these); the reported figures use {TRIALS}")

@@ -188,8 +188,8 @@ def current(rec: dict) -> bool:
     if m is None or rec.get("method_settings") != asdict(m):
         return False
     want = {**BO, "population_size": method_epochs(m, rec["budget"])[0],
-            "sample_size": SAMPLE, "acq_fn_optimization": CANDIDATES.get(m.optimizer,
-                                                                          "mutation")}
+            "sample_size": SAMPLE,
+            "acq_fn_optimization": CANDIDATES.get(m.optimizer, "mutation")}
     got = rec.get("search_config", {})
     return all(got.get(k) == v for k, v in want.items() if k in got)
 

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from .cells import CONV1X1, CONV3X3, MAX_VERTICES, MAXPOOL3X3, OPS, Cell
-from .config import FEATURE_FAMILIES as FAMILIES
+from .config import FEATURE_FAMILIES as FAMILIES  # noqa: F401 (re-exported)
 _N_PATH_OPS = 5  # the longest input-output path passes through 5 intermediate vertices
 
 
@@ -36,6 +36,35 @@ def _padded(cell: Cell) -> tuple[np.ndarray, list[str]]:
     ops[: v - 1] = cell.ops[: v - 1]
     ops[MAX_VERTICES - 1] = cell.ops[v - 1]
     return m, ops
+
+
+def reorderings(cell: Cell, k: int, rng: np.random.Generator) -> list[Cell]:
+    """Up to ``k`` other vertex orders of the same cell (random topological orders of its
+    intermediate vertices): the same network, a different adjacency encoding
+    (homogeneous architecture augmentation, as in HAAP, Liu et al. 2022)."""
+    v = len(cell.ops)
+    out, seen = [], {tuple(range(v))}
+    for _ in range(4 * k):
+        indeg = cell.matrix.sum(0).astype(int)
+        indeg[cell.matrix[0] == 1] -= 1  # the input is placed first
+        order, ready = [0], [j for j in range(1, v - 1) if indeg[j] == 0]
+        while ready:
+            j = ready.pop(rng.integers(len(ready)))
+            order.append(j)
+            for w in range(j + 1, v - 1):
+                if cell.matrix[j, w]:
+                    indeg[w] -= 1
+                    if indeg[w] == 0:
+                        ready.append(w)
+        order.append(v - 1)
+        if tuple(order) in seen:
+            continue
+        seen.add(tuple(order))
+        m = cell.matrix[np.ix_(order, order)]
+        out.append(Cell(m, [cell.ops[i] for i in order]))
+        if len(out) == k:
+            break
+    return out
 
 
 def encoding(cells: Sequence[Cell]) -> tuple[np.ndarray, list[str]]:

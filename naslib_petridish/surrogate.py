@@ -6,7 +6,7 @@ curve, :func:`~naslib_petridish.features.dish_features`) beside the cell's free 
 path encoding and adjacency encoding (``calibration_features``).  The trees are fitted on
 the *rank* of each training accuracy (scaled to [0, 1]): a few cells of NB101 fail to
 train (accuracy ~10 %), and on raw accuracies a squared loss spends its capacity on them
-(Kendall tau 0.56 -> 0.36 at 100 training cells with LightGBM, benchmarks/results/RANKING.md).
+(Kendall tau 0.65 -> 0.43 at 100 training cells with LightGBM, benchmarks/results/RANKING.md).
 Predictions are mapped back to accuracies through the training accuracies' quantiles, so
 they are monotone in the trees' output and in the units of the training targets.
 
@@ -121,4 +121,3 @@ def describe(model: dict) -> str:
         return f"log-params line (only {model['n']} training cells)"
     return (f"LightGBM on {len(model['features'])} features "
             f"({'+'.join(model['families'])}), {model['n']} cells")
-

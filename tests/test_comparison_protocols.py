@@ -101,7 +101,6 @@ def test_plan_order_and_zero_cost_once():
     assert big == []  # cut above MAX_SIZE
 
 
-
 def test_split_fingerprint_tells_splits_apart(table):
     a = pc.split_uniform(table, 20, 30, seed=0)
     assert pc.split_fingerprint(a) == pc.split_fingerprint(pc.split_uniform(table, 20, 30, 0))
