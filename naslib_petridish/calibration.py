@@ -44,7 +44,7 @@ def log_params(cells: Sequence[Cell]) -> np.ndarray:
 
 def fit_calibration(kind: str, scores: Sequence[float], accs: Sequence[float],
                     cells: Sequence[Cell], results=None, features: Sequence[str] = (),
-                    seed: int = 0) -> dict:
+                    seed: int = 0, graph_members: int = 0) -> dict:
     """The score -> accuracy map of ``kind``, with its fit statistics (Pearson r and
     Kendall tau of score vs accuracy, ``n``).  Constant scores carry no information:
     the map then predicts the mean accuracy.  ``boosted`` also needs the motifs'
@@ -69,7 +69,8 @@ def fit_calibration(kind: str, scores: Sequence[float], accs: Sequence[float],
         cal.update(slope=float(coef[0]), params_slope=float(coef[1]), intercept=float(coef[2]))
     if kind == "boosted":
         from .surrogate import fit_boosted
-        cal["model"] = fit_boosted(features, cells, a, results, seed=seed)
+        cal["model"] = fit_boosted(features, cells, a, results, seed=seed,
+                                   graph_members=graph_members)
     return cal
 
 

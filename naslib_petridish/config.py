@@ -83,6 +83,9 @@ class PetriDishConfig:
     #: encoding), "encoding" (adjacency + operations)
     calibration_features: list = field(
         default_factory=lambda: ["dish", "free", "path", "encoding"])
+    #: with ``calibration: boosted``: graph networks (naslib_petridish.graph_ranker) trained
+    #: with a ranking loss on the cell graphs, averaged with the trees (0 = trees only)
+    calibration_graph_members: int = 0
     seed: int = 0
     #: worker processes for motif training (0 = one per CPU core)
     workers: int = 0
@@ -119,7 +122,8 @@ class PetriDishConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ConfigError(f"'{n}' must be a non-negative number, got {v!r}")
             setattr(self, n, float(v))
-        for n in ("calibration_size", "seed", "workers", "dish_val_size", "meta_steps"):
+        for n in ("calibration_size", "seed", "workers", "dish_val_size", "meta_steps",
+                  "calibration_graph_members"):
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"'{n}' must be a non-negative integer, got {v!r}")

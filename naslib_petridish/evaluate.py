@@ -136,8 +136,7 @@ def _metrics(table, cfg, pred, train, test, y_pred, scores, max_acc, y_test, que
         "petridish_motif_max_acc": correlations(max_acc, y_test),
         "baseline_params": correlations(np.log10(params), y_test),
         "baseline_random": correlations(rng.random(len(test)), y_test),
-        "calibration": {k: v for k, v in (pred.dish.calibration or {}).items()
-                        if k not in ("hashes", "scores", "accuracies")},
+        "calibration": _calibration_summary(pred.dish.calibration),
     }
     if cfg.metric != "test" and table.has_metric("test", cfg.metric_epochs)[test].all():
         y_t = table.metric(test, "test", cfg.metric_epochs)
@@ -145,6 +144,18 @@ def _metrics(table, cfg, pred, train, test, y_pred, scores, max_acc, y_test, que
             "petridish": correlations(y_pred, y_t),
             "baseline_params": correlations(np.log10(params), y_t)}
     return res
+
+
+def _calibration_summary(cal: dict | None) -> dict:
+    """The calibration without its per-cell lists and without a boosted model's trees and
+    weights (a description and the most important features instead)."""
+    out = {k: v for k, v in (cal or {}).items() if k not in ("hashes", "scores", "accuracies")}
+    if isinstance(out.get("model"), dict):
+        from .surrogate import describe
+        m = out["model"]
+        out["model"] = {"description": describe(m), "features": len(m.get("features", [])),
+                        "importance": m.get("importance", {})}
+    return out
 
 
 def dish_digest(pred: SyntheticPetriDishPredictor) -> str:

@@ -22,7 +22,9 @@ from typing import Sequence
 import numpy as np
 
 from .cells import CONV1X1, CONV3X3, MAX_VERTICES, MAXPOOL3X3, OPS, Cell
-from .config import FEATURE_FAMILIES as FAMILIES  # noqa: F401 (re-exported)
+from .config import FEATURE_FAMILIES
+
+FAMILIES = FEATURE_FAMILIES  # re-exported: the families surrogate.feature_matrix knows
 _N_PATH_OPS = 5  # the longest input-output path passes through 5 intermediate vertices
 
 

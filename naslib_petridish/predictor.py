@@ -159,7 +159,8 @@ class SyntheticPetriDishPredictor:
                        if self.trains_motifs else None)
                 cal = fit_calibration(cfg.calibration, _scores_of(res, len(pick)), y[pick],
                                       [cells[i] for i in pick], results=res,
-                                      features=cfg.calibration_features, seed=cfg.seed)
+                                      features=cfg.calibration_features, seed=cfg.seed,
+                                      graph_members=cfg.calibration_graph_members)
                 cal.update(hashes=[cells[i].hash for i in pick],
                            scores=_scores_of(res, len(pick)),
                            accuracies=y[pick].tolist())

@@ -60,7 +60,9 @@ def feature_matrix(families: Sequence[str], cells: Sequence[Cell], results=None
 
 
 def fit_boosted(families: Sequence[str], cells: Sequence[Cell], accs: Sequence[float],
-                results=None, seed: int = 0) -> dict:
+                results=None, seed: int = 0, graph_members: int = 0) -> dict:
+    """The trees (and ``graph_members`` graph networks, whose position among the training
+    cells is averaged with the trees' predicted rank) fitted on ``cells``."""
     lgb = _lightgbm()
     # rows in hash order: the trees' bagging draws rows by position, so the model would
     # otherwise depend on the order the training architectures were given in
@@ -87,6 +89,9 @@ def fit_boosted(families: Sequence[str], cells: Sequence[Cell], accs: Sequence[f
     top = np.argsort(gain)[::-1][:10]
     model.update(booster=booster.model_to_string(),
                  importance={names[i]: float(gain[i]) for i in top if gain[i] > 0})
+    if graph_members:
+        from .graph_ranker import fit_graph_ranker
+        model["graph"] = fit_graph_ranker(cells, y, graph_members, seed=seed)
     return model
 
 
@@ -97,9 +102,12 @@ def predict_boosted(model: dict, cells: Sequence[Cell], results=None) -> np.ndar
         return a * F.free_features(cells)[0][:, 0] + b
     lgb = _lightgbm()
     X, _ = feature_matrix(model["families"], cells, results)
-    r = lgb.Booster(model_str=model["booster"]).predict(X, num_threads=1)
+    r = np.clip(lgb.Booster(model_str=model["booster"]).predict(X, num_threads=1), 0.0, 1.0)
+    if model.get("graph"):  # both on the training cells' rank scale: their mean
+        from .graph_ranker import graph_quantiles
+        r = 0.5 * (r + graph_quantiles(model["graph"], cells))
     # back to accuracy units: the training accuracies' quantile at the predicted rank
-    return np.interp(np.clip(r, 0.0, 1.0), np.linspace(0.0, 1.0, len(q)), q)
+    return np.interp(r, np.linspace(0.0, 1.0, len(q)), q)
 
 
 def _lightgbm():
@@ -119,5 +127,7 @@ def _safe(names: list[str]) -> list[str]:
 def describe(model: dict) -> str:
     if model.get("booster") is None:
         return f"log-params line (only {model['n']} training cells)"
+    graph = (f" + {len(model['graph']['members'])} graph networks" if model.get("graph")
+             else "")
     return (f"LightGBM on {len(model['features'])} features "
-            f"({'+'.join(model['families'])}), {model['n']} cells")
+            f"({'+'.join(model['families'])}){graph}, {model['n']} cells")

@@ -159,3 +159,33 @@ def test_cell_features_boosted_trains_no_motif(table):
     assert not any(f.startswith("dish_") for f in p.dish.calibration["model"]["features"])
     yt = np.array([table.query(c).test_accuracy for c in test])
     assert kendalltau(q, yt).statistic > 0.3  # the synthetic accuracies follow log params
+
+
+def test_graph_networks_learn_a_ranking_and_are_stored_as_plain_lists(table):
+    import json
+
+    from naslib_petridish.graph_ranker import fit_graph_ranker, graph_quantiles, graph_scores
+
+    cells = [table.cell(i) for i in range(160)]
+    y = _accuracy_of(cells)
+    g = fit_graph_ranker(cells[:120], y[:120], members=2, seed=0, epochs=150)
+    json.dumps(g)  # the weights go into the dish file and survive JSON
+    s = graph_scores(g, cells[120:])
+    assert kendalltau(s, y[120:]).statistic > 0.4
+    q = graph_quantiles(g, cells[120:])
+    assert q.min() >= 0 and q.max() <= 1
+    assert np.allclose(graph_quantiles(g, cells[120:121]), q[:1], atol=1e-6)  # batch-free
+    again = fit_graph_ranker(cells[:120], y[:120], members=2, seed=0, epochs=150)
+    assert np.array_equal(graph_scores(again, cells[120:]), s)  # same seed, same networks
+
+
+def test_boosted_with_graph_networks_averages_both(table):
+    cells = [table.cell(i) for i in range(160)]
+    y = _accuracy_of(cells)
+    trees = fit_boosted(["free"], cells[:120], y[:120], seed=1)
+    both = fit_boosted(["free"], cells[:120], y[:120], seed=1, graph_members=1)
+    assert "graph" in both and "graph" not in trees
+    assert both["booster"] == trees["booster"]  # the trees are the same
+    p, pt = predict_boosted(both, cells[120:]), predict_boosted(trees, cells[120:])
+    assert not np.array_equal(p, pt)
+    assert kendalltau(p, y[120:]).statistic > 0.5

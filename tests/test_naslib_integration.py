@@ -46,7 +46,7 @@ def test_commands_say_naslib_is_needed(tmp_path, capsys):
 
 
 @needs_naslib
-@pytest.mark.parametrize("predictor", ["petridish", "xgb"])
+@pytest.mark.parametrize("predictor", ["petridish", "petridish-dish-curve-boosted", "xgb"])
 def test_naslib_evaluate(predictor, real_table_path, tmp_path):
     cfg = tmp_path / "predictor_config.yaml"
     cfg.write_text(textwrap.dedent(f"""

@@ -1,0 +1,105 @@
+"""A small graph network that ranks NB101 cells, trained with a pairwise ranking loss.
+
+A GIN-style encoder over the padded 7x7 cell: each vertex starts from its operation
+(input, conv3x3, conv1x1, max-pool, output; padding vertices are zeros) and adds, at every
+layer, a transform of itself with the sum over its predecessors and over its successors
+(information flows both ways, as in GATES); the output vertex and the mean over vertices
+feed a two-layer head that gives a score.  Training: full batch, Adam, the pairwise
+logistic loss over every pair of training cells with different accuracies (a ranking loss:
+only the order is learned).  Several members from different seeds are averaged.
+
+Why our own and not a library (PyTorch Geometric, DGL): the graphs have 7 vertices, so dense
+batched matrices do all of it in a few lines with PyTorch alone, and the weights go into
+the dish file as plain lists.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .cells import MAX_VERTICES, Cell
+from .inner import _threads
+
+HIDDEN, LAYERS, EPOCHS, LR, WEIGHT_DECAY = 64, 3, 300, 1e-3, 5e-4
+_N_OPS = 5  # input, the 3 operations, output
+
+
+def graph_tensors(cells: Sequence[Cell]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Adjacency ``[n, 7, 7]`` and one-hot operations ``[n, 7, 5]`` (output at vertex 6)."""
+    from .features import encoding
+
+    x = encoding(cells)[0]
+    n = len(cells)
+    iu = np.triu_indices(MAX_VERTICES, 1)
+    a = np.zeros((n, MAX_VERTICES, MAX_VERTICES), np.float32)
+    a[:, iu[0], iu[1]] = x[:, :len(iu[0])]
+    h = np.zeros((n, MAX_VERTICES, _N_OPS), np.float32)
+    h[:, 0, 0] = 1
+    h[:, MAX_VERTICES - 1, _N_OPS - 1] = 1
+    h[:, 1:MAX_VERTICES - 1, 1:_N_OPS - 1] = x[:, len(iu[0]):].reshape(n, MAX_VERTICES - 2, 3)
+    return torch.from_numpy(a), torch.from_numpy(h)
+
+
+class GraphNet(nn.Module):
+    def __init__(self, hidden: int = HIDDEN, layers: int = LAYERS):
+        super().__init__()
+        self.inp = nn.Linear(_N_OPS, hidden)
+        self.layers = nn.ModuleList(
+            nn.Sequential(nn.Linear(3 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+            for _ in range(layers))
+        self.head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, a: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.inp(h))
+        for f in self.layers:
+            x = x + f(torch.cat([x, a.transpose(1, 2) @ x, a @ x], -1))
+        return self.head(torch.cat([x[:, -1], x.mean(1)], -1)).squeeze(-1)
+
+
+def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
+                     seed: int = 0, epochs: int = EPOCHS) -> dict:
+    """Train ``members`` networks; returns their weights (plain lists) and settings."""
+    a, h = graph_tensors(cells)
+    y = torch.as_tensor(np.asarray(accs, np.float64), dtype=torch.float32)
+    sign = torch.sign(y[:, None] - y[None, :])
+    pairs = sign != 0
+    states = []
+    # one thread: the graphs are tiny, and more threads only contend (10x slower seen on a
+    # loaded 2-core machine)
+    with torch.random.fork_rng(devices=[]), _threads(1):
+        for k in range(members):
+            torch.manual_seed(seed * 1000 + k)
+            net = GraphNet()
+            opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+            for _ in range(epochs):
+                s = net(a, h)
+                loss = nn.functional.softplus(-sign * (s[:, None] - s[None, :]))[pairs].mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            states.append({k2: v.detach().tolist() for k2, v in net.state_dict().items()})
+    model = {"members": states, "hidden": HIDDEN, "layers": LAYERS, "epochs": epochs}
+    # the training cells' scores: a query is placed among them (a batch-independent scale)
+    model["train_scores"] = np.sort(graph_scores(model, cells)).tolist()
+    return model
+
+
+def graph_scores(model: dict, cells: Sequence[Cell]) -> np.ndarray:
+    """The members' mean score of each cell."""
+    a, h = graph_tensors(cells)
+    out = []
+    with torch.no_grad(), _threads(1):
+        for state in model["members"]:
+            net = GraphNet(model["hidden"], model["layers"])
+            net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+            out.append(net.eval()(a, h).numpy())
+    return np.mean(out, axis=0).astype(np.float64)
+
+
+def graph_quantiles(model: dict, cells: Sequence[Cell]) -> np.ndarray:
+    """Where each cell's score falls among the training cells' scores, in [0, 1]."""
+    ref = np.asarray(model["train_scores"], np.float64)
+    return np.interp(graph_scores(model, cells), ref, np.linspace(0.0, 1.0, len(ref)))
