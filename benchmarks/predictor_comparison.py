@@ -84,9 +84,18 @@ NOTES = """
 - **Timing.** Fit and query times are wall seconds on a 2-core machine shared with other
   jobs, libraries at their default threading (torch, xgboost, lightgbm use both cores), the
   dish presets with one motif worker (`--dish-workers 1`): at small sizes they are noisy
-  (e.g. the same predictor 10 s in one trial and 100 s in another). Initialization time is
+  (e.g. the same predictor 10 s in one trial and 100 s in another; on 2026-12-01 up to four
+  CPU-bound jobs shared the 2 cores, so NASLib's torch predictors (mlp, bananas) took up to
+  10 minutes at n = 121). Initialization time is
   dominated by the NB101 training time of the training set (about 1e4 s at n = 14), so
   this noise does not move the init-time axis.
+- **The boosted presets of RANKING.md** (`petridish-dish-curve-boosted`,
+  `petridish-cell-features-boosted`: trees on the cell's features, with or without the dish's
+  learning curve, averaged with 3 graph networks) joined the fast predictors on 2026-12-01.
+- **Records outlive the machine.** `run` counts the rows of the committed `comparison.json`
+  as done where the split drawn here has the same fingerprint (a digest of the test and
+  training lists), and `report` merges them under the work folder's rows; a session on a
+  new machine continues where the last one stopped.
 - **The paper's method** (`petridish` = paper-c) is not in these tables: its fit takes about
   1 h on 2 cores at 1,000 architectures (x3 trials x protocols). It runs with
   `... run --protocols c --sizes 1000 --predictors petridish --timeout 14400`.

@@ -98,6 +98,8 @@ METHODS = [
     Method("rs", "rs", label="random search"),
     Method("bananas", "bananas", "bananas", label="BANANAS (path-MLP ensemble)", tier=1),
     Method("npenas", "npenas", "gcn", label="NPENAS (GCN)", tier=1),
+    *_dish_methods("cell-features-boosted", "cfb"),
+    *_dish_methods("dish-curve-boosted", "dcb"),
     *_dish_methods("untrained-dish-tse", "tse"),
     *_dish_methods("quick", "quick"),
     Method("re-tse", "re", "petridish-untrained-dish-tse", label="RE, dish tse fitness, no refit",
@@ -515,8 +517,13 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
         "its answer is the best of its random initial population: the same draws as random "
         "search with the same seed (NASLib's sampler, same seed), i.e. the same accuracy as "
         "RS by construction; it is here for its cost.",
-        "- Dish presets: `petridish-untrained-dish-tse` (tse) and `petridish-quick` (quick), "
-        "one motif process each.", "",
+        "- Dish presets: `petridish-cell-features-boosted` (cfb: boosted trees and graph "
+        "networks on the cell's features, no motif), `petridish-dish-curve-boosted` (dcb: the "
+        "same with each motif's learning curve on the dish), `petridish-untrained-dish-tse` "
+        "(tse) and `petridish-quick` (quick), one motif process each.",
+        "- Runs are recorded in the committed `search_runs.jsonl` (compact: the incumbent's "
+        "trajectory at its changes); `run` skips what it holds, so later sessions continue "
+        "on any machine.", "",
         "Budgets: the NASLib epochs are computed so that every method makes at most the budget "
         "of ground-truth queries (`epochs_for_budget`); the table gives the actual counts. "
         "Queries are counted as the optimizers make them: plain RE and BANANAS/NPENAS may "
