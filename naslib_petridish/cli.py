@@ -226,6 +226,14 @@ def cmd_presets(args: argparse.Namespace) -> int:
         what = ("the dish is NOT trained (outer_lr 0)" if d.get("outer_lr", 1) == 0
                 else "not the paper's protocol" if not name.startswith("paper-")
                 else "the paper's protocol")
+        if d.get("calibration") == "boosted":
+            feats = d.get("calibration_features", [])
+            graphs = d.get("calibration_graph_members", 0)
+            print(f"{name:<{width}}boosted trees{f' + {graphs} graph networks' if graphs else ''}"
+                  f" on {', '.join(feats)}; "
+                  + (f"motif {d.get('motif')} trains {d.get('inner_epochs')} epochs on the "
+                     "untrained dish per cell" if "dish" in feats else "trains no motif"))
+            continue
         print(f"{name:<{width}}motif {d.get('motif')}, {d.get('inner_epochs')} inner x "
               f"{d.get('outer_epochs')} outer epochs; {what}")
     return 0
