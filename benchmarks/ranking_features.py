@@ -225,6 +225,12 @@ def make_model(name: str, seed: int):
                                  num_leaves=int(leaves), min_child_samples=int(mc),
                                  subsample=0.8, subsample_freq=1, colsample_bytree=0.6,
                                  n_jobs=1, random_state=seed, verbose=-1)
+    if name == "pgin":
+        return PretrainedGIN(seed)
+    if name == "pgin+lgb":
+        return RankEnsemble([PretrainedGIN(seed), make_model("lgb-7-5-1000", seed)])
+    if name == "lambdarank":  # LightGBM's LambdaRank over one group of all training cells
+        return LambdaRank(seed)
     if name == "bag5":  # five seeds of lgb-7-5-1000, rank-averaged
         return RankEnsemble([make_model("lgb-7-5-1000", seed * 10 + k) for k in range(5)])
     if name == "lgb-xt":  # extremely randomized trees
@@ -264,6 +270,120 @@ def make_model(name: str, seed: int):
         return make_pipeline(StandardScaler(), GaussianProcessRegressor(
             RBF(length_scale=10.0) + WhiteKernel(0.1), normalize_y=True, random_state=seed))
     raise ValueError(name)
+
+
+_PRETRAINED = {}
+
+
+def pretrained_encoder(n_cells: int = 20000, epochs: int = 15, seed: int = 0):
+    """A GraphNet pretrained on unlabelled cells to predict their (standardized) free
+    features: what a cell's graph implies, learned from 20,000 random NB101 cells without
+    any accuracy (cached per process)."""
+    if seed in _PRETRAINED:
+        return _PRETRAINED[seed]
+    import torch
+    from naslib_petridish.features import free_features
+    from naslib_petridish.graph_ranker import GraphNet, graph_tensors
+    table = harness.ground_truth(None)
+    rng = np.random.default_rng([seed, 0x5EED])
+    test_like = set()
+    for t in TRIALS + DEV_TRIALS:
+        test_like |= {x["hash"] for x in split_uniform(table, TEST, TRAIN, t)["test"]}
+    rows = [r for r in rng.choice(len(table), n_cells + 2000, replace=False)
+            if table.hashes[r] not in test_like][:n_cells]
+    cells = [table.cell(int(r)) for r in rows]
+    f = free_features(cells)[0]
+    f = (f - f.mean(0)) / (f.std(0) + 1e-6)
+    a, h = graph_tensors(cells)
+    tgt = torch.tensor(f, dtype=torch.float32)
+    torch.manual_seed(seed)
+    net = GraphNet()
+    net.head = torch.nn.Sequential(torch.nn.Linear(128, 64), torch.nn.ReLU(),
+                                   torch.nn.Linear(64, f.shape[1]))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    torch.set_num_threads(1)
+    for _ in range(epochs):
+        perm = torch.randperm(len(cells))
+        for i in range(0, len(cells), 256):
+            b = perm[i:i + 256]
+            x = torch.relu(net.inp(h[b]))
+            for lay in net.layers:
+                x = x + lay(torch.cat([x, a[b].transpose(1, 2) @ x, a[b] @ x], -1))
+            out = net.head(torch.cat([x[:, -1], x.mean(1)], -1))
+            loss = ((out - tgt[b]) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    print(f"pretrained on {len(cells)} unlabelled cells, last loss {float(loss):.3f}", flush=True)
+    _PRETRAINED[seed] = {k: v.detach().clone() for k, v in net.state_dict().items()
+                         if not k.startswith("head.")}
+    return _PRETRAINED[seed]
+
+
+class PretrainedGIN:
+    """GraphNet members initialized from :func:`pretrained_encoder`, then trained with the
+    pairwise ranking loss on the labelled cells (graph only: the first 36 columns)."""
+
+    def __init__(self, seed, members=3, epochs=300, lr=5e-4):
+        self.seed, self.members, self.epochs, self.lr = seed, members, epochs, lr
+
+    def fit(self, X, y):
+        import torch
+        from naslib_petridish.graph_ranker import GraphNet
+        enc = pretrained_encoder()
+        a, h = self._graph(X)
+        yt = torch.tensor(y, dtype=torch.float32)
+        sign = torch.sign(yt[:, None] - yt[None, :])
+        self.nets = []
+        for k in range(self.members):
+            torch.manual_seed(self.seed * 100 + k)
+            net = GraphNet()
+            net.load_state_dict(enc, strict=False)
+            opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=5e-4)
+            for _ in range(self.epochs):
+                s = net(a, h)
+                loss = torch.nn.functional.softplus(-sign * (s[:, None] - s[None, :]))[
+                    sign != 0].mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            self.nets.append(net.eval())
+        return self
+
+    @staticmethod
+    def _graph(X):
+        import torch
+        g = GraphRanker._graph(X[:, :36])
+        return g[0], g[1]
+
+    def predict(self, X):
+        import torch
+        from scipy.stats import rankdata
+        a, h = self._graph(X)
+        with torch.no_grad():
+            return np.mean([rankdata(n(a, h).numpy()) for n in self.nets], axis=0)
+
+
+class LambdaRank:
+    """LightGBM's lambdarank objective; the labels are the accuracy ranks cut into 31
+    relevance levels (its label_gain limit), one query group holding every training cell."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def fit(self, X, y):
+        import lightgbm as lgb
+        from scipy.stats import rankdata
+        rel = np.floor((rankdata(y) - 1) / len(y) * 31).astype(int)
+        self.m = lgb.LGBMRanker(n_estimators=500, learning_rate=0.03, num_leaves=7,
+                                min_child_samples=5, subsample=0.8, subsample_freq=1,
+                                colsample_bytree=0.6, n_jobs=1, random_state=self.seed,
+                                verbose=-1, lambdarank_truncation_level=len(y))
+        self.m.fit(X, rel, group=[len(y)])
+        return self
+
+    def predict(self, X):
+        return self.m.predict(X)
 
 
 class ColumnSlice:
