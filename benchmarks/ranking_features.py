@@ -352,7 +352,6 @@ class PretrainedGIN:
 
     @staticmethod
     def _graph(X):
-        import torch
         g = GraphRanker._graph(X[:, :36])
         return g[0], g[1]
 
