@@ -738,6 +738,8 @@ def style(name, i):
         return dict(color="red", lw=3, marker="*", ms=14, zorder=10)
     if name == "petridish-dish-curve-boosted":
         return dict(color="navy", lw=2.5, marker="s", ms=7, zorder=9)
+    if name == "petridish-cell-features-boosted":  # the same model without the dish
+        return dict(color="darkcyan", lw=2, ls="--", marker="^", ms=7, zorder=9)
     if name.startswith("petridish"):
         return dict(color="black", lw=2, marker="D", ms=6, zorder=9)
     plt = harness.pyplot()
