@@ -886,7 +886,7 @@ def markdown(summary, rows, timemodel, splits, args) -> str:
               "|---|---|---|---|---|"]
         for s in splits:
             st = s["stats"]
-            L.append(f"| {s['protocol']} | {s['trial']} | {st['test_distinct']} | "
+            L.append(f"| {s['protocol']} | {s['trial']} | {st['test_distinct']} / {st['test']} | "
                      f"{st['train_distinct']} / {st['train']} | {st['train_in_test']} |")
         L.append("")
     fails = [r for r in rows if r["status"] != "ok"]
