@@ -413,11 +413,41 @@ class RankEnsemble:
         return np.mean([rankdata(m.predict(X)) for m in self.models], axis=0)
 
 
+def reorderings(cell, k: int, rng: np.random.Generator) -> list:
+    """Up to ``k`` other vertex orders of the same cell (random topological orders of its
+    intermediate vertices): the same network, a different adjacency encoding
+    (homogeneous architecture augmentation, as in HAAP, Liu et al. 2022)."""
+    from naslib_petridish.cells import Cell
+    v = len(cell.ops)
+    out, seen = [], {tuple(range(v))}
+    for _ in range(4 * k):
+        indeg = cell.matrix.sum(0).astype(int)
+        indeg[cell.matrix[0] == 1] -= 1  # the input is placed first
+        order, ready = [0], [j for j in range(1, v - 1) if indeg[j] == 0]
+        while ready:
+            j = ready.pop(rng.integers(len(ready)))
+            order.append(j)
+            for w in range(j + 1, v - 1):
+                if cell.matrix[j, w]:
+                    indeg[w] -= 1
+                    if indeg[w] == 0:
+                        ready.append(w)
+        order.append(v - 1)
+        if tuple(order) in seen:
+            continue
+        seen.add(tuple(order))
+        m = cell.matrix[np.ix_(order, order)]
+        out.append(Cell(m, [cell.ops[i] for i in order]))
+        if len(out) == k:
+            break
+    return out
+
+
 def augmented(X, y, rows, hashes, table, blocks, k: int, seed: int):
     """The training rows plus up to ``k`` reorderings of each cell (same label; only the
     adjacency encoding changes: the other families are invariant). The encoding block
     comes first in every feature set that has it."""
-    from naslib_petridish.features import encoding, reorderings
+    from naslib_petridish.features import encoding
     rng = np.random.default_rng(seed)
     ne = blocks["encoding"][0].shape[1]
     xs, ys = [X[rows]], [y[rows]]

@@ -1,6 +1,6 @@
 """Numeric features of NB101 cells for models that learn from few labelled cells.
 
-Three families, each a function from cells to a float matrix (one row per cell) with
+Four families, each a function from cells to a float matrix (one row per cell) with
 column names:
 
 * :func:`encoding` - the adjacency + one-hot operations encoding (White et al.'s
@@ -38,35 +38,6 @@ def _padded(cell: Cell) -> tuple[np.ndarray, list[str]]:
     ops[: v - 1] = cell.ops[: v - 1]
     ops[MAX_VERTICES - 1] = cell.ops[v - 1]
     return m, ops
-
-
-def reorderings(cell: Cell, k: int, rng: np.random.Generator) -> list[Cell]:
-    """Up to ``k`` other vertex orders of the same cell (random topological orders of its
-    intermediate vertices): the same network, a different adjacency encoding
-    (homogeneous architecture augmentation, as in HAAP, Liu et al. 2022)."""
-    v = len(cell.ops)
-    out, seen = [], {tuple(range(v))}
-    for _ in range(4 * k):
-        indeg = cell.matrix.sum(0).astype(int)
-        indeg[cell.matrix[0] == 1] -= 1  # the input is placed first
-        order, ready = [0], [j for j in range(1, v - 1) if indeg[j] == 0]
-        while ready:
-            j = ready.pop(rng.integers(len(ready)))
-            order.append(j)
-            for w in range(j + 1, v - 1):
-                if cell.matrix[j, w]:
-                    indeg[w] -= 1
-                    if indeg[w] == 0:
-                        ready.append(w)
-        order.append(v - 1)
-        if tuple(order) in seen:
-            continue
-        seen.add(tuple(order))
-        m = cell.matrix[np.ix_(order, order)]
-        out.append(Cell(m, [cell.ops[i] for i in order]))
-        if len(out) == k:
-            break
-    return out
 
 
 def encoding(cells: Sequence[Cell]) -> tuple[np.ndarray, list[str]]:
@@ -147,8 +118,8 @@ def free_features(cells: Sequence[Cell]) -> tuple[np.ndarray, list[str]]:
 
 
 def dish_features(results) -> tuple[np.ndarray, list[str]]:
-    """Per-epoch training loss and accuracy on the dish, their mean (training speed) and
-    the last epoch's accuracy, from one :class:`MotifResult` per cell."""
+    """Per-epoch training loss and accuracy on the dish, minus the mean loss (training
+    speed), the mean accuracy and the loss drop, from one :class:`MotifResult` per cell."""
     results = list(results)
     if not results:
         return np.zeros((0, 0)), []
