@@ -463,9 +463,9 @@ def augmented(X, y, rows, hashes, table, blocks, k: int, seed: int):
 
 
 class GraphRanker:
-    """A small GIN over the padded 7x7 cell (forward and backward edges, as in GATES) with a
-    pairwise logistic ranking loss; ``X`` rows are the encoding block (21 adjacency bits +
-    15 operation bits) followed by any other features, which join the graph readout."""
+    """``graph_ranker.GraphNet`` members with the pairwise logistic ranking loss, on the
+    screening's feature matrices: ``X`` rows are the encoding block (21 adjacency bits + 15
+    operation bits) followed by any other features, which join the graph readout."""
 
     def __init__(self, seed: int, hidden: int = 64, layers: int = 3, epochs: int = 300,
                  members: int = 3):
@@ -486,29 +486,9 @@ class GraphRanker:
         H[:, 1:6, 1:4] = ops
         return torch.tensor(A), torch.tensor(H), torch.tensor(X[:, 36:], dtype=torch.float32)
 
-    def _net(self, extra):
-        import torch
-        from torch import nn
-        h = self.hidden
-
-        class Net(nn.Module):
-            def __init__(s):
-                super().__init__()
-                s.inp = nn.Linear(5, h)
-                s.fw = nn.ModuleList(nn.Sequential(nn.Linear(3 * h, h), nn.ReLU(),
-                                                   nn.Linear(h, h)) for _ in range(self.layers))
-                s.head = nn.Sequential(nn.Linear(2 * h + extra, h), nn.ReLU(), nn.Linear(h, 1))
-
-            def forward(s, A, H, E):
-                x = torch.relu(s.inp(H))
-                for f in s.fw:
-                    x = x + f(torch.cat([x, A.transpose(1, 2) @ x, A @ x], -1))
-                g = torch.cat([x[:, 6], x.mean(1), E], -1)
-                return s.head(g).squeeze(-1)
-        return Net()
-
     def fit(self, X, y):
         import torch
+        from naslib_petridish.graph_ranker import GraphNet
         torch.set_num_threads(1)
         self.mu, self.sd = X[:, 36:].mean(0), X[:, 36:].std(0) + 1e-6
         Xn = X.copy()
@@ -519,7 +499,7 @@ class GraphRanker:
         self.nets = []
         for k in range(self.members):
             torch.manual_seed(self.seed * 100 + k)
-            net = self._net(E.shape[1])
+            net = GraphNet(self.hidden, self.layers, extra=E.shape[1])
             opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=5e-4)
             for _ in range(self.epochs):
                 s = net(A, H, E)

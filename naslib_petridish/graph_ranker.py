@@ -44,19 +44,24 @@ def graph_tensors(cells: Sequence[Cell]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class GraphNet(nn.Module):
-    def __init__(self, hidden: int = HIDDEN, layers: int = LAYERS):
+    """``extra`` > 0: that many more inputs per cell join the readout (``forward``'s ``e``)."""
+
+    def __init__(self, hidden: int = HIDDEN, layers: int = LAYERS, extra: int = 0):
         super().__init__()
         self.inp = nn.Linear(_N_OPS, hidden)
         self.layers = nn.ModuleList(
             nn.Sequential(nn.Linear(3 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
             for _ in range(layers))
-        self.head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.head = nn.Sequential(nn.Linear(2 * hidden + extra, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, 1))
 
-    def forward(self, a: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, a: torch.Tensor, h: torch.Tensor, e: torch.Tensor | None = None
+                ) -> torch.Tensor:
         x = torch.relu(self.inp(h))
         for f in self.layers:
             x = x + f(torch.cat([x, a.transpose(1, 2) @ x, a @ x], -1))
-        return self.head(torch.cat([x[:, -1], x.mean(1)], -1)).squeeze(-1)
+        g = [x[:, -1], x.mean(1)] + ([e] if e is not None else [])
+        return self.head(torch.cat(g, -1)).squeeze(-1)
 
 
 def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
