@@ -202,17 +202,23 @@ def _query_checkpointed(pred: SyntheticPetriDishPredictor, cells: list, path: Pa
             t0 = time.perf_counter()
             y = pred.query(part, progress=bar.update)
             per_cell = (time.perf_counter() - t0) / len(part)
-            recs = [{"hash": c.hash, "prediction": float(p), "score": float(r.score),
-                     "max_acc": float(r.max_acc), "seconds": per_cell}
-                    for c, p, r in zip(part, y, pred.last_results)]
+            res = pred.last_results
+            if res is None:  # a map that reads no motif (e.g. cell-features-boosted)
+                bar.update(len(part))
+                res = [None] * len(part)
+            recs = [{"hash": c.hash, "prediction": float(p),
+                     "score": None if r is None else float(r.score),
+                     "max_acc": None if r is None else float(r.max_acc), "seconds": per_cell}
+                    for c, p, r in zip(part, y, res)]
             with open(path, "a") as f:
                 f.write("".join(json.dumps(r) + "\n" for r in recs))
                 f.flush()
                 os.fsync(f.fileno())
             done.update((r["hash"], r) for r in recs)
     rows = [done[c.hash] for c in cells]
-    return (np.array([r["prediction"] for r in rows]), np.array([r["score"] for r in rows]),
-            np.array([r["max_acc"] for r in rows]),
+    return (np.array([r["prediction"] for r in rows]),
+            np.array([np.nan if r["score"] is None else r["score"] for r in rows]),
+            np.array([np.nan if r["max_acc"] is None else r["max_acc"] for r in rows]),
             float(np.mean([r["seconds"] for r in rows])))
 
 

@@ -80,6 +80,26 @@ def test_evaluate_end_to_end(table_path, tmp_path, capsys):
     assert len(preds) == 8
 
 
+@pytest.mark.parametrize("preset", ["cell-features-boosted", "dish-curve-boosted"])
+def test_evaluate_with_the_boosted_presets(preset, table_path, tmp_path, capsys):
+    """The boosted presets through evaluate: cell-features-boosted trains no motif, so its
+    raw score and motif accuracy are recorded as undefined, not as a crash."""
+    out = tmp_path / "ev"
+    assert main(["-q", "evaluate", "--nb101", table_path, "--preset", preset, "--out",
+                 str(out), "--train-size", "30", "--test-size", "10", "--no-plot",
+                 "--set", "dish_size=40", "--set", "inner_epochs=1", "--set",
+                 "calibration_graph_members=1", "--set", "workers=1"]) == 0
+    text = capsys.readouterr().out
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["calibration"]["kind"] == "boosted"
+    assert "LightGBM" in m["calibration"]["model"]["description"]
+    assert "booster" not in json.dumps(m)  # the trees stay in the dish file
+    assert m["petridish"]["kendall_tau"] == m["petridish"]["kendall_tau"]  # defined
+    no_motif = preset == "cell-features-boosted"
+    assert ("raw score              Kendall tau undefined" in text) == no_motif
+    assert len(json.loads((out / "predictions.json").read_text())) == 10
+
+
 @pytest.mark.parametrize("argv,needle", [
     (["fit", "--preset", "nope", "--out", "X"], "unknown preset 'nope'"),
     (["fit", "--preset", "quick", "--set", "inner_epochs=-1", "--out", "X"], "positive integer"),
