@@ -145,8 +145,10 @@ def cmd_query(args: argparse.Namespace) -> int:
         y = pred.query(cells)
     finally:
         pred.close()
-    out = [{"hash": c.hash, "prediction": float(p), "score": float(r.score),
-            "motif_max_acc": float(r.max_acc)} for c, p, r in zip(cells, y, pred.last_results)]
+    res = pred.last_results or [None] * len(cells)  # None: the map reads no motif
+    out = [{"hash": c.hash, "prediction": float(p), "score": None if r is None else float(r.score),
+            "motif_max_acc": None if r is None else float(r.max_acc)}
+           for c, p, r in zip(cells, y, res)]
     text = json.dumps(out, indent=1) + "\n"
     if not args.output:
         print(text, end="")

@@ -100,6 +100,20 @@ def test_evaluate_with_the_boosted_presets(preset, table_path, tmp_path, capsys)
     assert len(json.loads((out / "predictions.json").read_text())) == 10
 
 
+def test_fit_and_query_a_dish_that_reads_no_motif(table_path, table, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["-q", "fit", "--nb101", table_path, "--preset", "cell-features-boosted",
+                 "--out", str(run), "--train-size", "20", "--set", "dish_size=40",
+                 "--set", "inner_epochs=1", "--workers", "1"]) == 0
+    archs = tmp_path / "archs.json"
+    archs.write_text(json.dumps([table.cell(r).to_dict() for r in (10, 20, 30)]))
+    assert main(["-q", "query", "--dish", str(run), "--archs", str(archs), "--output",
+                 str(tmp_path / "p.json")]) == 0
+    preds = json.loads((tmp_path / "p.json").read_text())
+    assert [p["score"] for p in preds] == [None] * 3
+    assert all(isinstance(p["prediction"], float) for p in preds)
+
+
 @pytest.mark.parametrize("argv,needle", [
     (["fit", "--preset", "nope", "--out", "X"], "unknown preset 'nope'"),
     (["fit", "--preset", "quick", "--set", "inner_epochs=-1", "--out", "X"], "positive integer"),
