@@ -157,12 +157,12 @@ class SyntheticPetriDishPredictor:
             if len(pick):
                 res = (self._score([cells[i] for i in pick], "calibration")
                        if self.trains_motifs else None)
-                cal = fit_calibration(cfg.calibration, _scores_of(res, len(pick)), y[pick],
+                scores = _scores_of(res, len(pick))
+                cal = fit_calibration(cfg.calibration, scores, y[pick],
                                       [cells[i] for i in pick], results=res,
                                       features=cfg.calibration_features, seed=cfg.seed,
                                       graph_members=cfg.calibration_graph_members)
-                cal.update(hashes=[cells[i].hash for i in pick],
-                           scores=_scores_of(res, len(pick)),
+                cal.update(hashes=[cells[i].hash for i in pick], scores=scores,
                            accuracies=y[pick].tolist())
             dish.calibration = cal
             # wall time of this call plus the outer epochs of earlier, interrupted calls
