@@ -60,6 +60,19 @@ def _describe_holder(text: str) -> str:
         return "another process"
 
 
+def _read_holder(fd: int, patience: float = 1.0) -> str:
+    """Describe the holder of the lock file open at ``fd``.
+
+    A holder that has just taken the lock writes its line a moment later, so an empty
+    or half-written file is read again for up to ``patience`` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        described = _describe_holder(os.pread(fd, 4096, 0).decode("utf-8", "replace"))
+        if described != "another process" or time.monotonic() >= deadline:
+            return described
+        time.sleep(0.02)
+
+
 def ensure_dir(path: str | os.PathLike) -> Path:
     """Create directory ``path`` (and its parents), or say in one line why not."""
     out = Path(path)
@@ -88,12 +101,13 @@ def hold(path: str | os.PathLike) -> Iterator[Path]:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
-                text = os.pread(fd, 4096, 0).decode("utf-8", "replace")
-                os.close(fd)
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
                     raise RunDirError(f"cannot lock {out}: {exc}") from exc
+                holder = _read_holder(fd)
+                os.close(fd)
                 raise RunLockedError(
-                    f"{out} is in use by {_describe_holder(text)}; wait for it to finish or "
+                    f"{out} is in use by {holder}; wait for it to finish or "
                     "stop it (its work is checkpointed), or use another --out") from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, (_holder_line() + "\n").encode(), 0)

@@ -116,6 +116,30 @@ def test_two_fresh_runs_racing_for_one_directory(table_path, tmp_path):
     assert [r["epoch"] for r in log] == [0, 1]
 
 
+def test_a_holder_that_has_not_yet_written_its_line_is_still_named(tmp_path):
+    """The loser of a race can open the lock file between the winner's flock and its
+    write; it waits for the line instead of reporting 'another process'."""
+    import threading
+    lock = tmp_path / rundir.LOCK
+    lock.write_text("")
+    fd = os.open(lock, os.O_RDONLY)
+    line = json.dumps({"pid": 4242, "host": "h", "command": "fit", "since": "now"})
+    writer = threading.Timer(0.2, lock.write_text, args=(line + "\n",))
+    writer.start()
+    try:
+        assert rundir._read_holder(fd).startswith("process 4242 on h")
+    finally:
+        writer.join()
+        os.close(fd)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    fd = os.open(empty, os.O_RDONLY)
+    try:
+        assert rundir._read_holder(fd, patience=0.1) == "another process"
+    finally:
+        os.close(fd)
+
+
 def test_lock_is_reentrant_in_one_process_and_exclusive_across(tmp_path):
     d = tmp_path / "d"
     with rundir.hold(d), rundir.hold(d):  # an evaluation holds it while its fit takes it
