@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.profiler import profile
+from torch.profiler import profile, record_function
 
 from benchmarks import harness
 from naslib_petridish.config import PetriDishConfig
 from naslib_petridish.dish import Dish
 from naslib_petridish.motifs import build_network
+from naslib_petridish.optim import FlatAdam
 
 #: operator name -> kind (self time of these never runs inside the optimizer)
 KINDS = {
@@ -41,14 +42,28 @@ KINDS = {
     "max-pool": ("aten::max_pool2d", "aten::max_pool2d_with_indices",
                  "aten::max_pool2d_with_indices_backward", "MaxPool2DWithIndicesBackward0"),
 }
-OPTIMIZER = ("Optimizer.step#Adam.step", "Optimizer.zero_grad#Adam.zero_grad")
+OPTIMIZER = ("Optimizer.step#Adam.step", "Optimizer.zero_grad#Adam.zero_grad",
+             "FlatAdam.step", "FlatAdam.zero_grad")
 
 
 def train(cell, cfg, images, labels, epochs, seed, phases=None):
     """The fast path of ``train_motif`` with optional per-phase timing."""
     torch.manual_seed(seed)
     net = build_network(cell, cfg.shape).to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.inner_lr, weight_decay=cfg.inner_weight_decay)
+    if cfg.inner_optimizer == "flat":
+        opt = FlatAdam(net.parameters(), lr=cfg.inner_lr, weight_decay=cfg.inner_weight_decay)
+
+        def zero_grad(set_to_none=True, _f=opt.zero_grad):  # named for the profiler
+            with record_function("FlatAdam.zero_grad"):
+                _f()
+
+        def step(_f=opt.step):
+            with record_function("FlatAdam.step"):
+                _f()
+    else:
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.inner_lr,
+                               weight_decay=cfg.inner_weight_decay)
+        zero_grad, step = opt.zero_grad, opt.step
     x = images.contiguous(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(seed)
     net.train()
@@ -60,10 +75,10 @@ def train(cell, cfg, images, labels, epochs, seed, phases=None):
             t0 = clock()
             loss = F.cross_entropy(net(x[idx]), labels[idx])
             t1 = clock()
-            opt.zero_grad(set_to_none=True)
+            zero_grad(set_to_none=True)
             loss.backward()
             t2 = clock()
-            opt.step()
+            step()
             t3 = clock()
             if phases is not None:
                 phases["forward"] += t1 - t0
@@ -77,14 +92,16 @@ def main():
     ap.add_argument("--cells", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--motifs", default="C,B,A")
+    ap.add_argument("--optimizer", default="flat", choices=("flat", "torch"),
+                    help="the inner loop's Adam (config field inner_optimizer)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cells = harness.random_cells(harness.ground_truth(args.nb101), args.cells, 2024)
     machine = harness.machine_description()
-    out = {"torch": torch.__version__, "threads": 1,
+    out = {"torch": torch.__version__, "threads": 1, "inner_optimizer": args.optimizer,
            "cells": args.cells, "epochs_per_cell": args.epochs, "motifs": {}}
     for name in args.motifs.split(","):
-        cfg = PetriDishConfig(motif=name)
+        cfg = PetriDishConfig(motif=name, inner_optimizer=args.optimizer)
         dish = Dish.create(cfg)
         train(cells[0], cfg, dish.images, dish.labels, 1, 0)  # warm-up
         phases = dict(forward=0.0, backward=0.0, optimizer=0.0)

@@ -27,6 +27,7 @@ from .motifs import MOTIFS, MotifShape, motif_shape
 LOSSES = ("pearson_abs", "pearson", "mse", "pairwise")
 SCORE_MODES = ("eval", "train")
 SCORES = ("zhat", "tse")
+INNER_OPTIMIZERS = ("flat", "torch")
 #: score -> accuracy maps fitted at the end of ``fit`` (see ``naslib_petridish.predictor``)
 CALIBRATIONS = ("linear", "linear_params", "boosted")
 #: the feature families ``calibration: boosted`` can learn from (naslib_petridish.features)
@@ -95,6 +96,10 @@ class PetriDishConfig:
     ray_address: Any = None
     #: tensor layout of motif training: channels_last (fast) or contiguous (NCHW)
     memory_format: str = "channels_last"
+    #: the inner loop's Adam: "flat" (one update over all parameters at once,
+    #: naslib_petridish.optim.FlatAdam: fast) or "torch" (torch.optim.Adam, tensor by
+    #: tensor); equal within float rounding
+    inner_optimizer: str = "flat"
     #: torch device motifs train on: "cpu", "cuda", "cuda:1", "mps" (weights are always
     #: initialized on the CPU, so a seed gives the same initial motif on every device)
     device: str = "cpu"
@@ -165,6 +170,9 @@ class PetriDishConfig:
         if self.memory_format not in ("channels_last", "contiguous"):
             raise ConfigError("memory_format must be 'channels_last' or 'contiguous', got "
                               f"'{self.memory_format}'")
+        if self.inner_optimizer not in INNER_OPTIMIZERS:
+            raise ConfigError(f"inner_optimizer must be one of {', '.join(INNER_OPTIMIZERS)}, "
+                              f"got '{self.inner_optimizer}'")
         if not isinstance(self.device, str):
             raise ConfigError("device must be a string such as 'cpu' or 'cuda', got "
                               f"{self.device!r}")

@@ -41,6 +41,7 @@ from .cells import as_cell
 from .config import PetriDishConfig
 from .errors import DeviceNotAvailable
 from .motifs import build_network
+from .optim import FlatAdam
 
 
 @dataclass
@@ -72,15 +73,16 @@ def _adam_tail(net: torch.nn.Module, opt: torch.optim.Adam):
     """Parameters and Adam moments as plain tensors, to continue training
     functionally (and differentiably) where ``opt`` stopped."""
     params, moments = {}, {}
+    state = opt.state
     for name, p in net.named_parameters():
-        st = opt.state.get(p, {})
+        st = state.get(p, {})
         m = st.get("exp_avg", torch.zeros_like(p)).detach().clone()
         v = st.get("exp_avg_sq", torch.zeros_like(p)).detach().clone()
         params[name] = p.detach().clone()
         moments[name] = (m, v)
     step = 0
-    if opt.state:
-        step = int(next(iter(opt.state.values()))["step"])
+    if state:
+        step = int(next(iter(state.values()))["step"])
     return params, moments, step
 
 
@@ -159,8 +161,12 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
         torch.manual_seed(seed)
         net = build_network(cell, cfg.shape, bn_momentum=cfg.bn_momentum).to(
             device=dev, dtype=dtype, memory_format=fmt)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.inner_lr,
-                               weight_decay=cfg.inner_weight_decay)
+        if cfg.inner_optimizer == "flat":  # one update over all parameters: optim.py
+            opt = FlatAdam(net.parameters(), lr=cfg.inner_lr,
+                           weight_decay=cfg.inner_weight_decay)
+        else:
+            opt = torch.optim.Adam(net.parameters(), lr=cfg.inner_lr,
+                                   weight_decay=cfg.inner_weight_decay)
         gen = torch.Generator().manual_seed(seed)
         losses, accs = [], []
         net.train()

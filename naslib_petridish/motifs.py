@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .cells import CONV1X1, CONV3X3, MAXPOOL3X3, Cell, as_cell
@@ -155,7 +156,12 @@ class CellModule(nn.Module):
         tensors: list[torch.Tensor] = [x]
         for t in range(1, n - 1):
             c = self.vc[t]
-            parts = [tensors[s] if tensors[s].shape[1] == c else tensors[s][:, :c]
+            # a surplus channel is cut off by negative padding rather than slicing: the
+            # gradient of a slice is NCHW whatever the layout, and an NCHW gradient meeting
+            # channels_last tensors makes every later backward kernel strided (up to 30x
+            # slower); padding's gradient keeps the layout
+            parts = [tensors[s] if tensors[s].shape[1] == c else
+                     F.pad(tensors[s], (0, 0, 0, 0, 0, c - tensors[s].shape[1]))
                      for s in self.preds[t]]
             if self.from_input[t]:
                 parts.append(self.projs[t](x))
@@ -198,7 +204,9 @@ class NB101Network(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.body(self.stem(x))
-        return self.classifier(h.mean(dim=(2, 3)))
+        # average pooling rather than mean(dim=(2, 3)): the gradient of mean is NCHW,
+        # avg_pool2d's keeps channels_last (see CellModule.forward)
+        return self.classifier(F.avg_pool2d(h, h.shape[-2:]).flatten(1))
 
 
 def build_network(cell: Any, shape: Any = "C", **kwargs) -> NB101Network:
