@@ -5,11 +5,14 @@ images, batch 20, Adam lr 5e-5, weight decay 1e-6, cross-entropy):
 
 * reference: ``nasbench_pytorch.model.Network`` of the same shape, trained the
   straightforward way (NCHW, one thread);
-* ours, one core: ``naslib_petridish.inner.train_motif`` (one thread);
+* ours, one core: ``naslib_petridish.inner.train_motif`` (one thread), with the default
+  ``FlatAdam`` and with ``inner_optimizer: torch`` (``torch.optim.Adam``, tensor by
+  tensor), to show what the flat update buys;
 * ours, whole machine: ``MotifRunner`` with one single-threaded worker per core.
 
-The reference and our one-core run alternate cell by cell, so machine noise hits
-both alike.  Writes ``motif_throughput.{json,png}`` to ``benchmarks/results``
+The reference and our one-core runs alternate cell by cell, so machine noise hits
+all alike.  Compilation (TorchInductor) is not a path here: ``benchmarks/compile_probe.py``
+measures why.  Writes ``motif_throughput.{json,png}`` to ``benchmarks/results``
 (``--results``).
 
     pip install nasbench-pytorch==1.3.1   # the reference (pip install -e '.[bench]')
@@ -66,12 +69,13 @@ def main():
     cells = harness.random_cells(harness.ground_truth(args.nb101), args.cells, 2024)
     workers = default_workers()
     machine = harness.machine_description()
-    out = {"torch": torch.__version__,
+    out = {"machine": machine, "torch": torch.__version__,
            "cells": args.cells, "epochs_per_cell": args.epochs, "workers": workers, "motifs": {}}
     for name in args.motifs.split(","):
         cfg = PetriDishConfig(motif=name, inner_epochs=args.epochs, workers=workers)
         dish = Dish.create(cfg)
-        ref, ours = [], []
+        ref, ours, ours_torch = [], [], []
+        cfg_torch = cfg.replace(inner_optimizer="torch")
         # warm-up (allocator, oneDNN primitive caches) for both paths
         reference_epoch_seconds(cells[0], MOTIFS[name], dish.images, dish.labels, 1, 0)
         train_motif(cells[0], dish.images, dish.labels, cfg.replace(inner_epochs=1), 0)
@@ -79,6 +83,8 @@ def main():
             ref.append(reference_epoch_seconds(c, MOTIFS[name], dish.images, dish.labels,
                                                args.epochs, i))
             ours.append(train_motif(c, dish.images, dish.labels, cfg, i).epoch_seconds)
+            ours_torch.append(train_motif(c, dish.images, dish.labels, cfg_torch,
+                                          i).epoch_seconds)
         with MotifRunner(workers) as run:
             # start the workers (and warm them up) outside the timed run
             run.run(cells[:2], dish.images, dish.labels, cfg.replace(inner_epochs=1), [0, 1])
@@ -89,12 +95,16 @@ def main():
         r = {
             "reference_1core_ms_per_epoch": 1000 * float(np.mean(ref)),
             "ours_1core_ms_per_epoch": 1000 * float(np.mean(ours)),
+            "ours_torch_adam_1core_ms_per_epoch": 1000 * float(np.mean(ours_torch)),
             "reference_1core_motif_epochs_per_s": 1 / float(np.mean(ref)),
             "ours_1core_motif_epochs_per_s": 1 / float(np.mean(ours)),
+            "ours_torch_adam_1core_motif_epochs_per_s": 1 / float(np.mean(ours_torch)),
             "ours_machine_motif_epochs_per_s": n_me / machine_s,
         }
         r["speedup_1core"] = (r["ours_1core_motif_epochs_per_s"]
                               / r["reference_1core_motif_epochs_per_s"])
+        r["speedup_1core_torch_adam"] = (r["ours_torch_adam_1core_motif_epochs_per_s"]
+                                         / r["reference_1core_motif_epochs_per_s"])
         r["speedup_machine_vs_ref_1core"] = (r["ours_machine_motif_epochs_per_s"]
                                              / r["reference_1core_motif_epochs_per_s"])
         out["motifs"][name] = r
@@ -107,13 +117,14 @@ def plot(out, machine: str, path: Path) -> Path:
     plt = harness.pyplot()
     names = list(out["motifs"])
     keys = [("reference_1core_motif_epochs_per_s", "nasbench-pytorch, 1 core"),
-            ("ours_1core_motif_epochs_per_s", "ours, 1 core"),
+            ("ours_torch_adam_1core_motif_epochs_per_s", "ours with torch.optim.Adam, 1 core"),
+            ("ours_1core_motif_epochs_per_s", "ours (FlatAdam), 1 core"),
             ("ours_machine_motif_epochs_per_s", f"ours, {out['workers']} cores")]
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    w = 0.27
+    w = 0.2
     for j, (k, label) in enumerate(keys):
-        vals = [out["motifs"][n][k] for n in names]
-        ax.bar(np.arange(len(names)) + (j - 1) * w, vals, w, label=label)
+        vals = [out["motifs"][n].get(k, np.nan) for n in names]
+        ax.bar(np.arange(len(names)) + (j - 1.5) * w, vals, w, label=label)
     ax.set_xticks(np.arange(len(names)), [f"motif {n}" for n in names])
     ax.set_ylabel("motif-epochs per second")
     ax.set_title(f"Motif training throughput ({out['cells']} cells)\n{machine[:60]}",
