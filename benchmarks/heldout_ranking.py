@@ -97,8 +97,10 @@ def main():
         label, dirs = harness.labelled_dirs(ap, item)
         summary[label] = gather(dirs)
         r = summary[label]["rows"]
-        fmt = lambda k: (f"{r[k]['mean']:+.3f}" + (f" +- {r[k]['std']:.3f}"
-                                                    if r[k]["std"] is not None else ""))
+
+        def fmt(k):
+            return (f"{r[k]['mean']:+.3f}" + (f" +- {r[k]['std']:.3f}"
+                                              if r[k]["std"] is not None else ""))
         print(f"{label} (seeds {summary[label]['seeds']}): dish tau vs val "
               f"{fmt('petridish vs val: kendall')}, params {fmt('params vs val: kendall')}, "
               f"random {fmt('random vs val: kendall')}; vs test: dish "

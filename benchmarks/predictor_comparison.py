@@ -110,7 +110,8 @@ NOTES = """
   rejects (`NotImplementedError`); the registry passes `EncodingType.SEMINAS`. NASLib's
   `ZeroCost` scores one network per call while the evaluator passes the whole list: the
   registry wraps it per architecture, after `graph.parse()` (without it the network is not a
-  registered submodule and synflow fails with a dtype error). The evaluator's architectures are built with
+  registered submodule and synflow fails with a dtype error). The evaluator's
+  architectures are built with
   `instantiate_model = False` (the encodings need the spec only; building 1,200 torch
   networks per job took minutes); the zero-cost wrapper builds each test network inside its
   timed query.
@@ -415,8 +416,8 @@ class Worker:
         hashes = [x["hash"] for x in split["train"][:n]]
         test_h = {x["hash"] for x in split["test"]}
         out = {k: _num(res.get(k)) for k in ("kendalltau", "spearman", "pearson", "mae",
-                                              "rmse", "precision_10", "precision_20",
-                                              "fit_time", "query_time")}
+                                             "rmse", "precision_10", "precision_20",
+                                             "fit_time", "query_time")}
         out.update(train_seconds_nb101=float(secs.sum()), train_times_real=int(real.sum()),
                    train_distinct=len(set(hashes)), train_in_test=sum(h in test_h for h in hashes),
                    test_distinct=len(test_h), test_size=len(split["test"]),

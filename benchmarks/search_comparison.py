@@ -395,7 +395,7 @@ def style(name: str) -> dict:
         if "quick" in name:
             c = {"re": "tab:orange", "bananas": "tab:purple", "npenas": "tab:brown"}[m.optimizer]
     ls = "--" if name.endswith("-refit") else (":" if (m and m.dish and m.optimizer == "re")
-                                                 else "-")
+                                               else "-")
     return {"color": c, "linestyle": ls, "linewidth": 2.2 if name == "re" else 1.5}
 
 

@@ -2,7 +2,8 @@
 processes on one run directory, and count what went wrong.
 
 Each run is a small ``naslib-petridish fit`` (motif C, 40 images, 40 outer epochs of 3
-motifs, 6 inner epochs, 2 worker processes, about 25 s) started in a process of its own, killed at a random moment
+motifs, 6 inner epochs, 2 worker processes, about 25 s) started in a process of its own,
+killed at a random moment
 (during start-up, an outer epoch or the calibration) with SIGKILL or SIGINT, checked, and
 resumed with ``--resume`` until it finishes; its dish must be bitwise equal to that of an
 uninterrupted run with the same seed.  After every kill the worker processes of the killed

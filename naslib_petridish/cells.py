@@ -251,7 +251,8 @@ HASH_LEN = 32
 
 
 def _looks_like_hash(x: Any) -> bool:
-    return isinstance(x, str) and len(x) == HASH_LEN and all(c in "0123456789abcdef" for c in x.lower())
+    return (isinstance(x, str) and len(x) == HASH_LEN
+            and all(c in "0123456789abcdef" for c in x.lower()))
 
 
 def as_cell(x: Any, table=None) -> Cell:
@@ -383,7 +384,8 @@ def random_cell(rng: np.random.Generator | int | None = None,
     rng = np.random.default_rng(rng)
     while True:
         m = np.triu(rng.integers(0, 2, size=(num_vertices, num_vertices)), 1)
-        ops = [INPUT] + [OPS[i] for i in rng.integers(0, len(OPS), size=num_vertices - 2)] + [OUTPUT]
+        ops = ([INPUT] + [OPS[i] for i in rng.integers(0, len(OPS), size=num_vertices - 2)]
+               + [OUTPUT])
         try:
             return Cell(m, ops)
         except InvalidCellError:

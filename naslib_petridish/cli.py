@@ -292,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--preset", default=DEFAULT_PRESET,
                        help=f"shipped preset (default {DEFAULT_PRESET}, the paper's protocol); "
                             "see 'presets'")
-        p.add_argument("--config", metavar="FILE", help="YAML file of config fields (over the preset)")
+        p.add_argument("--config", metavar="FILE",
+                       help="YAML file of config fields (over the preset)")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override one config field, e.g. --set inner_epochs=16 (repeatable)")
         p.add_argument("--train-size", type=int, help="training architectures with ground truth")

@@ -33,7 +33,8 @@ def balanced_labels(size: int, num_classes: int, rng: np.random.Generator) -> np
 def init_images(cfg: PetriDishConfig, rng: np.random.Generator) -> np.ndarray:
     """Standard-normal pixels (the scale of normalized CIFAR-10 inputs)."""
     return rng.standard_normal(
-        (cfg.dish_size + cfg.dish_val_size, cfg.dish_channels, cfg.dish_resolution, cfg.dish_resolution)
+        (cfg.dish_size + cfg.dish_val_size, cfg.dish_channels, cfg.dish_resolution,
+         cfg.dish_resolution)
     ).astype(np.float32)
 
 

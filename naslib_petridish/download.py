@@ -48,13 +48,15 @@ def fetch(url: str, dest: Path, progress: bool = True, timeout: float = 60.0) ->
         total = have + int(length) if length is not None else None
         mode = "ab" if have else "wb"
         with open(part, mode) as f, tqdm(total=total, initial=have, unit="B", unit_scale=True,
-                                         desc=f"downloading {dest.name}", disable=not progress) as bar:
+                                         desc=f"downloading {dest.name}",
+                                         disable=not progress) as bar:
             while True:
                 try:
                     chunk = resp.read(CHUNK)
                 except (OSError, http.client.HTTPException) as exc:
                     raise DownloadError(
-                        f"download interrupted ({exc}); run the same command again to resume") from exc
+                        f"download interrupted ({exc}); run the same command again "
+                        f"to resume") from exc
                 if not chunk:
                     break
                 f.write(chunk)

@@ -101,4 +101,5 @@ def require(module: str, extra: str, what: str):
             f"'naslib-petridish[{extra}]'") from exc
 
 
-__all__ = [name for name in dir() if name.endswith(("Error", "Available"))] + ["one_line", "require"]
+__all__ = ([name for name in dir() if name.endswith(("Error", "Available"))]
+           + ["one_line", "require"])

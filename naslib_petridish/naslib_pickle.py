@@ -52,7 +52,8 @@ def read_naslib_pickle(path: str | os.PathLike, progress: bool = True) -> NB101T
             })
         except Exception as exc:
             raise GroundTruthError(
-                f"{path}: entry {h!r} is not NASLib NB101 data ({type(exc).__name__}: {exc})") from exc
+                f"{path}: entry {h!r} is not NASLib NB101 data "
+                f"({type(exc).__name__}: {exc})") from exc
     return NB101Table.from_records(records, source=path)
 
 

@@ -65,7 +65,8 @@ def _standardize(v: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     return (v - v.mean()) / torch.sqrt(((v - v.mean()) ** 2).mean() + eps)
 
 
-def outer_loss(cfg: PetriDishConfig, z: torch.Tensor, zhat: torch.Tensor) -> tuple[torch.Tensor, float]:
+def outer_loss(cfg: PetriDishConfig, z: torch.Tensor,
+               zhat: torch.Tensor) -> tuple[torch.Tensor, float]:
     """The configured outer loss of ground truth ``z`` and scores ``zhat``, and the
     Pearson r of the batch.
 

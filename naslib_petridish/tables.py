@@ -22,7 +22,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .cells import HASH_LEN, Cell, as_cell
-from .errors import GroundTruthError, InvalidCellError, OutputExistsError, UnknownCellError, one_line
+from .errors import (GroundTruthError, InvalidCellError, OutputExistsError, UnknownCellError,
+                     one_line)
 
 FORMAT = "nb101-table-v1"
 EPOCHS = (4, 12, 36, 108)
@@ -118,7 +119,8 @@ class NB101Table:
                 f"{source}: not an {FORMAT} table, missing arrays {missing}")
         fmt = str(np.asarray(arrays["format"]).reshape(-1)[0])
         if fmt != FORMAT:
-            raise GroundTruthError(f"{source}: format '{fmt}' is not supported (expected '{FORMAT}')")
+            raise GroundTruthError(
+                f"{source}: format '{fmt}' is not supported (expected '{FORMAT}')")
         hashes = np.asarray(arrays["hashes"]).astype(f"<U{HASH_LEN}")
         n = len(hashes)
         shapes = {"num_vertices": (n,), "adjacency": (n, 7, 7), "ops": (n, 7), "params": (n,),
@@ -298,7 +300,8 @@ class NB101Table:
         else:
             r = int(repeat)
             if not 0 <= r < NUM_REPEATS:
-                raise GroundTruthError(f"repeat must be 0..{NUM_REPEATS - 1} or 'mean', got {repeat}")
+                raise GroundTruthError(
+                    f"repeat must be 0..{NUM_REPEATS - 1} or 'mean', got {repeat}")
             out = vals[:, r]
         if strict and np.isnan(out).any():
             bad = rows[np.isnan(out)]
@@ -332,7 +335,8 @@ class NB101Table:
             raise GroundTruthError(f"the number of cells to draw must be a non-negative "
                                    f"integer, got {n!r}")
         rng = np.random.default_rng(rng)
-        mask = np.ones(len(self), dtype=bool) if metric is None else self.has_metric(metric, epochs, repeat)
+        mask = (np.ones(len(self), dtype=bool) if metric is None
+                else self.has_metric(metric, epochs, repeat))
         if exclude is not None:
             ex = np.fromiter(exclude, dtype=np.int64)
             mask[ex[(ex >= 0) & (ex < len(self))]] = False

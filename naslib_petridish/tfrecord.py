@@ -73,7 +73,8 @@ def iter_records(f: BinaryIO, verify: bool = True, source: str = "<stream>",
 
 def write_record(f: BinaryIO, data: bytes) -> None:
     length = struct.pack("<Q", len(data))
-    f.write(length + struct.pack("<I", masked_crc(length)) + data + struct.pack("<I", masked_crc(data)))
+    f.write(length + struct.pack("<I", masked_crc(length)) + data
+            + struct.pack("<I", masked_crc(data)))
 
 
 # -- protobuf wire format ---------------------------------------------------------
@@ -193,9 +194,11 @@ def read_nb101_tfrecord(path: str | os.PathLike, verify: bool = True,
     size = os.path.getsize(path)
     with open(path, "rb") as f, tqdm(total=size, unit="B", unit_scale=True, disable=not progress,
                                      desc=f"reading {os.path.basename(path)}") as bar:
-        for n, payload in enumerate(iter_records(f, verify=verify, source=path, progress=bar.update)):
+        for n, payload in enumerate(iter_records(f, verify=verify, source=path,
+                                                 progress=bar.update)):
             try:
-                module_hash, epochs, raw_adj, raw_ops, raw_metrics = json.loads(payload.decode("utf-8"))
+                module_hash, epochs, raw_adj, raw_ops, raw_metrics = json.loads(
+                    payload.decode("utf-8"))
                 dim = int(round(len(raw_adj) ** 0.5))
                 if dim * dim != len(raw_adj):
                     raise ValueError(f"adjacency string of length {len(raw_adj)} is not square")
@@ -204,7 +207,8 @@ def read_nb101_tfrecord(path: str | os.PathLike, verify: bool = True,
                 final = metrics["evaluation_data"][-1]
             except Exception as exc:
                 raise GroundTruthError(
-                    f"{path}: record {n} is not an NB101 row ({type(exc).__name__}: {exc})") from exc
+                    f"{path}: record {n} is not an NB101 row "
+                    f"({type(exc).__name__}: {exc})") from exc
             entry = cells.get(module_hash)
             if entry is None:
                 entry = cells[module_hash] = {

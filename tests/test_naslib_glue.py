@@ -520,7 +520,7 @@ def test_refit_batch_evaluates_the_best_predicted_members_and_fits_once(table):
     assert opt.refits == 1 and opt.ground_truth_queries == 6 and len(pred.fits) == 2
     # the two best predictions (90, 80), best first; the 70 one stays predicted
     assert [str(a.cell.hash) for a, _ in opt.evaluated[4:]] == [str(table.hashes[rows[1]]),
-                                                               str(table.hashes[rows[2]])]
+                                                                str(table.hashes[rows[2]])]
     assert opt.population[-3].true_accuracy is None
     assert pred.fits[1][1][-2:] == pytest.approx([true_acc(a) for a, _ in opt.evaluated[4:]])
 
@@ -763,5 +763,5 @@ def test_refit_does_not_query_a_cell_twice(table):
     assert opt.refits == 1 and opt.refit_repeats == 1
     assert opt.ground_truth_queries == 5  # 3 + dup once + other
     assert [str(a.cell.hash) for a, _ in opt.evaluated[3:]] == [str(table.hashes[dup]),
-                                                               str(table.hashes[other])]
+                                                                str(table.hashes[other])]
     assert all(m.true_accuracy == pytest.approx(true_acc(m.arch)) for m in opt.population)

@@ -29,9 +29,12 @@ def test_paper_presets_hold_section_4_settings():
         c = resolve_config(name)
         assert (c.motif, c.inner_epochs) == (motif, inner)
         assert (c.inner_lr, c.inner_weight_decay, c.inner_batch_size) == (5e-5, 1e-6, 20)
-        assert (c.outer_epochs, c.outer_batch, c.outer_lr, c.outer_weight_decay) == (170, 6, 1e-2, 0)
-        assert (c.dish_size, c.dish_channels, c.dish_resolution, c.num_classes) == (200, 3, 16, 10)
-        assert (c.loss, c.metric, c.metric_epochs, c.train_size) == ("pearson_abs", "val", 108, 1020)
+        assert ((c.outer_epochs, c.outer_batch, c.outer_lr, c.outer_weight_decay)
+                == (170, 6, 1e-2, 0))
+        assert ((c.dish_size, c.dish_channels, c.dish_resolution, c.num_classes)
+                == (200, 3, 16, 10))
+        assert ((c.loss, c.metric, c.metric_epochs, c.train_size)
+                == ("pearson_abs", "val", 108, 1020))
 
 
 def test_config_overrides_and_errors(tmp_path):
@@ -72,7 +75,8 @@ def test_dish_from_incompatible_version_fails_clearly(tmp_path):
     raw["format_version"] = 99
     raw["package_version"] = "9.0.0"
     torch.save(raw, tmp_path / "dish.pt")
-    with pytest.raises(DishFileError, match="format version 99 was written by naslib-petridish 9.0.0"):
+    with pytest.raises(DishFileError,
+                       match="format version 99 was written by naslib-petridish 9.0.0"):
         Dish.load(tmp_path / "dish.pt")
     (tmp_path / "junk.pt").write_bytes(b"junk")
     with pytest.raises(DishFileError, match="not a dish file of naslib-petridish"):

@@ -149,7 +149,8 @@ def test_lock_is_reentrant_in_one_process_and_exclusive_across(tmp_path):
              "try:\n  rundir.hold(sys.argv[1]).__enter__()\n"
              "except Exception as e:\n  print(type(e).__name__, e)", str(d)],
             capture_output=True, text=True, timeout=60)
-        assert probe.stdout.startswith("RunLockedError") and f"process {os.getpid()}" in probe.stdout
+        assert (probe.stdout.startswith("RunLockedError")
+                and f"process {os.getpid()}" in probe.stdout)
     assert not rundir.is_held(d)
     (tmp_path / "file").write_text("x")
     with pytest.raises(PetriDishError, match="is a file, not a directory"):
@@ -323,10 +324,10 @@ def test_evaluate_shows_one_query_progress_bar(table, tmp_path, capsys):
 
 
 def test_evaluate_resume_refuses_a_dish_fitted_with_another_config(table, table_path, tmp_path,
-                                                                    capsys):
+                                                                   capsys):
     run = tmp_path / "run"
     base = ["-q", "--nb101", table_path, "--out", str(run)] + TINY + ["--set", "outer_epochs=1",
-                                                                     "--workers", "1"]
+                                                                      "--workers", "1"]
     assert main(["fit", *base, "--seed", "1"]) == 0
     assert main(["evaluate", *base, "--seed", "2", "--test-size", "5", "--resume",
                  "--no-plot"]) == 2

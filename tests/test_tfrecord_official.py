@@ -79,7 +79,8 @@ def official_classes():
                 field.type_name = type_name
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fdp)
-    descs = [pool.FindMessageTypeByName(f"nasbench.{n}") for n in ("ModelMetrics", "EvaluationData")]
+    descs = [pool.FindMessageTypeByName(f"nasbench.{n}")
+             for n in ("ModelMetrics", "EvaluationData")]
     if hasattr(message_factory, "GetMessageClass"):  # protobuf >= 4.21
         return tuple(message_factory.GetMessageClass(d) for d in descs)
     factory = message_factory.MessageFactory(pool)
@@ -139,7 +140,8 @@ def test_decode_official_bytes(pb):
             "checkpoint_path": "/tmp/model_dir/model.ckpt-0"},
            {"current_epoch": 54.0, "training_time": 1383.6879880428314,
             "train_accuracy": 0.8548677563667297, "validation_accuracy": 0.8137019276618958,
-            "test_accuracy": 0.8080929517745972, "checkpoint_path": "/tmp/model_dir/model.ckpt-21060"},
+            "test_accuracy": 0.8080929517745972,
+            "checkpoint_path": "/tmp/model_dir/model.ckpt-21060"},
            {"current_epoch": 108.0, "training_time": 2769.5480580329895, "train_accuracy": 1.0,
             "validation_accuracy": 0.9241786599, "test_accuracy": 0.9211738705,
             "checkpoint_path": "/tmp/model_dir/model.ckpt-42120"}]

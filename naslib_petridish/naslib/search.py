@@ -498,7 +498,7 @@ def optimizer_classes() -> tuple[type, type, type]:
             super().__init__(config)
             self.setup_dish(predictor, refit_every, refit_batch)
             self.setup_log(clock if clock is not None else getattr(predictor, "clock",
-                                                                    PredictorClock()))
+                                                                   PredictorClock()))
 
         def _new_member(self):
             return torch.nn.Module()  # NASLib keeps its history in a ModuleList
@@ -511,7 +511,7 @@ def optimizer_classes() -> tuple[type, type, type]:
                 super().__init__(config, **kw)
                 self.setup_dish(predictor)
                 self.setup_log(clock if clock is not None else getattr(predictor, "clock",
-                                                                        PredictorClock()))
+                                                                       PredictorClock()))
 
         WithDish.__name__ = WithDish.__qualname__ = f"PetriDish{base.__name__}"
         return WithDish
