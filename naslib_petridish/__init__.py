@@ -23,7 +23,7 @@ Modules, each depending only on the ones above it (data flows one way):
 * :mod:`.plots` -- figures of a run (needs the ``plot`` extra);
 * :mod:`.cli` -- the ``naslib-petridish`` command line.
 """
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 #: public names, imported on first use (PEP 562) so that ``import naslib_petridish`` and
 #: the command line start without loading numpy or torch
