@@ -28,7 +28,7 @@ from benchmarks import harness
 from naslib_petridish.config import PetriDishConfig
 from naslib_petridish.dish import Dish
 from naslib_petridish.motifs import build_network
-from naslib_petridish.optim import FlatAdam
+from naslib_petridish.optim import FlatAdam, inner_optimizer
 
 #: operator name -> kind (self time of these never runs inside the optimizer)
 KINDS = {
@@ -50,10 +50,10 @@ def train(cell, cfg, images, labels, epochs, seed, phases=None):
     """The fast path of ``train_motif`` with optional per-phase timing."""
     torch.manual_seed(seed)
     net = build_network(cell, cfg.shape).to(memory_format=torch.channels_last)
-    if cfg.inner_optimizer == "flat":
-        opt = FlatAdam(net.parameters(), lr=cfg.inner_lr, weight_decay=cfg.inner_weight_decay)
+    opt = inner_optimizer(net.parameters(), cfg)
+    if isinstance(opt, FlatAdam):  # torch.optim.Adam names its own profiler ranges
 
-        def zero_grad(set_to_none=True, _f=opt.zero_grad):  # named for the profiler
+        def zero_grad(set_to_none=True, _f=opt.zero_grad):
             with record_function("FlatAdam.zero_grad"):
                 _f()
 
@@ -61,8 +61,6 @@ def train(cell, cfg, images, labels, epochs, seed, phases=None):
             with record_function("FlatAdam.step"):
                 _f()
     else:
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.inner_lr,
-                               weight_decay=cfg.inner_weight_decay)
         zero_grad, step = opt.zero_grad, opt.step
     x = images.contiguous(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(seed)

@@ -41,7 +41,7 @@ from .cells import as_cell
 from .config import PetriDishConfig
 from .errors import DeviceNotAvailable
 from .motifs import build_network
-from .optim import FlatAdam
+from .optim import inner_optimizer
 
 
 @dataclass
@@ -161,12 +161,7 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
         torch.manual_seed(seed)
         net = build_network(cell, cfg.shape, bn_momentum=cfg.bn_momentum).to(
             device=dev, dtype=dtype, memory_format=fmt)
-        if cfg.inner_optimizer == "flat":  # one update over all parameters: optim.py
-            opt = FlatAdam(net.parameters(), lr=cfg.inner_lr,
-                           weight_decay=cfg.inner_weight_decay)
-        else:
-            opt = torch.optim.Adam(net.parameters(), lr=cfg.inner_lr,
-                                   weight_decay=cfg.inner_weight_decay)
+        opt = inner_optimizer(net.parameters(), cfg)  # FlatAdam unless the config says torch
         gen = torch.Generator().manual_seed(seed)
         losses, accs = [], []
         net.train()

@@ -108,3 +108,11 @@ class FlatAdam:
         step = torch.tensor(float(self.steps))
         return {p: {"step": step, "exp_avg": self._view(self.exp_avg, p, o),
                     "exp_avg_sq": self._view(self.exp_avg_sq, p, o)} for p, o in self._views}
+
+
+def inner_optimizer(params: Iterable[torch.nn.Parameter], cfg) -> "FlatAdam | torch.optim.Adam":
+    """The inner loop's Adam as ``cfg`` (a PetriDishConfig) chooses it: ``inner_optimizer``
+    ``flat`` (:class:`FlatAdam`) or ``torch`` (``torch.optim.Adam``), with the paper's
+    ``inner_lr`` and L2 ``inner_weight_decay``."""
+    cls = FlatAdam if cfg.inner_optimizer == "flat" else torch.optim.Adam
+    return cls(params, lr=cfg.inner_lr, weight_decay=cfg.inner_weight_decay)
