@@ -53,9 +53,6 @@ CANDIDATES = {"bananas": "random_sampling", "npenas": "mutation"}
 #: the dish's RE with refits: every 30 children the 15 best-predicted unevaluated members
 #: of the population (30) are evaluated and the dish refitted (budget - 30 divisible by 15)
 REFIT_EVERY, REFIT_BATCH = 30, 15
-#: the dish's RE without refits queries its population (= the budget) and then scores
-#: this many children by the dish (never evaluated: its answer is the population's best)
-NO_REFIT_CHILDREN = 150
 #: the dish's options in every dish run: one motif process (the machine is shared)
 DISH_OPTIONS = {"workers": 1}
 
@@ -69,6 +66,7 @@ class Method:
     predictor: str = "none"
     refit_every: int = 0
     refit_batch: int = 1
+    refit_predictor: bool = True
     label: str = ""
     #: 0: seconds per run (RE, RS), 1: minutes (NASLib's predictors), 2: the dish's
     tier: int = 0
@@ -82,7 +80,10 @@ def _dish_methods(preset: str, short: str) -> list[Method]:
     d = f"petridish-{preset}"
     return [
         Method(f"re-{short}-refit", "re", d, REFIT_EVERY, REFIT_BATCH,
-               f"RE, dish {short} fitness, refit every {REFIT_EVERY} (+{REFIT_BATCH} queries)",
+               label=f"RE, dish {short} fitness, refit every {REFIT_EVERY} "
+               f"(+{REFIT_BATCH} queries)", tier=2),
+        Method(f"re-{short}-fixed", "re", d, REFIT_EVERY, REFIT_BATCH, refit_predictor=False,
+               label=f"RE, dish {short} fitness, fitted once (same queries, no refit)",
                tier=2),
         Method(f"bananas-{short}", "bananas", d, label=f"BANANAS, dish {short} surrogate",
                tier=2),
@@ -91,8 +92,7 @@ def _dish_methods(preset: str, short: str) -> list[Method]:
     ]
 
 
-#: in plan order within each tier (the dish's RE without refits last: its answer is random
-#: search's by construction, it is run for its cost)
+#: in plan order within each tier
 METHODS = [
     Method("re", "re", label="RE (true accuracy, reference)"),
     Method("rs", "rs", label="random search"),
@@ -102,10 +102,6 @@ METHODS = [
     *_dish_methods("dish-curve-boosted", "dcb"),
     *_dish_methods("untrained-dish-tse", "tse"),
     *_dish_methods("quick", "quick"),
-    Method("re-tse", "re", "petridish-untrained-dish-tse", label="RE, dish tse fitness, no refit",
-           tier=2),
-    Method("re-quick", "re", "petridish-quick", label="RE, dish quick fitness, no refit",
-           tier=2),
 ]
 BY_NAME = {m.name: m for m in METHODS}
 
@@ -114,10 +110,9 @@ def method_epochs(m: Method, budget: int) -> tuple[int, int]:
     """(population_size, search epochs) giving at most ``budget`` ground-truth queries."""
     from naslib_petridish.naslib.search import SearchMethod, epochs_for_budget
 
-    sm = SearchMethod(m.optimizer, m.predictor, m.refit_every, m.refit_batch)
-    pop = budget if (sm.dish and m.optimizer == "re" and not m.refit_every) else POPULATION
-    return pop, epochs_for_budget(sm, budget, population_size=pop, num_init=BO["num_init"],
-                                  children=NO_REFIT_CHILDREN)
+    sm = SearchMethod(m.optimizer, m.predictor, m.refit_every, m.refit_batch, m.refit_predictor)
+    return POPULATION, epochs_for_budget(sm, budget, population_size=POPULATION,
+                                         num_init=BO["num_init"])
 
 
 def method_config(m: Method, budget: int, seed: int, out_dir: Path) -> str:
@@ -130,7 +125,8 @@ def method_config(m: Method, budget: int, seed: int, out_dir: Path) -> str:
              "search_space: nasbench101", "dataset: cifar10", f"out_dir: {out_dir}"]
     if m.refit_every:
         lines += [f"petridish_refit_every: {m.refit_every}",
-                  f"petridish_refit_batch: {m.refit_batch}"]
+                  f"petridish_refit_batch: {m.refit_batch}",
+                  f"petridish_refit_predictor: {str(m.refit_predictor).lower()}"]
     lines += ["search:"] + [f"  {k}: {v}" for k, v in search.items()]
     if m.dish:
         lines += ["petridish:"] + [f"  {k}: {v}" for k, v in DISH_OPTIONS.items()]
@@ -512,11 +508,11 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
         f"fitted on them and scores every later child; every {REFIT_EVERY} children the "
         f"{REFIT_BATCH} best-predicted members not yet queried are queried and the dish "
         f"refitted (ground-truth queries = {POPULATION} + {REFIT_BATCH} x refits).",
-        f"- **RE, dish fitness, no refit**: population = the budget, then "
-        f"{NO_REFIT_CHILDREN} children scored by the dish only. No child is ever queried, so "
-        "its answer is the best of its random initial population: the same draws as random "
-        "search with the same seed (NASLib's sampler, same seed), i.e. the same accuracy as "
-        "RS by construction; it is here for its cost.",
+        "- **RE, dish fitness, fitted once**: the same schedule of queries as with refits "
+        "(`petridish_refit_predictor: false`), but the dish stays as fitted on the first "
+        f"{POPULATION} cells: what refitting buys is the difference between the two. (Without "
+        "any query after the initial population the answer would be the population's best, "
+        "random search's by construction, so that variant is not run.)",
         "- Dish presets: `petridish-cell-features-boosted` (cfb: boosted trees and graph "
         "networks on the cell's features, no motif), `petridish-dish-curve-boosted` (dcb: the "
         "same with each motif's learning curve on the dish), `petridish-untrained-dish-tse` "

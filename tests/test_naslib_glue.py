@@ -225,13 +225,13 @@ class FakeRE(DishEvolutionMixin):
     """The attributes and hooks of NASLib's RegularizedEvolution the mixin relies on."""
 
     def __init__(self, space, predictor, population_size=3, sample_size=2, refit_every=0,
-                 refit_batch=1):
+                 refit_batch=1, refit_predictor=True):
         self.population_size, self.sample_size = population_size, sample_size
         self.population = collections.deque(maxlen=population_size)
         self.history: list = []
         self.search_space, self.dataset_api = space, None
         self.performance_metric, self.dataset = "val_acc", "cifar10"
-        self.setup_dish(predictor, refit_every, refit_batch)
+        self.setup_dish(predictor, refit_every, refit_batch, refit_predictor)
 
     def _new_member(self):
         return SimpleNamespace()
@@ -447,6 +447,10 @@ def test_search_method_accepts_the_documented_pairs():
     m = search_method({"optimizer": "re", "predictor": "petridish-quick",
                        "petridish_refit_every": 5, "petridish_refit_batch": 3})
     assert m == SearchMethod("re", "petridish-quick", 5, 3) and m.dish
+    assert m.refit_predictor
+    m = search_method({"optimizer": "re", "predictor": "petridish-quick",
+                       "petridish_refit_every": 5, "petridish_refit_predictor": False})
+    assert m == SearchMethod("re", "petridish-quick", 5, 1, False)
     for opt in ("bananas", "npenas"):
         assert search_method({"optimizer": opt, "predictor": "xgb"}) == SearchMethod(opt, "xgb")
         assert search_method({"optimizer": opt, "predictor": "petridish"}).dish
@@ -467,6 +471,10 @@ def test_search_method_accepts_the_documented_pairs():
      ["petridish_refit_every applies to optimizer re"]),
     ({"optimizer": "re", "predictor": "petridish", "petridish_refit_batch": 2},
      ["petridish_refit_batch needs", "petridish_refit_every > 0"]),
+    ({"optimizer": "re", "predictor": "petridish", "petridish_refit_predictor": False},
+     ["petridish_refit_predictor: false needs", "petridish_refit_every > 0"]),
+    ({"optimizer": "re", "predictor": "petridish", "petridish_refit_every": 3,
+      "petridish_refit_predictor": "no"}, ["petridish_refit_predictor must be true or false"]),
     ({"optimizer": "re", "predictor": "petridish", "petridish_refit_every": -1},
      ["petridish_refit_every must be an integer >= 0"]),
     ({"optimizer": "re", "predictor": "petridish", "petridish_refit_every": "often"},
@@ -523,6 +531,27 @@ def test_refit_batch_evaluates_the_best_predicted_members_and_fits_once(table):
                                                                 str(table.hashes[rows[2]])]
     assert opt.population[-3].true_accuracy is None
     assert pred.fits[1][1][-2:] == pytest.approx([true_acc(a) for a, _ in opt.evaluated[4:]])
+
+
+def test_refit_without_predictor_evaluates_the_same_members_and_never_refits(table):
+    rows = _by_test_acc(table, 7)
+    preds = {str(table.hashes[r]): p for r, p in zip(rows[:3], (70.0, 90.0, 80.0))}
+    runs = {}
+    for again in (True, False):
+        pred = FakePredictor(scores=preds)
+        opt = FakeRE(FakeSpace(table, rows[3:] + rows[:3]), pred, population_size=4,
+                     refit_every=3, refit_batch=2, refit_predictor=again)
+        opt.run(7)
+        runs[again] = (opt, pred)
+    (fit_opt, fit_pred), (keep_opt, keep_pred) = runs[True], runs[False]
+    # the same refit: the same two members evaluated, the same queries
+    assert [str(a.cell.hash) for a, _ in keep_opt.evaluated] == \
+        [str(a.cell.hash) for a, _ in fit_opt.evaluated]
+    assert keep_opt.refits == fit_opt.refits == 1
+    assert keep_opt.ground_truth_queries == fit_opt.ground_truth_queries == 6
+    # but the dish keeps its first fit, on the initial population only
+    assert len(keep_pred.fits) == keep_opt.fits == 1 and len(keep_pred.fits[0][1]) == 4
+    assert len(fit_pred.fits) == fit_opt.fits == 2
 
 
 # -- per-epoch records and the summary ----------------------------------------------------------
@@ -735,10 +764,10 @@ def test_search_comparison_configs_are_valid_and_within_budget(tmp_path):
             cfg = yaml.safe_load(sc.method_config(m, budget, 3, tmp_path))
             method = search_method(cfg)
             assert (method.optimizer, method.predictor) == (m.optimizer, m.predictor)
+            assert method.refit_predictor == m.refit_predictor
             s = cfg["search"]
             pop = s["population_size"]
-            assert s["epochs"] == epochs_for_budget(method, budget, pop, s["num_init"],
-                                                    sc.NO_REFIT_CHILDREN)
+            assert s["epochs"] == epochs_for_budget(method, budget, pop, s["num_init"])
             if method.dish and method.optimizer == "re":
                 children = s["epochs"] - pop
                 refits = children // method.refit_every if method.refit_every else 0

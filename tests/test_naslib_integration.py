@@ -230,6 +230,19 @@ def test_dish_evolution_with_refit_batches(real_table_path, tmp_path):
 
 
 @needs_naslib
+def test_dish_evolution_fitted_once(real_table_path, tmp_path):
+    """petridish_refit_predictor: false: the refits' queries happen, the dish is fitted
+    once (on the initial population)."""
+    summary, errors = _search(tmp_path, real_table_path, "re", "petridish-quick", 11,
+                              extra="petridish_refit_every: 3\npetridish_refit_batch: 2\n"
+                              "petridish_refit_predictor: false")
+    assert summary["petridish_refit_predictor"] is False
+    assert summary["refits"] >= 1 and summary["ground_truth_queries"] == 5 + 2 * summary["refits"]
+    assert summary["fits"] == summary["cost"]["predictor"]["fits"] == 1
+    _check_trajectory(summary, errors, 11)
+
+
+@needs_naslib
 @pytest.mark.parametrize("optimizer, predictor, words", [
     ("ls", "none", "optimizer must be one of re, rs, bananas, npenas"),
     ("rs", "xgb", "predictor 'xgb' does not go with optimizer rs; valid: none"),

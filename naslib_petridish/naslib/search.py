@@ -125,8 +125,12 @@ class DishEvolutionMixin:
     ``refit_batch`` (default 1) population members with the best predictions that
     have not been evaluated on the benchmark yet are evaluated (one ground-truth query
     each), their true accuracies replace their predictions, they join the training set
-    and the dish is fitted again, once, on the whole training set.  Where every member
-    is already evaluated nothing happens.  ``refits`` counts the refits done, so
+    and the dish is fitted again, once, on the whole training set.  With
+    ``refit_predictor`` False (config ``petridish_refit_predictor: false``) a refit
+    evaluates the members the same way but leaves the dish as it was fitted on the
+    initial population: the same queries, no learning from them (the control for what
+    refitting buys).  ``fits`` counts the dish's fits, the first included.  Where every
+    member is already evaluated nothing happens.  ``refits`` counts the refits done, so
     ``ground_truth_queries`` <= ``population_size`` + ``refits`` * ``refit_batch``
     (a batch larger than the unevaluated members evaluates those only).  A larger batch
     buys the same ground-truth budget with fewer dish fits.  A member picked for a
@@ -148,10 +152,13 @@ class DishEvolutionMixin:
     calls :meth:`setup_dish` in its ``__init__``.
     """
 
-    def setup_dish(self, predictor, refit_every: int = 0, refit_batch: int = 1) -> None:
+    def setup_dish(self, predictor, refit_every: int = 0, refit_batch: int = 1,
+                   refit_predictor: bool = True) -> None:
         self.predictor = predictor
         self.refit_every = int(refit_every)
         self.refit_batch = int(refit_batch)
+        self.refit_predictor = bool(refit_predictor)
+        self.fits = 0
         self.ground_truth_queries = 0
         self.predictor_queries = 0
         self.refits = 0
@@ -204,6 +211,7 @@ class DishEvolutionMixin:
 
     def _fit(self) -> None:
         self.predictor.fit(list(self.train_x), list(self.train_y))
+        self.fits += 1
 
     def _member(self, arch):
         member = self._new_member()
@@ -247,7 +255,8 @@ class DishEvolutionMixin:
             done += 1
         if not done:
             return False
-        self._fit()
+        if self.refit_predictor:
+            self._fit()
         self.refits += 1
         return True
 
@@ -306,6 +315,10 @@ class DishSurrogateMixin:
     def refits(self) -> int:
         return max(0, self.dish_fits - 1)
 
+    @property
+    def fits(self) -> int:
+        return self.dish_fits
+
     def _count_fit(self) -> None:
         self.dish_fits += 1
 
@@ -354,6 +367,10 @@ class PlainQueriesMixin:
     def refits(self) -> int:
         return max(0, self.clock.fits - 1)
 
+    @property
+    def fits(self) -> int:
+        return self.clock.fits
+
     def _update_history(self, child):
         self.ground_truth_queries += 1
         self.evaluated.append((child.arch, float(child.accuracy)))
@@ -395,6 +412,8 @@ class SearchMethod:
     predictor: str = "none"
     refit_every: int = 0
     refit_batch: int = 1
+    #: whether a refit fits the dish again (False: it only evaluates the best-predicted)
+    refit_predictor: bool = True
 
     @property
     def dish(self) -> bool:
@@ -424,7 +443,8 @@ def _int_option(cfg: Mapping, key: str, default: int, minimum: int) -> int:
 
 def search_method(cfg: Mapping) -> SearchMethod:
     """The :class:`SearchMethod` of a search config (``optimizer``, ``predictor``,
-    ``search.predictor_type``, ``petridish_refit_every``, ``petridish_refit_batch``), or a
+    ``search.predictor_type``, ``petridish_refit_every``, ``petridish_refit_batch``,
+    ``petridish_refit_predictor``), or a
     one-line :class:`ConfigError` naming the valid choices.
 
     ``predictor`` absent: plain for ``re``/``rs``, NASLib's ``search.predictor_type`` for
@@ -449,7 +469,14 @@ def search_method(cfg: Mapping) -> SearchMethod:
     if batch != 1 and not (dish_re and every):
         raise ConfigError("petridish_refit_batch needs optimizer re, a petridish predictor and "
                           "petridish_refit_every > 0")
-    return SearchMethod(opt, pred, every, batch)
+    refit_predictor = cfg.get("petridish_refit_predictor", True)
+    if not isinstance(refit_predictor, bool):
+        raise ConfigError(f"petridish_refit_predictor must be true or false, "
+                          f"got {refit_predictor!r}")
+    if not refit_predictor and not (dish_re and every):
+        raise ConfigError("petridish_refit_predictor: false needs optimizer re, a petridish "
+                          "predictor and petridish_refit_every > 0")
+    return SearchMethod(opt, pred, every, batch, refit_predictor)
 
 
 def epochs_for_budget(method: SearchMethod, budget: int, population_size: int = 0,
@@ -494,9 +521,9 @@ def optimizer_classes() -> tuple[type, type, type]:
         __doc__ = DishEvolutionMixin.__doc__
 
         def __init__(self, config, predictor, refit_every: int = 0, refit_batch: int = 1,
-                     clock: PredictorClock | None = None):
+                     clock: PredictorClock | None = None, refit_predictor: bool = True):
             super().__init__(config)
-            self.setup_dish(predictor, refit_every, refit_batch)
+            self.setup_dish(predictor, refit_every, refit_batch, refit_predictor)
             self.setup_log(clock if clock is not None else getattr(predictor, "clock",
                                                                    PredictorClock()))
 
@@ -548,7 +575,7 @@ def naslib_optimizer(method: SearchMethod, config, predictor=None):
     RE, BananasDish, NpenasDish = optimizer_classes()
     if method.optimizer == "re":
         return RE(config, predictor, refit_every=method.refit_every,
-                  refit_batch=method.refit_batch)
+                  refit_batch=method.refit_batch, refit_predictor=method.refit_predictor)
     return (BananasDish if method.optimizer == "bananas" else NpenasDish)(config, predictor)
 
 
@@ -661,6 +688,7 @@ def search_summary(optimizer, method: SearchMethod, cfg, table: NB101Table, metr
         "epochs": int(search.epochs), "seed": int(cfg.seed),
         "petridish_refit_every": method.refit_every,
         "petridish_refit_batch": method.refit_batch,
+        "petridish_refit_predictor": method.refit_predictor,
         "search_config": {k: search[k] for k in SEARCH_KEYS if k in search},
         "ground_truth": {"source": table.source, "metric": metric},
         "best_hash": cell.hash, "best_cell": cell.to_dict(),
@@ -671,6 +699,9 @@ def search_summary(optimizer, method: SearchMethod, cfg, table: NB101Table, metr
         "distinct_cells_queried": record.pop("distinct_cells_queried"),
         "predictor_queries": int(optimizer.predictor_queries),
         "refits": int(optimizer.refits),
+        # the predictor's fits, the first included (the dish's RE: refits + 1 unless
+        # petridish_refit_predictor is false)
+        "fits": int(optimizer.fits),
         # dish re: children whose cell was evaluated before (their true accuracy was reused)
         "known_cell_hits": int(getattr(optimizer, "known_cell_hits", 0)),
         # dish re: refit picks whose cell had been evaluated meanwhile (no query)
