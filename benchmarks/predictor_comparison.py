@@ -993,6 +993,9 @@ def cmd_report(args):
     splits = [splits[k] for k in sorted(splits)]
     figs = [p for proto in PROTOCOLS for p in plots(summary, proto, args.results)]
     md = markdown(summary, rows, tm, splits, args)
+    from benchmarks.search_comparison import comparison_section
+    search = comparison_section(args.results)
+    md = md.rstrip("\n") + "\n\n" + search if search else md
     extra = Path(args.notes).read_text() if args.notes and Path(args.notes).exists() else ""
     (args.results / "COMPARISON.md").write_text(md + ("\n" + extra if extra else ""))
     path = harness.save_json(args.results / "comparison.json", {

@@ -612,6 +612,57 @@ def test_repeats(table) -> str:
             else "mean of the repeats the table has for each cell")
 
 
+SECTION_BEGIN = "<!-- search: begin (python -m benchmarks.search_comparison report) -->"
+SECTION_END = "<!-- search: end -->"
+
+
+def comparison_section(results: Path) -> str:
+    """COMPARISON.md's part 2 (search), from the committed ``search_comparison.json``:
+    the final table in short and the figures; SEARCH.md has the details.  Both reports
+    write it (this one between its markers, predictor_comparison's as part of the page),
+    so neither removes the other's part."""
+    path = results / "search_comparison.json"
+    if not path.exists():
+        return ""
+    data = json.loads(path.read_text())
+    best = data["best_test_accuracy"]
+    lines = [SECTION_BEGIN, "## Part 2: search with the dish (SEARCH.md)", "",
+             "NASLib's optimizers on NB101 at equal budgets of ground-truth queries, through "
+             "`naslib-petridish naslib-search`; best TRUE 108-epoch test accuracy found "
+             "(NB101 repeat 0) and regret to the best cell of the space "
+             f"({100 * best:.2f} %), mean ± std over seeds; simulated time = NB101 training "
+             "time of the queried cells + the predictor's measured fit and query time. "
+             "Methods, settings and costs: SEARCH.md; regenerate with "
+             "`python -m benchmarks.search_comparison report`.", "",
+             "| budget | method | seeds | best test acc (%) | regret (pp) | GT queries | "
+             "simulated s |", "|---|---|---|---|---|---|---|"]
+    for r in data["summary"]:
+        gt = (f"{r['gt_min']}" if r["gt_min"] == r["gt_max"]
+              else f"{r['gt_min']}-{r['gt_max']}")
+        lines.append(f"| {r['budget']} | {r['label']} | {r['seeds']} | {_pm(r['acc'])} | "
+                     f"{_pm(r['regret'])} | {gt} | {_sec(r['sim_s'])} |")
+    figs = sorted(p.name for p in results.glob("search_b*_*.png"))
+    lines += ["", "Figures (best true accuracy against ground-truth queries and against "
+              "simulated time): " + ", ".join(f"`{f}`" for f in figs), "", SECTION_END]
+    return "\n".join(lines) + "\n"
+
+
+def refresh_comparison_md(results: Path) -> None:
+    """Replace part 2 of COMPARISON.md (between the markers) by :func:`comparison_section`."""
+    md = results / "COMPARISON.md"
+    if not md.exists():
+        return
+    text = md.read_text()
+    new = comparison_section(results)
+    if SECTION_BEGIN in text and SECTION_END in text:
+        head, rest = text.split(SECTION_BEGIN, 1)
+        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
+        text = head + new + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + new
+    md.write_text(text)
+
+
 def cmd_report(args) -> int:
     merged = all_results(args.work, args.results)
     results = [r for r in merged if r.get("budget") in args.budgets]
@@ -642,6 +693,7 @@ def cmd_report(args) -> int:
     lines = [json.dumps(compact(r), separators=(",", ":"))
              for r in sorted(merged, key=run_key)]
     (out / COMMITTED).write_text("\n".join(lines) + "\n")
+    refresh_comparison_md(out)
     print(f"wrote {out / 'SEARCH.md'}, {out / COMMITTED} ({len(lines)} runs) and "
           f"{len(figs)} figures")
     return 0

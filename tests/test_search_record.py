@@ -46,3 +46,35 @@ def test_stale_settings_are_not_reused(tmp_path):
     sc.harness.save_json(sc.result_path(tmp_path / "work", "re", 150, 0), local)
     got = sc.all_results(tmp_path / "work", results)
     assert [(r["seed"], r["best_true_test_accuracy"]) for r in got] == [(0, 0.94)]
+
+
+def _summary_row(budget, method, label, acc, seeds=10):
+    return {"budget": budget, "method": method, "label": label, "seeds": seeds,
+            "acc": [acc, 0.001], "regret": [0.95 - acc, 0.001], "gt_min": 135,
+            "gt_max": 150, "sim_s": [2.5e5, 1e4]}
+
+
+def test_search_part_of_comparison_md_is_replaced_not_appended(tmp_path):
+    """COMPARISON.md's search part: written between its markers; a second report
+    replaces it and keeps what the predictor comparison wrote around it."""
+    import json
+
+    (tmp_path / "search_b150_queries.png").write_bytes(b"")
+    data = {"best_test_accuracy": 0.95,
+            "summary": [_summary_row(150, "re", "RE (reference)", 0.9402)]}
+    (tmp_path / "search_comparison.json").write_text(json.dumps(data))
+    md = tmp_path / "COMPARISON.md"
+    md.write_text("# Predictor comparison\n\nprotocol tables\n")
+    sc.refresh_comparison_md(tmp_path)
+    first = md.read_text()
+    assert first.startswith("# Predictor comparison\n\nprotocol tables\n")
+    assert "| 150 | RE (reference) | 10 | 94.02 ± 0.10 | 0.98 ± 0.10 | 135-150 |" in first
+    assert "`search_b150_queries.png`" in first
+    data["summary"].append(_summary_row(300, "rs", "random search", 0.9385))
+    (tmp_path / "search_comparison.json").write_text(json.dumps(data))
+    md.write_text(first + "\n## Notes after it\n")
+    sc.refresh_comparison_md(tmp_path)
+    second = md.read_text()
+    assert second.count(sc.SECTION_BEGIN) == 1 and second.count("RE (reference)") == 1
+    assert "| 300 | random search | 10 | 93.85" in second
+    assert second.rstrip().endswith("## Notes after it")
