@@ -44,7 +44,7 @@ def log_params(cells: Sequence[Cell]) -> np.ndarray:
 
 def fit_calibration(kind: str, scores: Sequence[float], accs: Sequence[float],
                     cells: Sequence[Cell], results=None, features: Sequence[str] = (),
-                    seed: int = 0, graph_members: int = 0) -> dict:
+                    seed: int = 0, graph_members: int = 0, self_training: int = 0) -> dict:
     """The score -> accuracy map of ``kind``, with its fit statistics (Pearson r and
     Kendall tau of score vs accuracy, ``n``).  Constant scores carry no information:
     the map then predicts the mean accuracy.  ``boosted`` also needs the motifs'
@@ -70,7 +70,8 @@ def fit_calibration(kind: str, scores: Sequence[float], accs: Sequence[float],
     if kind == "boosted":
         from .surrogate import fit_boosted
         cal["model"] = fit_boosted(features, cells, a, results, seed=seed,
-                                   graph_members=graph_members)
+                                   graph_members=graph_members,
+                                   self_training=self_training)
     return cal
 
 

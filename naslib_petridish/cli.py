@@ -231,7 +231,10 @@ def cmd_presets(args: argparse.Namespace) -> int:
         if d.get("calibration") == "boosted":
             feats = d.get("calibration_features", [])
             graphs = d.get("calibration_graph_members", 0)
-            print(f"{name:<{width}}boosted trees{f' + {graphs} graph networks' if graphs else ''}"
+            st = d.get("calibration_self_training", 0)
+            graphs = (f" + {graphs} graph networks" if graphs else "") + (
+                f" self-trained on {st} unlabelled cells" if st else "")
+            print(f"{name:<{width}}boosted trees{graphs}"
                   f" on {', '.join(feats)}; "
                   + (f"motif {d.get('motif')} trains {d.get('inner_epochs')} epochs on the "
                      "untrained dish per cell" if "dish" in feats else "trains no motif"))

@@ -87,6 +87,9 @@ class PetriDishConfig:
     #: with ``calibration: boosted``: graph networks (naslib_petridish.graph_ranker) trained
     #: with a ranking loss on the cell graphs, averaged with the trees (0 = trees only)
     calibration_graph_members: int = 0
+    #: with graph networks: self-train them on this many unlabelled random cells, taught
+    #: by the fitted trees and networks (naslib_petridish.surrogate; 0 = off)
+    calibration_self_training: int = 0
     seed: int = 0
     #: worker processes for motif training (0 = one per CPU core)
     workers: int = 0
@@ -128,7 +131,7 @@ class PetriDishConfig:
                 raise ConfigError(f"'{n}' must be a non-negative number, got {v!r}")
             setattr(self, n, float(v))
         for n in ("calibration_size", "seed", "workers", "dish_val_size", "meta_steps",
-                  "calibration_graph_members"):
+                  "calibration_graph_members", "calibration_self_training"):
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"'{n}' must be a non-negative integer, got {v!r}")
@@ -153,6 +156,11 @@ class PetriDishConfig:
         if self.calibration not in CALIBRATIONS:
             raise ConfigError(f"unknown calibration '{self.calibration}'; available: "
                               f"{', '.join(CALIBRATIONS)}")
+        if self.calibration_self_training and not (self.calibration == "boosted"
+                                                   and self.calibration_graph_members):
+            raise ConfigError("'calibration_self_training' trains the graph networks of "
+                              "'calibration: boosted': set 'calibration_graph_members' > 0 "
+                              "(and 'calibration: boosted'), or 'calibration_self_training: 0'")
         v = self.pairwise_temperature
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
             raise ConfigError(f"'pairwise_temperature' must be a positive number, got {v!r}")

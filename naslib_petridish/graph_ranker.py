@@ -8,6 +8,11 @@ feed a two-layer head that gives a score.  Training: full batch, Adam, the pairw
 logistic loss over every pair of training cells with different accuracies (a ranking loss:
 only the order is learned).  Several members from different seeds are averaged.
 
+Self-training (:func:`pretrain_states`): before they see the labels, the members can first
+learn the order a teacher (the fitted trees and graph networks) gives to thousands of
+unlabelled cells (mini-batches of that pairwise loss), then be fine-tuned on the labelled
+cells for fewer epochs (``fit_graph_ranker(..., init=...)``).
+
 Why our own and not a library (PyTorch Geometric, DGL): the graphs have 7 vertices, so dense
 batched matrices do all of it in a few lines with PyTorch alone, and the weights go into
 the dish file as plain lists.
@@ -24,6 +29,9 @@ from .cells import MAX_VERTICES, Cell
 from .inner import _threads
 
 HIDDEN, LAYERS, EPOCHS, LR, WEIGHT_DECAY = 64, 3, 300, 1e-3, 5e-4
+#: self-training: epochs over the unlabelled cells, their batch size, and the fine-tuning
+#: epochs on the labelled cells (chosen on development splits, benchmarks/ranking_features.py)
+PRETRAIN_EPOCHS, PRETRAIN_BATCH, FINETUNE_EPOCHS = 30, 256, 100
 _N_OPS = 5  # input, the 3 operations, output
 
 
@@ -64,24 +72,41 @@ class GraphNet(nn.Module):
         return self.head(torch.cat(g, -1)).squeeze(-1)
 
 
-def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
-                     seed: int = 0, epochs: int = EPOCHS) -> dict:
-    """Train ``members`` networks; returns their weights (plain lists) and settings."""
-    a, h = graph_tensors(cells)
-    y = torch.as_tensor(np.asarray(accs, np.float64), dtype=torch.float32)
+def _pairwise_loss(s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean logistic loss over the pairs of different targets (0 when there are none)."""
     sign = torch.sign(y[:, None] - y[None, :])
     pairs = sign != 0
+    if not bool(pairs.any()):
+        return s.sum() * 0.0
+    return nn.functional.softplus(-sign * (s[:, None] - s[None, :]))[pairs].mean()
+
+
+def _new_net(seed: int, init: dict | None) -> GraphNet:
+    torch.manual_seed(seed)
+    net = GraphNet()
+    if init is not None:
+        net.load_state_dict({k: torch.tensor(v) for k, v in init.items()})
+    return net
+
+
+def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
+                     seed: int = 0, epochs: int = EPOCHS,
+                     init: Sequence[dict] | None = None) -> dict:
+    """Train ``members`` networks (from the weights ``init``, one per member, when given:
+    fine-tuning); returns their weights (plain lists) and settings."""
+    if init is not None and len(init) != members:
+        raise ValueError(f"init holds the weights of {len(init)} network(s), for {members} members")
+    a, h = graph_tensors(cells)
+    y = torch.as_tensor(np.asarray(accs, np.float64), dtype=torch.float32)
     states = []
     # one thread: the graphs are tiny, and more threads only contend (10x slower seen on a
     # loaded 2-core machine)
     with torch.random.fork_rng(devices=[]), _threads(1):
         for k in range(members):
-            torch.manual_seed(seed * 1000 + k)
-            net = GraphNet()
+            net = _new_net(seed * 1000 + k, None if init is None else init[k])
             opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
             for _ in range(epochs):
-                s = net(a, h)
-                loss = nn.functional.softplus(-sign * (s[:, None] - s[None, :]))[pairs].mean()
+                loss = _pairwise_loss(net(a, h), y)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -90,6 +115,32 @@ def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
     # the training cells' scores: a query is placed among them (a batch-independent scale)
     model["train_scores"] = np.sort(graph_scores(model, cells)).tolist()
     return model
+
+
+def pretrain_states(cells: Sequence[Cell], teacher: Sequence[float], members: int,
+                    seed: int = 0, epochs: int = PRETRAIN_EPOCHS,
+                    batch: int = PRETRAIN_BATCH) -> list[dict]:
+    """``members`` networks trained to order ``cells`` as the ``teacher`` scores do
+    (pairwise loss within shuffled mini-batches); their weights, for ``init``."""
+    a, h = graph_tensors(cells)
+    t = torch.as_tensor(np.asarray(teacher, np.float64), dtype=torch.float32)
+    if len(t) != len(cells):
+        raise ValueError(f"{len(t)} teacher scores for {len(cells)} cells")
+    states = []
+    with torch.random.fork_rng(devices=[]), _threads(1):
+        for k in range(members):
+            # seeds apart from the fine-tuning ones (seed * 1000 + k)
+            net = _new_net(seed * 1000 + 500 + k, None)
+            opt = torch.optim.Adam(net.parameters(), lr=LR)
+            gen = torch.Generator().manual_seed(seed * 1000 + 500 + k)
+            for _ in range(epochs):
+                for idx in torch.randperm(len(t), generator=gen).split(batch):
+                    loss = _pairwise_loss(net(a[idx], h[idx]), t[idx])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+            states.append({k2: v.detach().tolist() for k2, v in net.state_dict().items()})
+    return states
 
 
 def graph_scores(model: dict, cells: Sequence[Cell]) -> np.ndarray:

@@ -161,7 +161,8 @@ class SyntheticPetriDishPredictor:
                 cal = fit_calibration(cfg.calibration, scores, y[pick],
                                       [cells[i] for i in pick], results=res,
                                       features=cfg.calibration_features, seed=cfg.seed,
-                                      graph_members=cfg.calibration_graph_members)
+                                      graph_members=cfg.calibration_graph_members,
+                                      self_training=cfg.calibration_self_training)
                 cal.update(hashes=[cells[i].hash for i in pick], scores=scores,
                            accuracies=y[pick].tolist())
             dish.calibration = cal

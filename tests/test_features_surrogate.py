@@ -189,3 +189,64 @@ def test_boosted_with_graph_networks_averages_both(table):
     p, pt = predict_boosted(both, cells[120:]), predict_boosted(trees, cells[120:])
     assert not np.array_equal(p, pt)
     assert kendalltau(p, y[120:]).statistic > 0.5
+
+
+def test_pretrained_networks_learn_the_teachers_order(table):
+    from naslib_petridish.graph_ranker import (fit_graph_ranker, graph_scores,
+                                               pretrain_states)
+
+    cells = [table.cell(i) for i in range(400)]
+    teacher = _accuracy_of(cells)  # any scores: the students must reproduce their order
+    states = pretrain_states(cells[:300], teacher[:300], members=1, seed=0, epochs=20,
+                             batch=64)
+    # fine-tuning for 0 epochs keeps the pretrained weights: they alone rank unseen cells
+    g = fit_graph_ranker(cells[:1], teacher[:1], members=1, seed=0, epochs=0, init=states)
+    assert kendalltau(graph_scores(g, cells[300:]), teacher[300:]).statistic > 0.4
+    fresh = fit_graph_ranker(cells[:1], teacher[:1], members=1, seed=0, epochs=0)
+    assert abs(kendalltau(graph_scores(fresh, cells[300:]), teacher[300:]).statistic) < 0.4
+    with pytest.raises(ValueError, match="for 2 members"):
+        fit_graph_ranker(cells[:10], teacher[:10], members=2, init=states)
+
+
+def test_unlabelled_cells_are_distinct_seeded_and_exclude_the_training_cells():
+    from naslib_petridish.surrogate import unlabelled_cells
+
+    a = unlabelled_cells(200, set(), seed=3)
+    assert len({c.hash for c in a}) == 200
+    assert [c.hash for c in unlabelled_cells(200, set(), seed=3)] == [c.hash for c in a]
+    assert [c.hash for c in unlabelled_cells(200, set(), seed=4)] != [c.hash for c in a]
+    skip = {c.hash for c in a[:50]}
+    assert not skip & {c.hash for c in unlabelled_cells(200, skip, seed=3)}
+
+
+@pytest.mark.parametrize("families", [["free", "path"], ["dish", "free"]])
+def test_self_training_replaces_the_graph_networks_and_is_reproducible(table, families):
+    cells = [table.cell(i) for i in range(160)]
+    y = _accuracy_of(cells)
+    res = [MotifResult(hash=c.hash, losses=[2.3 - 0.1 * k - 0.001 * i for k in range(3)],
+                       accs=[0.1 * k for k in range(3)], max_acc=0.2, score=0.0, grad=None,
+                       train_seconds=0.1) for i, c in enumerate(cells)]
+    plain = fit_boosted(families, cells[:120], y[:120], res[:120], seed=1, graph_members=1)
+    st = fit_boosted(families, cells[:120], y[:120], res[:120], seed=1, graph_members=1,
+                     self_training=300)
+    assert st["booster"] == plain["booster"]  # the final trees are the same
+    assert st["graph"]["members"] != plain["graph"]["members"]
+    info = st["self_training"]
+    assert info["unlabelled"] == 300 and info["finetune_epochs"] == st["graph"]["epochs"]
+    assert ("trees on free" in info["teacher"]) and "dish" not in info["teacher"]
+    p = predict_boosted(st, cells[120:], res[120:])
+    assert kendalltau(p, y[120:]).statistic > 0.5
+    again = fit_boosted(families, cells[:120], y[:120], res[:120], seed=1, graph_members=1,
+                        self_training=300)
+    assert np.array_equal(predict_boosted(again, cells[120:], res[120:]), p)
+
+
+def test_self_training_needs_graph_networks(table):
+    cells = [table.cell(i) for i in range(20)]
+    with pytest.raises(ConfigError, match="calibration_graph_members"):
+        fit_boosted(["free"], cells, _accuracy_of(cells), self_training=100)
+    with pytest.raises(ConfigError, match="calibration_graph_members"):
+        PetriDishConfig(calibration="boosted", calibration_self_training=100)
+    with pytest.raises(ConfigError, match="non-negative integer"):
+        PetriDishConfig(calibration="boosted", calibration_graph_members=1,
+                        calibration_self_training=-1)

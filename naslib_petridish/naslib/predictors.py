@@ -18,6 +18,8 @@ PETRIDISH_PRESETS = {
     "petridish-untrained-dish-tse": "untrained-dish-tse",
     "petridish-dish-curve-boosted": "dish-curve-boosted",
     "petridish-cell-features-boosted": "cell-features-boosted",
+    "petridish-dish-curve-self-trained": "dish-curve-self-trained",
+    "petridish-cell-features-self-trained": "cell-features-self-trained",
 }
 
 _CLASS = None
