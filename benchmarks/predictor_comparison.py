@@ -54,7 +54,8 @@ SIZES = [5, 8, 14, 24, 42, 71, 121, 205, 347, 589, 1000]  # White et al.'s grid
 #: size-independent baselines: evaluated once per (protocol, trial), recorded as size 0
 ZERO_COST = ("params", "flops", "synflow")
 FAST = ["params", "petridish-untrained-dish-tse", "petridish-dish-curve-boosted",
-        "petridish-cell-features-boosted", "xgb", "lgb",
+        "petridish-cell-features-boosted", "petridish-dish-curve-self-trained",
+        "petridish-cell-features-self-trained", "xgb", "lgb",
         "rf", "ngb", "bayes_lin_reg", "gp", "mlp", "bananas"]
 SLOW = ["bonas", "gcn", "nao", "seminas", "bohamiann", "dngo", "sparse_gp", "var_sparse_gp",
         "flops", "synflow", "petridish-quick"]
@@ -741,6 +742,10 @@ def style(name, i):
         return dict(color="navy", lw=2.5, marker="s", ms=7, zorder=9)
     if name == "petridish-cell-features-boosted":  # the same model without the dish
         return dict(color="darkcyan", lw=2, ls="--", marker="^", ms=7, zorder=9)
+    if name == "petridish-dish-curve-self-trained":
+        return dict(color="darkmagenta", lw=2.5, marker="s", ms=7, zorder=9)
+    if name == "petridish-cell-features-self-trained":
+        return dict(color="hotpink", lw=2, ls="--", marker="^", ms=7, zorder=9)
     if name.startswith("petridish"):
         return dict(color="black", lw=2, marker="D", ms=6, zorder=9)
     plt = harness.pyplot()
