@@ -30,7 +30,7 @@ import signal
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -183,7 +183,7 @@ def current(rec: dict) -> bool:
     """Whether a recorded run was made with the method's settings of today (a change of
     settings, e.g. BANANAS's candidates, makes it stale: it is run again)."""
     m = BY_NAME.get(rec["method"])
-    if m is None or rec.get("method_settings") != asdict(m):
+    if m is None or _settings(rec) != asdict(m):
         return False
     want = {**BO, "population_size": method_epochs(m, rec["budget"])[0],
             "sample_size": SAMPLE,
@@ -192,9 +192,18 @@ def current(rec: dict) -> bool:
     return all(got.get(k) == v for k, v in want.items() if k in got)
 
 
-def all_results(work: Path, results: Path) -> list[dict]:
-    """Runs with today's settings: committed ones, overridden by the work folder's."""
-    runs = {run_key(r): r for r in read_committed(results) if current(r)}
+def _settings(rec: dict) -> dict:
+    """A run's method settings, a field added to ``Method`` since the run was made read as
+    that field's default (what every run did before the field existed: e.g. runs before
+    ``refit_predictor`` all refitted)."""
+    defaults = {f.name: f.default for f in fields(Method)}
+    return {**defaults, **rec.get("method_settings", {})}
+
+
+def all_results(work: Path, results: Path, stale: bool = False) -> list[dict]:
+    """Runs with today's settings: committed ones, overridden by the work folder's
+    (``stale``: every recorded run, whatever its settings: the record keeps them all)."""
+    runs = {run_key(r): r for r in read_committed(results) if stale or current(r)}
     runs.update({run_key(r): r for r in read_results(work) if current(r)})
     return list(runs.values())
 
@@ -690,8 +699,11 @@ def cmd_report(args) -> int:
     harness.save_json(out / "search_comparison.json", {
         "best_test_accuracy": best, "best_hash": best_hash, "summary": rows,
         "time_model": tm_desc, "failures": len(failures)})
+    # the record keeps every committed run, stale ones too (a report must never drop what an
+    # earlier session measured; the tables above use the current ones only)
+    record = all_results(args.work, args.results, stale=True)
     lines = [json.dumps(compact(r), separators=(",", ":"))
-             for r in sorted(merged, key=run_key)]
+             for r in sorted(record, key=run_key)]
     (out / COMMITTED).write_text("\n".join(lines) + "\n")
     refresh_comparison_md(out)
     print(f"wrote {out / 'SEARCH.md'}, {out / COMMITTED} ({len(lines)} runs) and "

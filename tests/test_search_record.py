@@ -46,6 +46,23 @@ def test_stale_settings_are_not_reused(tmp_path):
     sc.harness.save_json(sc.result_path(tmp_path / "work", "re", 150, 0), local)
     got = sc.all_results(tmp_path / "work", results)
     assert [(r["seed"], r["best_true_test_accuracy"]) for r in got] == [(0, 0.94)]
+    # the record keeps every committed run: a report must not drop the stale ones
+    kept = sc.all_results(tmp_path / "work", results, stale=True)
+    assert sorted((r["seed"], r["best_true_test_accuracy"]) for r in kept) == [
+        (0, 0.94), (1, 0.93), (2, 0.93)]
+
+
+def test_runs_made_before_a_settings_field_existed_are_current():
+    """A field added to Method later (refit_predictor, default True) is read as its default
+    in older records: those runs did exactly that."""
+    old = _record("re-cfb-refit")
+    del old["method_settings"]["refit_predictor"]
+    old["search_config"] = {}
+    assert sc.current(old)
+    fixed = _record("re-cfb-fixed")  # refit_predictor False: an old record is not this
+    del fixed["method_settings"]["refit_predictor"]
+    fixed["search_config"] = {}
+    assert not sc.current(fixed)
 
 
 def _summary_row(budget, method, label, acc, seeds=10):
