@@ -93,6 +93,20 @@ NOTES = """
 - **The boosted presets of RANKING.md** (`petridish-dish-curve-boosted`,
   `petridish-cell-features-boosted`: trees on the cell's features, with or without the dish's
   learning curve, averaged with 3 graph networks) joined the fast predictors on 2026-12-01.
+- **The self-trained presets of RANKING.md** (`petridish-dish-curve-self-trained`,
+  `petridish-cell-features-self-trained`: the boosted presets with graph networks
+  self-trained on 10,000 unlabelled random cells) joined on 2026-12-02. Run so far:
+  `cell-features-self-trained` in (c) at every size; `dish-curve-self-trained` in (c) at 14,
+  42 and 121 (it trains a motif per training and per test cell: about 0.25 s each on a free
+  core, 0.4-0.6 s on the shared one); both in (b) and (a) at the sizes the tables show, the
+  rest queued in the same order (`... run --protocols b a --predictors
+  petridish-cell-features-self-trained petridish-dish-curve-self-trained`). Their fit time
+  includes the self-training (1.5-4 minutes on the shared machine), which does not move
+  the initialization-time axis (NB101 training time of the training cells dominates).
+  Lost runs: the slow predictors' results at (c) n = 14 and 121 (gcn, dngo, bonas, ...) of
+  2026-12-01 were on a machine that was replaced before they were recorded here; they are
+  queued again (`... run --protocols c --sizes 14 --predictors flops dngo bonas gcn
+  bohamiann sparse_gp var_sparse_gp nao seminas --timeout 900`).
 - **Records outlive the machine.** `run` counts the rows of the committed `comparison.json`
   as done where the split drawn here has the same fingerprint (a digest of the test and
   training lists), and `report` merges them under the work folder's rows; a session on a
