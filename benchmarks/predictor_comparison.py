@@ -98,11 +98,12 @@ NOTES = """
   self-trained on 10,000 unlabelled random cells) joined on 2026-12-02. Run so far:
   `cell-features-self-trained` in (c) at every size; `dish-curve-self-trained` in (c) at 14,
   42 and 121 (it trains a motif per training and per test cell: about 0.25 s each on a free
-  core, 0.4-0.6 s on the shared one); both in (b) and (a) at the sizes the tables show, the
-  rest queued in the same order (`... run --protocols b a --predictors
-  petridish-cell-features-self-trained petridish-dish-curve-self-trained`). Their fit time
-  includes the self-training (1.5-4 minutes on the shared machine), which does not move
-  the initialization-time axis (NB101 training time of the training cells dominates).
+  core, 0.4-0.6 s on the shared one); in (b) and (a) `cell-features-self-trained` at 14, 121
+  and 1,000 and `dish-curve-self-trained` at 121 (3 trials each), first at every one of
+  them; the other sizes are not run yet (`... run --protocols b a --sizes 42 347
+  --predictors petridish-cell-features-self-trained petridish-dish-curve-self-trained`).
+  Their fit time includes the self-training (1.5-4 minutes on the shared machine), which
+  does not move the initialization-time axis (NB101 training time of the training cells dominates).
   Lost runs: the slow predictors' results at (c) n = 14 and 121 (gcn, dngo, bonas, ...) of
   2026-12-01 were on a machine that was replaced before they were recorded here; they are
   queued again (`... run --protocols c --sizes 14 --predictors flops dngo bonas gcn
