@@ -72,10 +72,14 @@ class GraphNet(nn.Module):
         return self.head(torch.cat(g, -1)).squeeze(-1)
 
 
-def _pairwise_loss(s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean logistic loss over the pairs of different targets (0 when there are none)."""
+def _pair_signs(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The sign of every target difference and the mask of pairs that differ."""
     sign = torch.sign(y[:, None] - y[None, :])
-    pairs = sign != 0
+    return sign, sign != 0
+
+
+def _pairwise_loss(s: torch.Tensor, sign: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """Mean logistic loss over the pairs of different targets (0 when there are none)."""
     if not bool(pairs.any()):
         return s.sum() * 0.0
     return nn.functional.softplus(-sign * (s[:, None] - s[None, :]))[pairs].mean()
@@ -98,6 +102,7 @@ def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
         raise ValueError(f"init holds the weights of {len(init)} network(s), for {members} members")
     a, h = graph_tensors(cells)
     y = torch.as_tensor(np.asarray(accs, np.float64), dtype=torch.float32)
+    sign, pairs = _pair_signs(y)
     states = []
     # one thread: the graphs are tiny, and more threads only contend (10x slower seen on a
     # loaded 2-core machine)
@@ -106,7 +111,7 @@ def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
             net = _new_net(seed * 1000 + k, None if init is None else init[k])
             opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
             for _ in range(epochs):
-                loss = _pairwise_loss(net(a, h), y)
+                loss = _pairwise_loss(net(a, h), sign, pairs)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -135,7 +140,7 @@ def pretrain_states(cells: Sequence[Cell], teacher: Sequence[float], members: in
             gen = torch.Generator().manual_seed(seed * 1000 + 500 + k)
             for _ in range(epochs):
                 for idx in torch.randperm(len(t), generator=gen).split(batch):
-                    loss = _pairwise_loss(net(a[idx], h[idx]), t[idx])
+                    loss = _pairwise_loss(net(a[idx], h[idx]), *_pair_signs(t[idx]))
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
