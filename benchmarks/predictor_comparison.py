@@ -104,10 +104,14 @@ NOTES = """
   --predictors petridish-cell-features-self-trained petridish-dish-curve-self-trained`).
   Their fit time includes the self-training (1.5-4 minutes on the shared machine), which
   does not move the initialization-time axis (NB101 training time of the training cells dominates).
-  Lost runs: the slow predictors' results at (c) n = 14 and 121 (gcn, dngo, bonas, ...) of
-  2026-12-01 were on a machine that was replaced before they were recorded here; they are
-  queued again (`... run --protocols c --sizes 14 --predictors flops dngo bonas gcn
-  bohamiann sparse_gp var_sparse_gp nao seminas --timeout 900`).
+  Lost runs: the slow predictors' results of 2026-12-01 were on a machine that was
+  replaced before they were recorded here. Re-run on 2026-12-02 with `OMP_NUM_THREADS=1`
+  (one torch thread per job): NASLib's torch predictors are then fast (gcn at (c) n = 121:
+  15 s fit, where three jobs with the default two threads on the shared cores each ran past
+  900 s; seminas at 14: 5 s instead of 300 s), so the "slow" set ran at 14, 42, 121 and (as
+  far as the session allowed) 347. Use `OMP_NUM_THREADS=1` whenever other jobs share the
+  cores. Their fit times are one-thread times; the fast predictors' are with the
+  libraries' default threading.
 - **Records outlive the machine.** `run` counts the rows of the committed `comparison.json`
   as done where the split drawn here has the same fingerprint (a digest of the test and
   training lists), and `report` merges them under the work folder's rows; a session on a
