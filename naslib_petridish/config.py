@@ -28,6 +28,7 @@ LOSSES = ("pearson_abs", "pearson", "mse", "pairwise")
 SCORE_MODES = ("eval", "train")
 SCORES = ("zhat", "tse")
 INNER_OPTIMIZERS = ("flat", "torch")
+INNER_COMPILE = ("none", "adam", "blocks")
 #: score -> accuracy maps fitted at the end of ``fit`` (see ``naslib_petridish.predictor``)
 CALIBRATIONS = ("linear", "linear_params", "boosted")
 #: the feature families ``calibration: boosted`` can learn from (naslib_petridish.features)
@@ -103,6 +104,12 @@ class PetriDishConfig:
     #: naslib_petridish.optim.FlatAdam: fast) or "torch" (torch.optim.Adam, tensor by
     #: tensor); equal within float rounding
     inner_optimizer: str = "flat"
+    #: compiled inner-loop blocks (naslib_petridish.compiled; TorchInductor, compiled once
+    #: per process and reused for every architecture): "none" (eager), "adam" (the flat
+    #: Adam step, motifs of 50k+ parameters) or "blocks" (that and batch norm + ReLU on
+    #: 16x16 maps); eager with a one-line warning where no C++ compiler is found; equal to
+    #: eager within float rounding
+    inner_compile: str = "none"
     #: torch device motifs train on: "cpu", "cuda", "cuda:1", "mps" (weights are always
     #: initialized on the CPU, so a seed gives the same initial motif on every device)
     device: str = "cpu"
@@ -181,6 +188,9 @@ class PetriDishConfig:
         if self.inner_optimizer not in INNER_OPTIMIZERS:
             raise ConfigError(f"inner_optimizer must be one of {', '.join(INNER_OPTIMIZERS)}, "
                               f"got '{self.inner_optimizer}'")
+        if self.inner_compile not in INNER_COMPILE:
+            raise ConfigError(f"inner_compile must be one of {', '.join(INNER_COMPILE)}, "
+                              f"got '{self.inner_compile}'")
         if not isinstance(self.device, str):
             raise ConfigError("device must be a string such as 'cpu' or 'cuda', got "
                               f"{self.device!r}")

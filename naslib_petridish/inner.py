@@ -40,7 +40,8 @@ import torch.nn.functional as F
 from .cells import as_cell
 from .config import PetriDishConfig
 from .errors import DeviceNotAvailable
-from .motifs import build_network
+from . import compiled
+from .motifs import build_network, set_fused
 from .optim import inner_optimizer
 
 
@@ -161,7 +162,11 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
         torch.manual_seed(seed)
         net = build_network(cell, cfg.shape, bn_momentum=cfg.bn_momentum).to(
             device=dev, dtype=dtype, memory_format=fmt)
-        opt = inner_optimizer(net.parameters(), cfg)  # FlatAdam unless the config says torch
+        # compiled blocks on the CPU only (TorchInductor's C++ path), where a compiler exists
+        use_compiled = (cfg.inner_compile != "none" and dev.type == "cpu"
+                        and compiled.available())
+        set_fused(net, use_compiled and cfg.inner_compile == "blocks")
+        opt = inner_optimizer(net.parameters(), cfg, compiled=use_compiled)
         gen = torch.Generator().manual_seed(seed)
         losses, accs = [], []
         net.train()
@@ -191,6 +196,7 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
                         gx.index_add_(0, idx, xb.grad * (w_tse * len(idx)))
                 else:  # functional steps that autograd can see through
                     if params is None:
+                        set_fused(net, False)  # the fused backward is first-order only
                         params, moments, adam_t = _adam_tail(net, opt)
                         for p in params.values():
                             p.requires_grad_(True)
@@ -219,6 +225,7 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
                     gx = gx + torch.autograd.grad(tse_tail, x_all)[0]
                 grad = gx.cpu().contiguous().numpy()
         else:
+            set_fused(net, False)
             net.train(cfg.score_mode == "train")
             with torch.set_grad_enabled(want_grad):
                 if params is None:

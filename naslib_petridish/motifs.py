@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import compiled
 from .cells import CONV1X1, CONV3X3, MAXPOOL3X3, Cell, as_cell
 
 
@@ -112,10 +113,28 @@ def compute_vertex_channels(in_channels: int, out_channels: int, matrix: np.ndar
 
 
 class ConvBnRelu(nn.Sequential):
+    """conv - batch norm - ReLU. With :attr:`fused` set (:func:`set_fused`), batch norm and
+    ReLU run in training mode as one compiled block (:func:`compiled.bn_relu`)."""
+
+    fused = False
+
     def __init__(self, cin: int, cout: int, k: int, bn_momentum: float, bn_eps: float):
         super().__init__(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False),
                          nn.BatchNorm2d(cout, eps=bn_eps, momentum=bn_momentum),
                          nn.ReLU(inplace=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fused and self.training:
+            return compiled.bn_relu(self[0](x), self[1])
+        return super().forward(x)
+
+
+def set_fused(net: nn.Module, on: bool) -> None:
+    """Switch the compiled batch norm + ReLU of every :class:`ConvBnRelu` in ``net`` on or
+    off (off for anything that differentiates twice: the fused backward is first-order)."""
+    for m in net.modules():
+        if isinstance(m, ConvBnRelu):
+            m.fused = on
 
 
 class CellModule(nn.Module):

@@ -22,6 +22,8 @@ from typing import Iterable
 
 import torch
 
+from . import compiled as _compiled
+
 
 def _dense(t: torch.Tensor) -> bool:
     """Whether ``t`` covers its storage span exactly (a permutation of a contiguous layout)."""
@@ -38,7 +40,7 @@ class FlatAdam:
 
     def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, compiled: bool = False):
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("FlatAdam got no trainable parameters")
@@ -49,6 +51,10 @@ class FlatAdam:
             raise ValueError("FlatAdam needs dense parameters (contiguous or channels_last)")
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         total = sum(p.numel() for p in self.params)
+        # the compiled update (naslib_petridish.compiled) has Adam's default betas built in,
+        # and pays only from MIN_ADAM_NUMEL parameters on
+        self.compiled = (bool(compiled) and tuple(betas) == (0.9, 0.999)
+                         and total >= _compiled.MIN_ADAM_NUMEL)
         kw = {"dtype": first.dtype, "device": first.device}
         self.flat = torch.empty(total, **kw)
         self.grad = torch.zeros(total, **kw)
@@ -91,6 +97,10 @@ class FlatAdam:
                 p.grad = view
         b1, b2 = self.betas
         self.steps += 1
+        if self.compiled:
+            _compiled.flat_adam_update(self.flat, self.grad, self.exp_avg, self.exp_avg_sq,
+                                       self.steps, self.lr, self.weight_decay, self.eps)
+            return
         g = self.grad.add(self.flat, alpha=self.weight_decay) if self.weight_decay else self.grad
         self.exp_avg.lerp_(g, 1 - b1)
         self.exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
@@ -110,9 +120,12 @@ class FlatAdam:
                     "exp_avg_sq": self._view(self.exp_avg_sq, p, o)} for p, o in self._views}
 
 
-def inner_optimizer(params: Iterable[torch.nn.Parameter], cfg) -> "FlatAdam | torch.optim.Adam":
+def inner_optimizer(params: Iterable[torch.nn.Parameter], cfg,
+                    compiled: bool = False) -> "FlatAdam | torch.optim.Adam":
     """The inner loop's Adam as ``cfg`` (a PetriDishConfig) chooses it: ``inner_optimizer``
-    ``flat`` (:class:`FlatAdam`) or ``torch`` (``torch.optim.Adam``), with the paper's
-    ``inner_lr`` and L2 ``inner_weight_decay``."""
-    cls = FlatAdam if cfg.inner_optimizer == "flat" else torch.optim.Adam
-    return cls(params, lr=cfg.inner_lr, weight_decay=cfg.inner_weight_decay)
+    ``flat`` (:class:`FlatAdam`, its step compiled if ``compiled``) or ``torch``
+    (``torch.optim.Adam``), with the paper's ``inner_lr`` and L2 ``inner_weight_decay``."""
+    if cfg.inner_optimizer == "flat":
+        return FlatAdam(params, lr=cfg.inner_lr, weight_decay=cfg.inner_weight_decay,
+                        compiled=compiled)
+    return torch.optim.Adam(params, lr=cfg.inner_lr, weight_decay=cfg.inner_weight_decay)
