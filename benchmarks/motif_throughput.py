@@ -8,12 +8,16 @@ images, batch 20, Adam lr 5e-5, weight decay 1e-6, cross-entropy):
 * ours, one core: ``naslib_petridish.inner.train_motif`` (one thread), with the default
   ``FlatAdam`` and with ``inner_optimizer: torch`` (``torch.optim.Adam``, tensor by
   tensor), to show what the flat update buys;
-* ours, whole machine: ``MotifRunner`` with one single-threaded worker per core.
+* ours compiled, one core: ``inner_compile: adam`` (the flat Adam step compiled) and
+  ``inner_compile: blocks`` (that and batch norm + ReLU), TorchInductor graphs compiled
+  once per process and shared by all cells (:mod:`naslib_petridish.compiled`). Reported
+  twice: *with* compilation (the first pass over the cells in a process whose compile
+  caches are empty, Inductor's on-disk cache switched off) and *without* (a second pass);
+* ours, whole machine: ``MotifRunner`` with one single-threaded worker per core (eager).
 
 The reference and our one-core runs alternate cell by cell, so machine noise hits
-all alike.  Compilation (TorchInductor) is not a path here: ``benchmarks/compile_probe.py``
-measures why.  Writes ``motif_throughput.{json,png}`` to ``benchmarks/results``
-(``--results``).
+all alike.  ``benchmarks/compile_probe.py`` measures the compiled blocks one by one.
+Writes ``motif_throughput.{json,png}`` to ``benchmarks/results`` (``--results``).
 
     pip install nasbench-pytorch==1.3.1   # the reference (pip install -e '.[bench]')
     python -m benchmarks.motif_throughput [--nb101 PATH] [--cells 20] [--epochs 3]
@@ -58,6 +62,10 @@ def reference_epoch_seconds(cell, shape, images, labels, epochs, seed):
     return (time.perf_counter() - t0) / epochs
 
 
+#: the compiled paths measured (``inner_compile`` values)
+COMPILED = ("adam", "blocks")
+
+
 def main():
     ap = harness.argument_parser(__doc__)
     harness.add_nb101_argument(ap)
@@ -66,6 +74,9 @@ def main():
     ap.add_argument("--motifs", default="C,B,A")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    import torch._inductor.config as inductor_config
+
+    inductor_config.fx_graph_cache = False  # a cold compile, as on a fresh machine
     cells = harness.random_cells(harness.ground_truth(args.nb101), args.cells, 2024)
     workers = default_workers()
     machine = harness.machine_description()
@@ -75,16 +86,29 @@ def main():
         cfg = PetriDishConfig(motif=name, inner_epochs=args.epochs, workers=workers)
         dish = Dish.create(cfg)
         ref, ours, ours_torch = [], [], []
+        compiled = {k: {"first": [], "again": [], "max_loss_diff": 0.0} for k in COMPILED}
         cfg_torch = cfg.replace(inner_optimizer="torch")
         # warm-up (allocator, oneDNN primitive caches) for both paths
         reference_epoch_seconds(cells[0], MOTIFS[name], dish.images, dish.labels, 1, 0)
         train_motif(cells[0], dish.images, dish.labels, cfg.replace(inner_epochs=1), 0)
+        for mode in COMPILED:  # first pass: compilation included (each shape once)
+            ccfg = cfg.replace(inner_compile=mode)
+            for i, c in enumerate(cells):
+                compiled[mode]["first"].append(
+                    train_motif(c, dish.images, dish.labels, ccfg, i).epoch_seconds)
         for i, c in enumerate(cells):
             ref.append(reference_epoch_seconds(c, MOTIFS[name], dish.images, dish.labels,
                                                args.epochs, i))
-            ours.append(train_motif(c, dish.images, dish.labels, cfg, i).epoch_seconds)
+            r_eager = train_motif(c, dish.images, dish.labels, cfg, i)
+            ours.append(r_eager.epoch_seconds)
             ours_torch.append(train_motif(c, dish.images, dish.labels, cfg_torch,
                                           i).epoch_seconds)
+            for mode in COMPILED:
+                r = train_motif(c, dish.images, dish.labels, cfg.replace(inner_compile=mode), i)
+                compiled[mode]["again"].append(r.epoch_seconds)
+                compiled[mode]["max_loss_diff"] = max(
+                    compiled[mode]["max_loss_diff"],
+                    max(abs(a - b) for a, b in zip(r.losses, r_eager.losses)))
         with MotifRunner(workers) as run:
             # start the workers (and warm them up) outside the timed run
             run.run(cells[:2], dish.images, dish.labels, cfg.replace(inner_epochs=1), [0, 1])
@@ -107,6 +131,19 @@ def main():
                                          / r["reference_1core_motif_epochs_per_s"])
         r["speedup_machine_vs_ref_1core"] = (r["ours_machine_motif_epochs_per_s"]
                                              / r["reference_1core_motif_epochs_per_s"])
+        for mode, d in compiled.items():
+            first, again = float(np.mean(d["first"])), float(np.mean(d["again"]))
+            r[f"ours_compiled_{mode}_1core_ms_per_epoch"] = 1000 * again
+            r[f"ours_compiled_{mode}_1core_motif_epochs_per_s"] = 1 / again
+            r[f"ours_compiled_{mode}_with_compile_1core_motif_epochs_per_s"] = 1 / first
+            r[f"speedup_1core_compiled_{mode}"] = (1 / again) / r[
+                "reference_1core_motif_epochs_per_s"]
+            r[f"speedup_1core_compiled_{mode}_with_compile"] = (1 / first) / r[
+                "reference_1core_motif_epochs_per_s"]
+            # what compiling cost: the first pass's extra training seconds over the second's
+            r[f"compile_seconds_{mode}"] = float(
+                np.sum(d["first"]) - np.sum(d["again"])) * args.epochs
+            r[f"max_epoch_loss_diff_vs_eager_{mode}"] = d["max_loss_diff"]
         out["motifs"][name] = r
         print(name, json.dumps({k: round(v, 3) for k, v in r.items()}), flush=True)
     print("wrote", harness.save_json(args.results / "motif_throughput.json", out),
@@ -118,18 +155,24 @@ def plot(out, machine: str, path: Path) -> Path:
     names = list(out["motifs"])
     keys = [("reference_1core_motif_epochs_per_s", "nasbench-pytorch, 1 core"),
             ("ours_torch_adam_1core_motif_epochs_per_s", "ours with torch.optim.Adam, 1 core"),
-            ("ours_1core_motif_epochs_per_s", "ours (FlatAdam), 1 core"),
-            ("ours_machine_motif_epochs_per_s", f"ours, {out['workers']} cores")]
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    w = 0.2
+            ("ours_1core_motif_epochs_per_s", "ours (FlatAdam, eager), 1 core"),
+            ("ours_compiled_adam_1core_motif_epochs_per_s", "ours, Adam compiled, 1 core"),
+            ("ours_compiled_blocks_1core_motif_epochs_per_s",
+             "ours, Adam + BN-ReLU compiled, 1 core"),
+            ("ours_compiled_blocks_with_compile_1core_motif_epochs_per_s",
+             "  same, compile time included"),
+            ("ours_machine_motif_epochs_per_s", f"ours (eager), {out['workers']} cores")]
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    w = 0.8 / len(keys)
     for j, (k, label) in enumerate(keys):
         vals = [out["motifs"][n].get(k, np.nan) for n in names]
-        ax.bar(np.arange(len(names)) + (j - 1.5) * w, vals, w, label=label)
+        ax.bar(np.arange(len(names)) + (j - (len(keys) - 1) / 2) * w, vals, w, label=label)
     ax.set_xticks(np.arange(len(names)), [f"motif {n}" for n in names])
     ax.set_ylabel("motif-epochs per second")
     ax.set_title(f"Motif training throughput ({out['cells']} cells)\n{machine[:60]}",
                  fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
     return harness.save_figure(fig, path, dpi=90)
 
 

@@ -8,10 +8,11 @@ with the paper's inner loop (one thread, channels_last, as ``train_motif``):
 * the PyTorch profiler's self-CPU time by kind of operator (convolutions, batch
   norm, ReLU, max-pool, the optimizer, the rest).
 
-Writes ``motif_profile.{json,png}`` to ``benchmarks/results`` (``--results``).  Run it on
-a quiet machine.
+Writes ``motif_profile.{json,png}`` to ``benchmarks/results`` (``--results``); with
+``--compile adam|blocks`` (config ``inner_compile``) the compiled path is profiled and
+written as ``motif_profile_compiled_<mode>.{json,png}``.  Run it on a quiet machine.
 
-    python -m benchmarks.profile_motif [--nb101 PATH] [--cells 8] [--epochs 2]
+    python -m benchmarks.profile_motif [--nb101 PATH] [--cells 8] [--epochs 2] [--compile blocks]
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from torch.profiler import profile, record_function
 from benchmarks import harness
 from naslib_petridish.config import PetriDishConfig
 from naslib_petridish.dish import Dish
-from naslib_petridish.motifs import build_network
+from naslib_petridish import compiled
+from naslib_petridish.motifs import build_network, set_fused
 from naslib_petridish.optim import FlatAdam, inner_optimizer
 
 #: operator name -> kind (self time of these never runs inside the optimizer)
@@ -42,6 +44,9 @@ KINDS = {
     "max-pool": ("aten::max_pool2d", "aten::max_pool2d_with_indices",
                  "aten::max_pool2d_with_indices_backward", "MaxPool2DWithIndicesBackward0"),
 }
+#: inner_compile: blocks: the fused block's autograd Function, forward and backward; their
+#: inclusive time holds the compiled graphs they call (as the optimizer's holds its own)
+FUSED = ("_BnReluFn", "_BnReluFnBackward")
 OPTIMIZER = ("Optimizer.step#Adam.step", "Optimizer.zero_grad#Adam.zero_grad",
              "FlatAdam.step", "FlatAdam.zero_grad")
 
@@ -50,7 +55,9 @@ def train(cell, cfg, images, labels, epochs, seed, phases=None):
     """The fast path of ``train_motif`` with optional per-phase timing."""
     torch.manual_seed(seed)
     net = build_network(cell, cfg.shape).to(memory_format=torch.channels_last)
-    opt = inner_optimizer(net.parameters(), cfg)
+    use_compiled = cfg.inner_compile != "none" and compiled.available()
+    set_fused(net, use_compiled and cfg.inner_compile == "blocks")
+    opt = inner_optimizer(net.parameters(), cfg, compiled=use_compiled)
     if isinstance(opt, FlatAdam):  # torch.optim.Adam names its own profiler ranges
 
         def zero_grad(set_to_none=True, _f=opt.zero_grad):
@@ -92,16 +99,21 @@ def main():
     ap.add_argument("--motifs", default="C,B,A")
     ap.add_argument("--optimizer", default="flat", choices=("flat", "torch"),
                     help="the inner loop's Adam (config field inner_optimizer)")
+    ap.add_argument("--compile", default="none", choices=("none", "adam", "blocks"),
+                    help="compiled blocks (config field inner_compile)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cells = harness.random_cells(harness.ground_truth(args.nb101), args.cells, 2024)
     machine = harness.machine_description()
     out = {"torch": torch.__version__, "threads": 1, "inner_optimizer": args.optimizer,
+           "inner_compile": args.compile,
            "cells": args.cells, "epochs_per_cell": args.epochs, "motifs": {}}
     for name in args.motifs.split(","):
-        cfg = PetriDishConfig(motif=name, inner_optimizer=args.optimizer)
+        cfg = PetriDishConfig(motif=name, inner_optimizer=args.optimizer,
+                              inner_compile=args.compile)
         dish = Dish.create(cfg)
-        train(cells[0], cfg, dish.images, dish.labels, 1, 0)  # warm-up
+        for i, c in enumerate(cells):  # warm-up (and every shape compiled, when compiling)
+            train(c, cfg, dish.images, dish.labels, 1, i)
         phases = dict(forward=0.0, backward=0.0, optimizer=0.0)
         t0 = time.perf_counter()
         for i, c in enumerate(cells):
@@ -117,6 +129,9 @@ def main():
                  for k, names in KINDS.items()}
         kinds["optimizer (Adam, zero_grad)"] = sum(ev[n].cpu_time_total for n in OPTIMIZER
                                                    if n in ev)
+        if cfg.inner_compile == "blocks":
+            kinds["compiled BN+ReLU (fused)"] = sum(ev[n].cpu_time_total for n in FUSED
+                                                    if n in ev)
         kinds["other (linear, cat, add, loss, ...)"] = total - sum(kinds.values())
         r = {
             "ms_per_epoch": 1000 * wall / n_epochs,
@@ -131,8 +146,9 @@ def main():
                                 "shares": {k: round(v, 3)
                                            for k, v in r["profiler_share_by_kind"].items()}}),
               flush=True)
-    print("wrote", harness.save_json(args.results / "motif_profile.json", out),
-          plot(out, machine, args.results / "motif_profile.png"))
+    stem = "motif_profile" + ("" if args.compile == "none" else f"_compiled_{args.compile}")
+    print("wrote", harness.save_json(args.results / f"{stem}.json", out),
+          plot(out, machine, args.results / f"{stem}.png"))
 
 
 def plot(out, machine: str, path: Path) -> Path:
