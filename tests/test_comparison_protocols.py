@@ -147,3 +147,25 @@ def test_committed_comparison_record_matches_the_uniform_splits(real_table):
         assert kendalltau(real_table.params[idx], y).statistic == pytest.approx(
             r["kendalltau"], abs=1e-9)
     json.dumps(splits)  # the split stats stay plain JSON
+
+
+def test_undefined_correlation_is_reported_not_averaged_in():
+    """A finished job whose correlations NASLib returned as NaN (constant predictions) is
+    shown as such: the mean is over the other trials, the table says "2 of 3", and the
+    job is listed with the reason."""
+    import argparse
+
+    def row(trial, tau):
+        return {"protocol": "c", "predictor": "dngo", "train_size": 1000, "trial": trial,
+                "status": "ok", "kendalltau": tau, "spearman": tau, "pearson": tau,
+                "mae": 2.2, "fit_time": 80.0, "query_time": 1e-5, "init_seconds": 1.9e6,
+                "train_seconds_nb101": 1.9e6, "train_distinct": 1000, "train_in_test": 0,
+                "machine": "test machine"}
+
+    rows = [row(0, 0.5), row(1, None), row(2, 0.6)]
+    (s,) = pc.summarize(rows)
+    assert s["trials"] == [0, 1, 2] and s["undefined_tau_trials"] == [1]
+    assert s["kendalltau"]["mean"] == pytest.approx(0.55)
+    md = pc.markdown([s], rows, None, [], argparse.Namespace(work="runs/comparison"))
+    assert "+0.550 ± 0.071 (2 of 3)" in md
+    assert "| c | dngo | 1000 | 1 | finished, but Kendall / Spearman / Pearson undefined" in md
