@@ -61,10 +61,19 @@ SLOW = ["bonas", "gcn", "nao", "seminas", "bohamiann", "dngo", "sparse_gp", "var
         "flops", "synflow", "petridish-quick"]
 PAPER_METHOD = "petridish"  # = petridish-c = the paper's preset paper-c
 #: predictors run only up to this training-set size (cost on the 2-core machine)
-MAX_SIZE = {"petridish-quick": 121}
+MAX_SIZE = {"petridish-quick": 121, "petridish-b-short": 347}
+#: ... and only from this size on (the paper's method: its own protocol, 1,020 cells)
+MIN_SIZE = {PAPER_METHOD: 1000}
+#: the paper's shortened presets at smaller sizes: outer epochs = ceil(size / 6), so that
+#: every training architecture is used once (the paper: 170 x 6 = 1,020)
+SIZE_SCALED = ("petridish-b-short",)
+#: the paper's method and its shortened preset (one fit takes minutes to an hour)
+PAPER = [PAPER_METHOD, "petridish-b-short"]
 METRIC_NOTE = "108-epoch test accuracy (NB101 repeat 0)"
 #: the plan COMPARISON.md reports progress against: (protocols, sizes), fast + slow, 3 trials
-FULL_PLAN = [(["c", "b"], [14, 42, 121, 347, 1000]), (["a"], [14, 121, 1000])]
+FULL_PLAN = [(["c", "b"], [14, 42, 121, 347, 1000], FAST + SLOW),
+             (["a"], [14, 121, 1000], FAST + SLOW),
+             (["c"], [14, 42, 121, 347, 1000], PAPER)]
 NOTES = """
 ## Notes, cuts and how to continue
 
@@ -399,6 +408,9 @@ class Worker:
                     return np.log(table.params[table.indices([as_cell(x).hash for x in xtest])]
                                   .astype(np.float64))
             return Params()
+        if name in SIZE_SCALED:
+            return get_predictor(name, cfg, table=self.table, workers=self.dish_workers,
+                                 outer_epochs=max(1, math.ceil(cfg.train_size_single / 6)))
         if name.startswith("petridish"):
             return get_predictor(name, cfg, table=self.table, workers=self.dish_workers)
         return float64_queries(get_predictor(name, cfg))
@@ -635,7 +647,7 @@ def plan(protocols, sizes, predictors, trials) -> list[dict]:
         for n in sizes:
             for name in predictors:
                 size = 0 if name in ZERO_COST else n
-                if name in MAX_SIZE and n > MAX_SIZE[name]:
+                if name in MAX_SIZE and n > MAX_SIZE[name] or n < MIN_SIZE.get(name, 0):
                     continue
                 for t in trials:
                     k = (p, name, size, t)
@@ -649,7 +661,8 @@ def cmd_run(args):
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     predictors = [x for p in args.predictors for x in
-                  (FAST if p == "fast" else SLOW if p == "slow" else [p])]
+                  (FAST if p == "fast" else SLOW if p == "slow" else PAPER if p == "paper"
+                   else [p])]
     args.max_train = max(max(args.sizes), args.max_train)
     wp = WorkerProcess(args)
     old = read_results(work)
@@ -756,6 +769,8 @@ def _secs(x):
 def label(name):
     if name == PAPER_METHOD:
         return "petridish (paper's method, paper-c)"
+    if name in SIZE_SCALED:
+        return f"{name} (paper's method, shortened; outer epochs = n / 6)"
     if name in ZERO_COST:
         return f"{name} (zero-cost)"
     return name
@@ -766,6 +781,8 @@ def style(name, i):
     presets black; zero-cost baselines dashed."""
     if name == PAPER_METHOD:
         return dict(color="red", lw=3, marker="*", ms=14, zorder=10)
+    if name in SIZE_SCALED:  # the paper's method, shortened (motif B, 16 inner epochs)
+        return dict(color="red", lw=2, ls=":", marker="*", ms=10, zorder=10)
     if name == "petridish-dish-curve-boosted":
         return dict(color="navy", lw=2.5, marker="s", ms=7, zorder=9)
     if name == "petridish-cell-features-boosted":  # the same model without the dish
@@ -991,8 +1008,8 @@ def markdown(summary, rows, timemodel, splits, args) -> str:
         L.append("")
     done = {job_key(r) for r in rows}
     missing = defaultdict(list)
-    for protos, sizes in FULL_PLAN:
-        for j in plan(protos, sizes, FAST + SLOW, [0, 1, 2]):
+    for protos, sizes, names in FULL_PLAN:
+        for j in plan(protos, sizes, names, [0, 1, 2]):
             k = (j["protocol"], j["predictor"], j["size"], j["trial"])
             if k not in done:
                 missing[(j["protocol"], j["predictor"])].append(j["size"])
@@ -1069,8 +1086,9 @@ def main():
                    help=f"training-set sizes (White et al.'s grid: {SIZES})")
     r.add_argument("--trials", nargs="+", type=int, default=[0, 1, 2])
     r.add_argument("--predictors", nargs="+", default=["fast"],
-                   help=f"names, or 'fast' ({' '.join(FAST)}) / 'slow' ({' '.join(SLOW)}); "
-                   f"the paper's method is '{PAPER_METHOD}' (~1 h fit at 1,000 on 2 cores)")
+                   help=f"names, or 'fast' ({' '.join(FAST)}) / 'slow' ({' '.join(SLOW)}) / "
+                   f"'paper' ({' '.join(PAPER)}); the paper's method is '{PAPER_METHOD}' "
+                   "(~1 h fit at 1,000 on 2 cores, run at 1,000 only)")
     r.add_argument("--test-size", type=int, default=200)
     r.add_argument("--max-train", type=int, default=1000,
                    help="size of the stored training split (sizes are its prefixes)")

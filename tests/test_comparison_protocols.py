@@ -99,6 +99,9 @@ def test_plan_order_and_zero_cost_once():
     assert len(jobs) == 2 * (2 + 2 * 2 * 2)
     big = pc.plan(["c"], [1000], ["petridish-quick"], [0])
     assert big == []  # cut above MAX_SIZE
+    paper = pc.plan(["c"], [14, 347, 1000], pc.PAPER, [0])
+    assert [(j["predictor"], j["size"]) for j in paper] == [
+        ("petridish-b-short", 14), ("petridish-b-short", 347), ("petridish", 1000)]
 
 
 def test_split_fingerprint_tells_splits_apart(table):
