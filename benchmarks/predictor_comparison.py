@@ -130,14 +130,18 @@ NOTES = """
   as done where the split drawn here has the same fingerprint (a digest of the test and
   training lists), and `report` merges them under the work folder's rows; a session on a
   new machine continues where the last one stopped.
-- **The paper's method** (`petridish` = paper-c) is not in these tables: its fit takes about
-  1 h on 2 cores at 1,000 architectures (x3 trials x protocols). It runs with
-  `... run --protocols c --sizes 1000 --predictors petridish --timeout 14400`.
-  REPORT.md's held-out runs of the paper protocol (C, full, seeds 0-2) are the closest
-  existing numbers: Kendall tau vs test accuracy +0.009 +- 0.013 on 200 held-out cells. They
-  are NOT protocol (c): training was on 1,020 cells drawn from the 30,001 cells that have
-  validation accuracy, fitted to validation accuracy, tested on 200 disjoint cells of the
-  same subset; use them as a reference point only, or rerun `petridish` here.
+- **The paper's method** (`petridish` = paper-c: motif C, 100 inner epochs, 170 outer
+  epochs of 6 motifs, calibrated on its training cells) runs in protocol (c) at n = 1,000
+  only (the paper used 1,020): one fit takes 53 minutes on the 2 cores of the Xeon VM (two
+  motif workers, nothing else running) and its query 2.8 s per architecture, so one trial
+  costs about an hour of the whole machine. Trial 0 (2026-12-02): Kendall +0.114, far below
+  every other predictor at that size and below the parameter count (+0.35): the dish ranks
+  unseen cells barely above chance, as REPORT.md found on its own held-out split (+0.009 +-
+  0.013, 3 seeds; not protocol (c): trained and tested within the 30,001 cells with
+  validation accuracy). Trials 1-2: `... run --protocols c --sizes 1000 --trials 1 2
+  --predictors petridish --dish-workers 2 --timeout 5400`, with nothing else on the machine.
+  Its shortened preset at smaller sizes (`petridish-b-short`, outer epochs = ceil(n / 6))
+  is planned at 14-347 (`--predictors paper`), not run yet.
 - **Fixes to NASLib's entries, not to its code** (in this package's registry,
   `naslib_petridish/naslib/predictors.py`, so `naslib-evaluate` has them too). NASLib's runner
   builds `seminas` with `encoding_type="seminas"` (a string), which NASLib's NB101 encoder
