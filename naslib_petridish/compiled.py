@@ -11,8 +11,11 @@ loop reuses it for every architecture (``inner_compile: blocks``):
   slowly: ``benchmarks/compile_probe.py`` measured 5-25x slower than eager). The graphs
   are compiled per static shape (batch, channels, height, width, layout) and cached for
   the life of the process (dynamic shapes measured 30-40% slower); a motif family has a
-  few dozen such shapes. They are used only where the probe measured them faster than
-  eager: feature maps of at least :data:`MIN_PIXELS` pixels; smaller maps stay eager.
+  few dozen such shapes. They are used only where the probe measured their kernels faster
+  than eager: feature maps of at least :data:`MIN_PIXELS` pixels; smaller maps stay eager.
+  In a whole training step the block is still slower than eager (each call pays Python
+  dispatch that eager autograd pays in C++: ``benchmarks/motif_throughput.py``), hence the
+  default ``inner_compile: none``.
 * :func:`flat_adam_update`: the flat Adam update of :class:`~naslib_petridish.optim.FlatAdam`
   compiled once with a dynamic length, so that one graph serves every motif; used for
   motifs of at least :data:`MIN_ADAM_NUMEL` parameters (B and A; C is smaller).
@@ -39,7 +42,7 @@ import torch.nn.functional as F
 #: kernels beat eager at 16x16 and lose at 8x8 and 4x4 (``compile_probe.json``)
 MIN_PIXELS = 256
 #: smallest motif (parameters) whose Adam step is compiled: measured crossover on the
-#: 2-vCPU EPYC, one thread (eager / compiled us per step: 9k 29/54, 30k 49/66,
+#: 2-vCPU Intel Xeon VM, one thread (eager / compiled us per step: 9k 29/54, 30k 49/66,
 #: 60k 99/91, 100k 189/151, 160k 331/230); below it the compiled call's fixed cost loses
 MIN_ADAM_NUMEL = 50_000
 
@@ -131,10 +134,11 @@ class _BnReluFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         _, bwd = _compiled_bn_relu()
-        gx, gw, gb = bwd(g.contiguous(memory_format=torch.channels_last)
-                         if ctx.saved_tensors[0].is_contiguous(
-                             memory_format=torch.channels_last) else g.contiguous(),
-                         *ctx.saved_tensors)
+        x = ctx.saved_tensors[0]
+        # the graph was compiled for the input's layout: give it the gradient in that layout
+        cl = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+        g = g.contiguous(memory_format=torch.channels_last if cl else torch.contiguous_format)
+        gx, gw, gb = bwd(g, *ctx.saved_tensors)
         return gx, gw, gb, None, None, None, None
 
 
