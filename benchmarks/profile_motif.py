@@ -28,9 +28,9 @@ from torch.profiler import profile, record_function
 from benchmarks import harness
 from naslib_petridish.config import PetriDishConfig
 from naslib_petridish.dish import Dish
-from naslib_petridish import compiled
-from naslib_petridish.motifs import build_network, set_fused
-from naslib_petridish.optim import FlatAdam, inner_optimizer
+from naslib_petridish.inner import motif_optimizer
+from naslib_petridish.motifs import build_network
+from naslib_petridish.optim import FlatAdam
 
 #: operator name -> kind (self time of these never runs inside the optimizer)
 KINDS = {
@@ -55,9 +55,7 @@ def train(cell, cfg, images, labels, epochs, seed, phases=None):
     """The fast path of ``train_motif`` with optional per-phase timing."""
     torch.manual_seed(seed)
     net = build_network(cell, cfg.shape).to(memory_format=torch.channels_last)
-    use_compiled = cfg.inner_compile != "none" and compiled.available()
-    set_fused(net, use_compiled and cfg.inner_compile == "blocks")
-    opt = inner_optimizer(net.parameters(), cfg, compiled=use_compiled)
+    opt = motif_optimizer(net, cfg, torch.device("cpu"))
     if isinstance(opt, FlatAdam):  # torch.optim.Adam names its own profiler ranges
 
         def zero_grad(set_to_none=True, _f=opt.zero_grad):

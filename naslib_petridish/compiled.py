@@ -46,7 +46,7 @@ MIN_PIXELS = 256
 #: 60k 99/91, 100k 189/151, 160k 331/230); below it the compiled call's fixed cost loses
 MIN_ADAM_NUMEL = 50_000
 
-_STATE: dict = {"available": None, "reason": ""}
+_STATE: dict = {"available": None}
 
 
 def _compiler_reason() -> str:
@@ -75,7 +75,6 @@ def available() -> bool:
             except Exception as e:
                 reason = f"TorchInductor failed ({type(e).__name__}: {str(e).splitlines()[0]})"
         _STATE["available"] = not reason
-        _STATE["reason"] = reason
         if reason:
             warnings.warn(f"inner_compile: {reason}; training eagerly", RuntimeWarning,
                           stacklevel=2)

@@ -106,6 +106,14 @@ def _adam_step(params: dict, moments: dict, grads, step: int, cfg: PetriDishConf
     return new_p, new_m
 
 
+def motif_optimizer(net: torch.nn.Module, cfg: PetriDishConfig, dev: torch.device):
+    """The inner loop's Adam for ``net``, with ``cfg.inner_compile``'s compiled blocks
+    switched on where they apply (the CPU, with a C++ compiler for TorchInductor)."""
+    use_compiled = cfg.inner_compile != "none" and dev.type == "cpu" and compiled.available()
+    set_fused(net, use_compiled and cfg.inner_compile == "blocks")
+    return inner_optimizer(net.parameters(), cfg, compiled=use_compiled)
+
+
 def check_device(name: str) -> torch.device:
     """The torch device ``name``, or a clear error when this machine lacks it."""
     dev = torch.device(name)
@@ -162,11 +170,7 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
         torch.manual_seed(seed)
         net = build_network(cell, cfg.shape, bn_momentum=cfg.bn_momentum).to(
             device=dev, dtype=dtype, memory_format=fmt)
-        # compiled blocks on the CPU only (TorchInductor's C++ path), where a compiler exists
-        use_compiled = (cfg.inner_compile != "none" and dev.type == "cpu"
-                        and compiled.available())
-        set_fused(net, use_compiled and cfg.inner_compile == "blocks")
-        opt = inner_optimizer(net.parameters(), cfg, compiled=use_compiled)
+        opt = motif_optimizer(net, cfg, dev)
         gen = torch.Generator().manual_seed(seed)
         losses, accs = [], []
         net.train()
