@@ -18,6 +18,7 @@ objects included; NASLib itself is not needed.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import time
@@ -79,7 +80,12 @@ class SyntheticPetriDishPredictor:
         self.fit_seconds = float("nan")
         self.last_query_seconds_per_arch = float("nan")
         self.last_results: list[MotifResult] = []
+        #: motifs trained by this predictor (cache hits excluded)
+        self.motifs_trained = 0
         self._runner: MotifRunner | None = None
+        # Motif results on the current dish, by cell hash (see _score).
+        self._motif_cache: dict[str, MotifResult] = {}
+        self._motif_cache_key: str | None = None
 
     # -- NASLib predictor contract -------------------------------------------------
     def set_ss_type(self, ss_type: str) -> None:
@@ -177,15 +183,48 @@ class SyntheticPetriDishPredictor:
                 (out / CHECKPOINT).unlink(missing_ok=True)
         return cal or {}
 
+    @staticmethod
+    def _dish_key(dish: Dish) -> str:
+        """Digest of everything a motif's result depends on besides its cell: the dish's
+        images and labels and the config (inner loop, motif, seed)."""
+        h = hashlib.sha1()
+        h.update(dish.images.detach().cpu().contiguous().numpy().tobytes())
+        h.update(dish.labels.detach().cpu().contiguous().numpy().tobytes())
+        h.update(json.dumps(dish.config.to_dict(), sort_keys=True, default=str).encode())
+        return h.hexdigest()
+
     def _score(self, cells, desc: str, progress: Callable[[int], object] | None = None
                ) -> list[MotifResult]:
+        """Motif results for ``cells`` on the current dish.
+
+        A motif's result is a function of the dish, the config and the cell alone (its
+        seed comes from the run seed and the cell hash: ``score_cells``), so results are
+        kept by cell hash for as long as the dish stays the same and a cell is trained
+        once: a repeated query, or a refit on cells queried before (as search does:
+        every evaluated child was scored first), trains only the cells not seen on this
+        dish.  A new dish (a fit that trains it, a load) empties the cache."""
         from tqdm.auto import tqdm
 
         dish = self._require_dish()
-        if progress is not None or not self.progress:
-            return score_cells(dish, cells, self._get_runner(), progress)
-        with tqdm(total=len(cells), desc=desc) as bar:
-            return score_cells(dish, cells, self._get_runner(), bar.update)
+        key = self._dish_key(dish)
+        if key != self._motif_cache_key:
+            self._motif_cache, self._motif_cache_key = {}, key
+        cache = self._motif_cache
+        todo, seen = [], set()
+        for c in cells:
+            if c.hash not in cache and c.hash not in seen:
+                todo.append(c)
+                seen.add(c.hash)
+        if todo:
+            if progress is not None or not self.progress:
+                fresh = score_cells(dish, todo, self._get_runner(), progress)
+            else:
+                with tqdm(total=len(todo), desc=desc) as bar:
+                    fresh = score_cells(dish, todo, self._get_runner(), bar.update)
+            self.motifs_trained += len(todo)
+            for c, r in zip(todo, fresh):
+                cache[c.hash] = r
+        return [cache[c.hash] for c in cells]
 
     def scores(self, xtest: Sequence[Any], progress: Callable[[int], object] | None = None
                ) -> np.ndarray:

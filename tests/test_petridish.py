@@ -312,3 +312,29 @@ def test_predictor_contract_and_persistence(table, pool, tmp_path):
     p.set_ss_type("nasbench201")
     with pytest.raises(ValueError, match="NAS-Bench-101 only"):
         p.query(xtest)
+
+
+def test_motifs_are_trained_once_per_dish(table, pool):
+    """Search refits on cells it has scored before: on an unchanged dish each cell's motif
+    is trained once, and the kept result is exactly what a fresh predictor computes."""
+    cells, acc = pool
+    cfg = tiny(outer_lr=0.0, outer_epochs=1, calibration_size=100)
+    p = SyntheticPetriDishPredictor(config=cfg, table=table)
+    p.fit(cells[:6], acc[:6])
+    assert p.motifs_trained == 6  # the calibration cells
+    p.query(cells[6:10] + cells[6:8])  # repeats inside a batch train once too
+    assert p.motifs_trained == 10
+    p.fit(cells[:8], acc[:8])  # the untrained dish is the same: 6 and 7 are known
+    assert p.motifs_trained == 10
+    y = p.query(cells[6:11])
+    assert p.motifs_trained == 11
+    fresh = SyntheticPetriDishPredictor(config=cfg, table=table)
+    fresh.fit(cells[:8], acc[:8])
+    np.testing.assert_array_equal(fresh.query(cells[6:11]), y)
+    assert fresh.motifs_trained == 8 + 3
+    # a dish the outer loop changes is a new dish: nothing is reused across its fits
+    trained = SyntheticPetriDishPredictor(config=tiny(outer_epochs=1, calibration_size=100),
+                                          table=table)
+    trained.fit(cells[:6], acc[:6])
+    trained.fit(cells[:6], acc[:6][::-1])
+    assert trained.motifs_trained == 12
