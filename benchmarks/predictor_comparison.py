@@ -132,16 +132,23 @@ NOTES = """
   new machine continues where the last one stopped.
 - **The paper's method** (`petridish` = paper-c: motif C, 100 inner epochs, 170 outer
   epochs of 6 motifs, calibrated on its training cells) runs in protocol (c) at n = 1,000
-  only (the paper used 1,020): one fit takes 53 minutes on the 2 cores of the Xeon VM (two
-  motif workers, nothing else running) and its query 2.8 s per architecture, so one trial
-  costs about an hour of the whole machine. Trial 0 (2026-12-02): Kendall +0.114, far below
-  every other predictor at that size and below the parameter count (+0.35): the dish ranks
-  unseen cells barely above chance, as REPORT.md found on its own held-out split (+0.009 +-
-  0.013, 3 seeds; not protocol (c): trained and tested within the 30,001 cells with
-  validation accuracy). Trials 1-2: `... run --protocols c --sizes 1000 --trials 1 2
-  --predictors petridish --dish-workers 2 --timeout 5400`, with nothing else on the machine.
+  only (the paper used 1,020). One trial costs an hour or more of the whole machine (two
+  motif workers, nothing else running): trial 0 (2026-12-02, Xeon VM) fit 53 minutes and
+  queried 2.8 s per architecture; trial 1 (2026-12-03, an EPYC VM slower on this work than
+  the Xeon) fit 66 minutes (nearly all of it the 170 outer epochs; calibration trains 24
+  motifs) and queried 3.5 s per
+  architecture. Kendall: trial 0 +0.114, trial 1 -0.120; far below every other predictor
+  at that size and below the parameter count (+0.35): the dish ranks unseen cells at
+  chance, as REPORT.md found on its own held-out split (+0.009 +- 0.013, 3 seeds; not
+  protocol (c): trained and tested within the 30,001 cells with validation accuracy). In
+  trial 1 the outer batch of epoch 168 (6 training cells) had |Pearson| 0.57 (loss 0.43)
+  while unseen cells ranked at chance. Trial 2:
+  `... run --protocols c --sizes 1000 --trials 2 --predictors petridish --dish-workers 2
+  --timeout 7200`, with nothing else on the machine.
   Its shortened preset at smaller sizes (`petridish-b-short`, outer epochs = ceil(n / 6))
-  is planned at 14-347 (`--predictors paper`), not run yet.
+  is planned at 14-347 (`--predictors paper`), not run yet: motif B with meta-gradients
+  through 16 inner epochs, 58 outer epochs at n = 347, estimated at about an hour per job
+  (not measured).
 - **Fixes to NASLib's entries, not to its code** (in this package's registry,
   `naslib_petridish/naslib/predictors.py`, so `naslib-evaluate` has them too). NASLib's runner
   builds `seminas` with `encoding_type="seminas"` (a string), which NASLib's NB101 encoder
