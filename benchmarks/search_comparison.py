@@ -507,7 +507,7 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
         f"k {BO['k']}, ensemble {BO['num_ensemble']}, acquisition {BO['acq_fn_type']} "
         "(NPENAS: exploitation), BANANAS' candidates drawn at random, NPENAS' mutations of "
         f"the {BO['num_arches_to_mutate']} best, except {BO['num_candidates']} candidates per "
-        "batch instead of 200 (the dish predicts each candidate at 0.7-1.4 s); one "
+        "batch instead of 200 (a motif-training dish preset predicts each candidate at 0.2-1.4 s); one "
         "ground-truth query per epoch. (NASLib's BANANAS also looks up the true accuracy of "
         "every random candidate and never uses it: not counted.)",
         "- **... dish surrogate**: the same BANANAS/NPENAS with the dish as their (single) "
@@ -525,7 +525,16 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
         "- Dish presets: `petridish-cell-features-boosted` (cfb: boosted trees and graph "
         "networks on the cell's features, no motif), `petridish-dish-curve-boosted` (dcb: the "
         "same with each motif's learning curve on the dish), `petridish-untrained-dish-tse` "
-        "(tse) and `petridish-quick` (quick), one motif process each.",
+        "(tse) and `petridish-quick` (quick), one motif process each. The predictor trains "
+        "a cell's motif once per dish and keeps its result (since 2026-12-03): with an "
+        "untrained dish (dcb, tse) a refit trains only cells it has not scored before, which "
+        "made RE with tse fitness 7x faster with the identical run (seed 0 at 150: 531 s "
+        "-> 74 s on the EPYC VM); the trained dish of `quick` changes with every fit.",
+        "- Not in the search: the paper's presets (paper-a/b/c and their short forms: one "
+        "fit of paper-c takes 53-66 minutes on the 2 cores, and every refit is a fit; "
+        "`quick` stands for the trained dish) and the self-trained presets (their graph "
+        "networks self-train on 10,000 unlabelled cells in every fit, 1.5-4 minutes, so 9 "
+        "refits per run cost about as much as the paper's whole budget of runs here).",
         "- Runs are recorded in the committed `search_runs.jsonl` (compact: the incumbent's "
         "trajectory at its changes); `run` skips what it holds, so later sessions continue "
         "on any machine.", "",
