@@ -144,7 +144,12 @@ NOTES = """
   trial 1 the outer batch of epoch 168 (6 training cells) had |Pearson| 0.57 (loss 0.43)
   while unseen cells ranked at chance. Trial 2:
   `... run --protocols c --sizes 1000 --trials 2 --predictors petridish --dish-workers 2
-  --timeout 7200`, with nothing else on the machine.
+  --timeout 7200`, with nothing else on the machine. Since 2026-12-03 the dish presets that
+  generate a dish (paper, b-short, quick) checkpoint it every outer epoch in the job's folder
+  (`<work>/naslib/<protocol>/<predictor>/n<size>-t<trial>/dish_run`): a run that is
+  stopped continues the fit where it stopped (`--retry-failed` after a timeout), and a job
+  stopped while querying reuses its finished dish; the fit time recorded is then the sum
+  of the outer epochs of all calls (`fit_start` in the row says how it began).
   Its shortened preset at smaller sizes (`petridish-b-short`, outer epochs = ceil(n / 6))
   is planned at 14-347 (`--predictors paper`), not run yet: motif B with meta-gradients
   through 16 inner epochs, 58 outer epochs at n = 347, estimated at about an hour per job
@@ -419,11 +424,17 @@ class Worker:
                     return np.log(table.params[table.indices([as_cell(x).hash for x in xtest])]
                                   .astype(np.float64))
             return Params()
-        if name in SIZE_SCALED:
-            return get_predictor(name, cfg, table=self.table, workers=self.dish_workers,
-                                 outer_epochs=max(1, math.ceil(cfg.train_size_single / 6)))
         if name.startswith("petridish"):
-            return get_predictor(name, cfg, table=self.table, workers=self.dish_workers)
+            extra = ({"outer_epochs": max(1, math.ceil(cfg.train_size_single / 6))}
+                     if name in SIZE_SCALED else {})
+            pred = get_predictor(name, cfg, table=self.table, workers=self.dish_workers,
+                                 **extra)
+            if pred.trains_motifs and pred.config.outer_epochs > 0 and pred.config.outer_lr > 0:
+                # a dish generated over outer epochs (up to an hour or more): checkpointed
+                # in the job's folder, so that a killed job continues where it stopped and a
+                # job killed while querying reuses its finished dish
+                pred.out_dir, pred.resume = Path(cfg.save) / "dish_run", True
+            return pred
         return float64_queries(get_predictor(name, cfg))
 
     def evaluate(self, protocol, predictor, size, trial) -> dict:
@@ -470,6 +481,12 @@ class Worker:
                    train_distinct=len(set(hashes)), train_in_test=sum(h in test_h for h in hashes),
                    test_distinct=len(test_h), test_size=len(split["test"]),
                    split=split_fingerprint(split))
+        if getattr(pred, "fit_start", ""):
+            # NASLib times its own call to fit(); a resumed fit also spent the outer epochs
+            # of the killed calls, a reused one the whole of an earlier call
+            out["fit_start"] = pred.fit_start
+            if pred.fit_start != "new":
+                out["fit_time"] = float(pred.fit_seconds)
         out["init_seconds"] = out["train_seconds_nb101"] + (out["fit_time"] or 0.0)
         return out
 
@@ -588,7 +605,8 @@ class WorkerProcess:
         self.stop()
         if alive:
             return {"status": "error", "error": f"timeout: no result after {timeout:.0f} s "
-                    "(worker killed)"}
+                    "(worker killed; a dish being generated continues from its checkpoint "
+                    "with --retry-failed)"}
         return {"status": "error", "error": f"worker died (exit code {code}; out of memory "
                 "if -9): see worker.log"}
 

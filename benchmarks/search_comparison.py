@@ -507,7 +507,8 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
         f"k {BO['k']}, ensemble {BO['num_ensemble']}, acquisition {BO['acq_fn_type']} "
         "(NPENAS: exploitation), BANANAS' candidates drawn at random, NPENAS' mutations of "
         f"the {BO['num_arches_to_mutate']} best, except {BO['num_candidates']} candidates per "
-        "batch instead of 200 (a motif-training dish preset predicts each candidate at 0.2-1.4 s); one "
+        "batch instead of 200 (a motif-training dish preset predicts each candidate at "
+        "0.2-1.4 s); one "
         "ground-truth query per epoch. (NASLib's BANANAS also looks up the true accuracy of "
         "every random candidate and never uses it: not counted.)",
         "- **... dish surrogate**: the same BANANAS/NPENAS with the dish as their (single) "

@@ -32,9 +32,9 @@ from .calibration import apply_calibration, fit_calibration, pick_cells
 from .cells import as_cells
 from .config import PetriDishConfig, resolve_config
 from .dish import Dish
-from .errors import NotFittedError, OutputExistsError, UsageError
+from .errors import NotFittedError, OutputExistsError, RunDirError, UsageError
 from .inner import MotifResult
-from .outer import fit_dish, score_cells
+from .outer import config_difference, fit_dish, score_cells
 from .rundir import CHECKPOINT, DISH
 from .runner import MotifRunner
 
@@ -55,13 +55,18 @@ class SyntheticPetriDishPredictor:
     preset: name of a shipped preset (``paper-c``, ``paper-b-short``, ``quick``, ...).
     table: an ``NB101Table``, needed only to resolve architectures given as hashes.
     out_dir: where ``fit`` keeps its run (log, checkpoints, dish); optional.
+    resume: with ``out_dir``, every ``fit`` continues an interrupted fit found there and
+        reuses a finished one (same config and training architectures), as ``fit(...,
+        resume=True)`` does; for callers that call ``fit(xtrain, ytrain)`` only, such as
+        NASLib's ``PredictorEvaluator``.
     progress: show progress bars.
     overrides: config fields that replace the preset's (``inner_epochs=16``, ...).
     """
 
     def __init__(self, config: PetriDishConfig | dict | None = None, preset: str = "paper-c",
                  table=None, out_dir: str | os.PathLike | None = None, progress: bool = False,
-                 ss_type: str | None = "nasbench101", **overrides: Any):
+                 ss_type: str | None = "nasbench101", resume: bool = False,
+                 **overrides: Any):
         if isinstance(config, PetriDishConfig):
             cfg = config.replace(**overrides) if overrides else config
         elif isinstance(config, dict):
@@ -71,6 +76,7 @@ class SyntheticPetriDishPredictor:
         self.config = cfg
         self.table = table
         self.out_dir = out_dir
+        self.resume = resume
         self.progress = progress
         self.ss_type = ss_type
         self.encoding_type = None
@@ -78,6 +84,8 @@ class SyntheticPetriDishPredictor:
         self.hpo_wrapper = False
         self.dish: Dish | None = None
         self.fit_seconds = float("nan")
+        #: how the last fit began: "new", "resumed at epoch K" or "reused" (a finished fit)
+        self.fit_start = ""
         self.last_query_seconds_per_arch = float("nan")
         self.last_results: list[MotifResult] = []
         #: motifs trained by this predictor (cache hits excluded)
@@ -137,7 +145,8 @@ class SyntheticPetriDishPredictor:
 
         With ``out_dir`` the run directory is locked for the whole fit (another
         process is refused), checkpointed every outer epoch, and ends with
-        ``dish.pt``; ``resume`` continues an interrupted fit there."""
+        ``dish.pt``; ``resume`` continues an interrupted fit there, or reuses the dish
+        of a finished one (for the same config and training architectures)."""
         self._check_ss()
         cells = as_cells(xtrain, self.table)
         try:
@@ -147,14 +156,19 @@ class SyntheticPetriDishPredictor:
         if len(y) != len(cells):
             raise UsageError(f"fit got {len(cells)} architectures but {len(y)} accuracies")
         cfg = self.config
+        resume = resume or self.resume
         with contextlib.ExitStack() as stack:
             stack.enter_context(self._abort_on_error())
             out = (None if self.out_dir is None
                    else stack.enter_context(rundir.hold(self.out_dir)))
+            if out is not None and resume and not force and (out / DISH).exists():
+                return self._reuse_finished_fit(out, cells)
             t0 = time.perf_counter()
             runner = self._get_runner()
             dish = fit_dish(cfg, cells, y, out_dir=out, resume=resume, force=force,
                             progress=self.progress, runner=runner)
+            at = dish.meta.get("resumed_at_epoch")
+            self.fit_start = "new" if at is None else f"resumed at epoch {at}"
             t_cal = time.perf_counter()
             self.dish = dish
             # calibration: distinct training architectures, re-trained on the final dish
@@ -182,6 +196,31 @@ class SyntheticPetriDishPredictor:
                 dish.save(out / DISH)
                 (out / CHECKPOINT).unlink(missing_ok=True)
         return cal or {}
+
+    def _reuse_finished_fit(self, out: Path, cells) -> dict:
+        """The dish a finished fit left in ``out``, after checking that it was fitted with
+        this config on these training architectures."""
+        dish = Dish.load(out / DISH)
+        diff = config_difference(dish.config.to_dict(), self.config.to_dict())
+        if diff:
+            raise RunDirError(
+                f"{out} holds a dish fitted with other settings ({', '.join(diff)}); use "
+                "another out_dir, or fit with force=True to replace it")
+        try:
+            saved = json.loads((out / rundir.TRAIN_SET).read_text())["hashes"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise RunDirError(
+                f"{out / rundir.TRAIN_SET} is missing or damaged, so the dish there cannot be "
+                f"matched to this training set ({exc})") from exc
+        if saved != [c.hash for c in cells]:
+            raise RunDirError(
+                f"{out} holds a dish fitted on other training architectures; use another "
+                "out_dir, or fit with force=True to replace it")
+        dish.config = self.config  # same up to workers/backend: run it as configured now
+        self.dish = dish
+        self.fit_seconds = float(dish.meta.get("fit_seconds", float("nan")))
+        self.fit_start = "reused"
+        return dish.calibration or {}
 
     @staticmethod
     def _dish_key(dish: Dish) -> str:

@@ -334,3 +334,47 @@ def test_evaluate_resume_refuses_a_dish_fitted_with_another_config(table, table_
     err = capsys.readouterr().err.strip()
     assert "differs in ['seed']" in err and err.count("\n") == 0
     assert not (run / "metrics.json").exists()
+
+
+def test_predictor_resume_continues_a_killed_fit_and_reuses_a_finished_one(table, tmp_path):
+    """NASLib's evaluator calls fit(xtrain, ytrain) only: with ``resume=True`` on the
+    predictor, a fit killed after its first outer epoch continues from its checkpoint to
+    the dish an uninterrupted fit makes, and a later fit reuses the finished dish."""
+    from naslib_petridish.outer import fit_dish
+
+    rows = table.sample(9, rng=2, metric="val")
+    cells, acc = table.cells(rows), table.metric(rows, "val")
+    cfg = tiny(outer_epochs=3)
+    whole = SyntheticPetriDishPredictor(config=cfg)
+    try:
+        whole.fit(cells, acc)
+        y_whole = whole.query(cells[:4])
+    finally:
+        whole.close()
+    run = tmp_path / "run"
+    fit_dish(cfg, cells, acc, out_dir=run, progress=False, stop_after=1)  # "killed" here
+    assert (run / rundir.CHECKPOINT).exists() and not (run / rundir.DISH).exists()
+    with pytest.raises(PetriDishError, match="--resume"):  # without resume: refused
+        SyntheticPetriDishPredictor(config=cfg, out_dir=run).fit(cells, acc)
+    p = SyntheticPetriDishPredictor(config=cfg, out_dir=run, resume=True)
+    try:
+        p.fit(cells, acc)
+        assert p.fit_start == "resumed at epoch 1"
+        torch.testing.assert_close(p.dish.images, whole.dish.images, rtol=0, atol=0)
+        np.testing.assert_array_equal(p.query(cells[:4]), y_whole)
+    finally:
+        p.close()
+    again = SyntheticPetriDishPredictor(config=cfg.replace(workers=2), out_dir=run, resume=True)
+    try:
+        again.fit(cells, acc)
+        assert again.fit_start == "reused" and again.motifs_trained == 0
+        assert again.fit_seconds == pytest.approx(p.fit_seconds)
+        np.testing.assert_array_equal(again.query(cells[:4]), y_whole)
+    finally:
+        again.close()
+    with pytest.raises(PetriDishError, match="other training architectures"):
+        SyntheticPetriDishPredictor(config=cfg, out_dir=run, resume=True).fit(
+            cells[::-1], acc[::-1])
+    with pytest.raises(PetriDishError, match="other settings.*inner_epochs"):
+        SyntheticPetriDishPredictor(config=cfg.replace(inner_epochs=3), out_dir=run,
+                                    resume=True).fit(cells, acc)
