@@ -429,7 +429,7 @@ class Worker:
                      if name in SIZE_SCALED else {})
             pred = get_predictor(name, cfg, table=self.table, workers=self.dish_workers,
                                  **extra)
-            if pred.trains_motifs and pred.config.outer_epochs > 0 and pred.config.outer_lr > 0:
+            if pred.generates_dish:
                 # a dish generated over outer epochs (up to an hour or more): checkpointed
                 # in the job's folder, so that a killed job continues where it stopped and a
                 # job killed while querying reuses its finished dish

@@ -200,7 +200,7 @@ def cmd_naslib_evaluate(args: argparse.Namespace) -> int:
     from .naslib import run_predictor_evaluation
 
     path = run_predictor_evaluation(args.config, nb101=args.nb101, metric=args.metric,
-                                    out_dir=args.out)
+                                    out_dir=args.out, resume=args.resume, force=args.force)
     print(f"NASLib errors.json written to {path}")
     return 0
 
@@ -351,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "the source has it for every cell, else test)")
         p.add_argument("--out", "--out-dir", dest="out", metavar="DIR",
                        help="overrides the config's out_dir")
+        if name == "naslib-evaluate":
+            p.add_argument("--resume", action="store_true",
+                           help="continue an interrupted run: keep its finished training-set "
+                                "sizes, continue a dish being generated")
+            p.add_argument("--force", action="store_true",
+                           help="replace the results of an earlier run in the same folder")
         p.set_defaults(func=func)
 
     p = sub.add_parser("presets", help="list presets, or print one resolved")

@@ -301,6 +301,13 @@ class SyntheticPetriDishPredictor:
         cfg = self.dish.config if self.dish is not None else self.config
         return not (cfg.calibration == "boosted" and "dish" not in cfg.calibration_features)
 
+    @property
+    def generates_dish(self) -> bool:
+        """True where ``fit`` optimizes the dish over outer epochs (minutes to hours, worth
+        an ``out_dir`` to checkpoint into); False for an untrained dish or no motif."""
+        cfg = self.config
+        return self.trains_motifs and cfg.outer_epochs > 0 and cfg.outer_lr > 0
+
     # -- persistence --------------------------------------------------------------
     def save(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write ``dish.pt`` and ``predictor.json`` into ``directory`` (created if

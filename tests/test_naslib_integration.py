@@ -75,6 +75,62 @@ def test_naslib_evaluate(predictor, real_table_path, tmp_path):
 
 
 @needs_naslib
+def test_naslib_evaluate_keeps_finished_sizes_and_resumes_a_killed_dish(real_table_path,
+                                                                         tmp_path, capsys):
+    """NASLib writes errors.json only at the end: each finished size is kept, an earlier
+    run is never overwritten without --force, and --resume continues a dish fit killed
+    after its first outer epoch to the same predictions as the uninterrupted run."""
+    import yaml
+
+    from naslib_petridish.config import PetriDishConfig
+    from naslib_petridish.outer import fit_dish
+    from naslib_petridish.tables import NB101Table
+
+    cfg = tmp_path / "predictor_config.yaml"
+    cfg.write_text(textwrap.dedent(f"""
+        experiment_type: vary_train_size
+        search_space: nasbench101
+        dataset: cifar10
+        predictor: petridish
+        uniform_random: 1
+        test_size: 8
+        train_size_list: [6, 9]
+        fidelity_single: 5
+        out_dir: {tmp_path / 'run'}
+        max_hpo_time: 0
+        seed: 3
+        """) + PETRIDISH.replace("outer_epochs: 2", "outer_epochs: 3"))
+    cmd = ["naslib-evaluate", "--config-file", str(cfg), "--nb101", real_table_path]
+    save = tmp_path / "run" / "cifar10" / "predictors" / "petridish" / "3"
+    assert main(cmd) == 0
+    first = json.loads((save / "errors.json").read_text())
+    kept = (save / "evaluated_sizes.jsonl").read_text().splitlines()
+    assert [json.loads(x)["key"] for x in kept] == ["n6-f5", "n9-f5"]
+    capsys.readouterr()
+    assert main(cmd) == 2  # an earlier run is there
+    assert "--resume" in capsys.readouterr().err
+    # kill the fit of size 9 after its first outer epoch: its dish is generated again up to
+    # there, its line is dropped
+    run9 = save / "dish_runs" / "n9-f5"
+    dish_cfg = PetriDishConfig.from_dict(yaml.safe_load((run9 / "config.yaml").read_text()))
+    train = json.loads((run9 / "train_set.json").read_text())
+    table = NB101Table.load(real_table_path)
+    cells = [table.cell(table.index(h)) for h in train["hashes"]]
+    for f in run9.iterdir():
+        f.unlink()
+    fit_dish(dish_cfg, cells, train["accuracies"], out_dir=run9, progress=False, stop_after=1)
+    (save / "evaluated_sizes.jsonl").write_text(kept[0] + "\n")
+    (save / "errors.json").unlink()
+    assert main(cmd + ["--resume"]) == 0
+    again = json.loads((save / "errors.json").read_text())
+    assert again[2]["petridish_fit_start"] == "resumed at epoch 1"
+    for a, b in zip(first[1:], again[1:]):
+        assert a["train_size"] == b["train_size"] and a["full_testpred"] == b["full_testpred"]
+    assert main(cmd + ["--force"]) == 0
+    assert json.loads((save / "errors.json").read_text())[1]["petridish_fit_start"] == "new"
+
+
+@needs_naslib
 @pytest.mark.parametrize("optimizer, epochs", [("re", 16), ("bananas", 10)])
 def test_naslib_search(optimizer, epochs, real_table_path, tmp_path):
     cfg = tmp_path / "search.yaml"

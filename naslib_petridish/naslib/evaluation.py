@@ -2,10 +2,17 @@
 ``errors.json``) on NB101 ground truth, and the config loading it shares with search."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 from pathlib import Path
 
-from ..errors import ConfigError
+import numpy as np
+
+from .. import rundir
+from ..errors import ConfigError, OutputExistsError, RunDirError
+from ..outer import RESUMABLE_CHANGES
 from .compat import import_naslib
 from .dataset import make_dataset_api, open_table
 from .predictors import get_predictor
@@ -42,9 +49,23 @@ def load_naslib_config(path: str, config_type: str):
     return cfg
 
 
+#: one line per finished (training-set size, fidelity): what an interrupted run keeps
+EVALUATED = "evaluated_sizes.jsonl"
+#: the dish of each size, checkpointed every outer epoch while it is generated
+DISH_RUNS = "dish_runs"
+
+
 def run_predictor_evaluation(config_file: str, nb101: str | None = None,
-                             metric: str | None = None, out_dir: str | None = None) -> Path:
-    """NASLib's predictor-evaluation flow on NB101; returns the path of ``errors.json``."""
+                             metric: str | None = None, out_dir: str | None = None,
+                             resume: bool = False, force: bool = False) -> Path:
+    """NASLib's predictor-evaluation flow on NB101; returns the path of ``errors.json``.
+
+    NASLib writes ``errors.json`` only after the last training-set size, so each finished
+    size is also appended to ``evaluated_sizes.jsonl`` in the same folder, and a dish
+    being generated is checkpointed every outer epoch (``dish_runs/``). ``resume``
+    continues an interrupted run: finished sizes are read back (after checking that the
+    config and the architectures NASLib draws are the same), a killed dish fit continues.
+    An earlier run's results are replaced only with ``force``."""
     nl = import_naslib()
     cfg = load_naslib_config(config_file, "predictor")
     if out_dir:
@@ -55,15 +76,111 @@ def run_predictor_evaluation(config_file: str, nb101: str | None = None,
     # recorded in errors.json (NASLib writes the config as its first entry)
     cfg.ground_truth_source = str(table.source)
     cfg.ground_truth_metric = api["nb101_data"].metric
-    os.makedirs(cfg.save, exist_ok=True)
-    nl.utils.setup_logger(cfg.save + "/log.log")
-    nl.utils.set_seed(cfg.seed)
-    predictor = get_predictor(cfg.predictor, cfg, table=table)
-    evaluator = nl.PredictorEvaluator(predictor, config=cfg)
-    evaluator.adapt_search_space(nl.NasBench101SearchSpace(), load_labeled=False, dataset_api=api)
-    try:
-        evaluator.evaluate()
-    finally:
-        if hasattr(predictor, "close"):
-            predictor.close()
-    return Path(cfg.save) / "errors.json"
+    save = Path(cfg.save)
+    with rundir.hold(save):
+        done = _earlier_sizes(save, _run_digest(cfg), resume, force)
+        nl.utils.setup_logger(cfg.save + "/log.log")
+        nl.utils.set_seed(cfg.seed)
+        predictor = get_predictor(cfg.predictor, cfg, table=table)
+        evaluator = _resumable_evaluator(nl)(predictor, config=cfg)
+        evaluator.done, evaluator.run_digest = done, _run_digest(cfg)
+        evaluator.adapt_search_space(nl.NasBench101SearchSpace(), load_labeled=False,
+                                     dataset_api=api)
+        try:
+            evaluator.evaluate()
+        finally:
+            if hasattr(predictor, "close"):
+                predictor.close()
+    return save / "errors.json"
+
+
+def _run_digest(cfg) -> str:
+    """What decides a size's result besides its architectures: the whole config except
+    where it is written and how many worker processes run."""
+    skip = {"save", "out_dir", "ground_truth_source"}
+    d = {k: v for k, v in cfg.items() if k not in skip}
+    if isinstance(d.get("petridish"), dict):
+        d["petridish"] = {k: v for k, v in d["petridish"].items()
+                          if k not in RESUMABLE_CHANGES}
+    return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _earlier_sizes(save: Path, run: str, resume: bool, force: bool) -> dict:
+    """The finished sizes of an earlier run in ``save`` that ``resume`` continues; an
+    earlier run is otherwise refused, or with ``force`` removed."""
+    record = save / EVALUATED
+    if not (record.exists() or (save / "errors.json").exists() or (save / DISH_RUNS).exists()):
+        return {}
+    if force:
+        for name in (EVALUATED, "errors.json"):
+            (save / name).unlink(missing_ok=True)
+        shutil.rmtree(save / DISH_RUNS, ignore_errors=True)
+        return {}
+    if not resume:
+        raise OutputExistsError(
+            f"{save} holds the results of an earlier run; pass --resume to continue it (its "
+            "finished training-set sizes are kept) or --force to start over")
+    done = {}
+    if record.exists():
+        for i, line in enumerate(record.read_text().splitlines()):
+            try:
+                row = json.loads(line)
+                key, row_run = row["key"], row["run"]
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a kill: that size is evaluated again
+            if row_run != run:
+                raise RunDirError(
+                    f"cannot resume {save}: line {i + 1} of {EVALUATED} was evaluated with "
+                    "another config; resume with the same config file, or use another --out")
+            done[key] = row
+    return done
+
+
+def _arch_hashes(archs) -> list[str]:
+    from ..cells import as_cell
+    return [as_cell(a).hash for a in archs]
+
+
+def _jsonable(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (np.ndarray, set, tuple)):
+        return list(v)
+    return str(v)
+
+
+def _resumable_evaluator(nl):
+    """NASLib's ``PredictorEvaluator`` that keeps each finished size and reuses it."""
+
+    class ResumableEvaluator(nl.PredictorEvaluator):
+        done: dict = {}
+        run_digest = ""
+
+        def single_evaluate(self, train_data, test_data, fidelity):
+            save = Path(self.config.save)
+            key = f"n{len(train_data[0])}-f{fidelity}"
+            data = hashlib.sha1(json.dumps([_arch_hashes(train_data[0]),
+                                            _arch_hashes(test_data[0])]).encode()).hexdigest()
+            if key in self.done:
+                if self.done[key]["data"] != data:
+                    raise RunDirError(
+                        f"cannot resume {save}: NASLib drew other architectures for {key} than "
+                        "the recorded run (another NASLib or library version?); start over "
+                        "with --force, or use another --out")
+                self.results.append(self.done[key]["result"])
+                return
+            pred = self.predictor
+            if getattr(pred, "generates_dish", False):
+                pred.out_dir, pred.resume = save / DISH_RUNS / key, True
+            super().single_evaluate(train_data, test_data, fidelity)
+            res = self.results[-1]
+            if getattr(pred, "fit_start", ""):
+                res["petridish_fit_start"] = pred.fit_start
+                if pred.fit_start != "new":
+                    # NASLib timed this call only; killed calls generated most of the dish
+                    res["fit_time"] = float(pred.fit_seconds)
+            rundir.append_line(save / EVALUATED, json.loads(json.dumps(
+                {"key": key, "run": self.run_digest, "data": data, "result": res},
+                default=_jsonable)))
+
+    return ResumableEvaluator
