@@ -65,7 +65,10 @@ def run_predictor_evaluation(config_file: str, nb101: str | None = None,
     being generated is checkpointed every outer epoch (``dish_runs/``). ``resume``
     continues an interrupted run: finished sizes are read back (after checking that the
     config and the architectures NASLib draws are the same), a killed dish fit continues.
-    An earlier run's results are replaced only with ``force``."""
+    (The dish presets seed their own random streams, so a resumed size gives what an
+    uninterrupted run gives; NASLib's own predictors draw from the global generators, whose
+    state after skipped sizes differs.) An earlier run's results are replaced only with
+    ``force``."""
     nl = import_naslib()
     cfg = load_naslib_config(config_file, "predictor")
     if out_dir:
