@@ -75,8 +75,8 @@ def test_naslib_evaluate(predictor, real_table_path, tmp_path):
 
 
 @needs_naslib
-def test_naslib_evaluate_keeps_finished_sizes_and_resumes_a_killed_dish(real_table_path,
-                                                                         tmp_path, capsys):
+def test_naslib_evaluate_keeps_finished_sizes_and_resumes_a_killed_dish(
+        real_table_path, tmp_path, capsys):
     """NASLib writes errors.json only at the end: each finished size is kept, an earlier
     run is never overwritten without --force, and --resume continues a dish fit killed
     after its first outer epoch to the same predictions as the uninterrupted run."""
