@@ -193,8 +193,14 @@ def write_or_keep(path: str | os.PathLike, text: str, fallback_dir: str | os.Pat
 
 
 def append_line(path: str | os.PathLike, record: dict) -> None:
-    """Append one JSON line and flush it to disk."""
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
+    """Append one JSON line and flush it to disk; a last line cut short by a kill is
+    ended first, so that it spoils only itself, not the record appended after it."""
+    with open(path, "ab") as f:
+        if f.tell() > 0:
+            with open(path, "rb") as r:
+                r.seek(-1, os.SEEK_END)
+                if r.read(1) != b"\n":
+                    f.write(b"\n")
+        f.write((json.dumps(record) + "\n").encode())
         f.flush()
         os.fsync(f.fileno())

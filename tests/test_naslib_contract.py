@@ -96,3 +96,98 @@ def test_ensemble_wrapper_usage(table):
     proto.set_pre_computations(unlabeled=None)
     for m in members:
         m.close()
+
+
+class FakePredictorEvaluator:
+    """The part of NASLib's ``PredictorEvaluator`` (Develop, defaults/predictor_evaluator.py)
+    that ``naslib.evaluation``'s resumable subclass relies on: ``__init__(predictor,
+    config)``, ``self.results`` starting with the config, and ``single_evaluate(train_data,
+    test_data, fidelity)`` that fits, queries and appends one results dict with
+    ``fit_time``. ``test_fake_matches_naslib`` checks the signatures where NASLib is
+    importable."""
+
+    def __init__(self, predictor, config=None):
+        self.predictor, self.config, self.results = predictor, config, [config]
+        self.calls = 0
+
+    def single_evaluate(self, train_data, test_data, fidelity):
+        import time
+        xtrain, ytrain, train_info, _ = train_data
+        xtest, ytest, test_info, _ = test_data
+        self.calls += 1
+        self.predictor.reset_hyperparams()
+        t0 = time.time()
+        self.predictor.fit(xtrain, ytrain, train_info)
+        t1 = time.time()
+        pred = self.predictor.query(xtest, test_info)
+        self.results.append({"kendalltau": stats.kendalltau(ytest, pred)[0],
+                             "train_size": len(xtrain), "fit_time": t1 - t0,
+                             "full_testpred": pred})
+
+
+def test_fake_matches_naslib():
+    import inspect
+    try:
+        from naslib_petridish.naslib.compat import import_naslib
+        nl = import_naslib()
+    except Exception:
+        pytest.skip("NASLib is not importable (the fake is checked where it is)")
+    real = nl.PredictorEvaluator
+    for name in ("__init__", "single_evaluate"):
+        want = list(inspect.signature(getattr(FakePredictorEvaluator, name)).parameters)
+        got = list(inspect.signature(getattr(real, name)).parameters)
+        assert got[:len(want)] == want, name
+
+
+def test_resumable_evaluator_keeps_finished_sizes_without_naslib(table, tmp_path):
+    """Each finished size is a line of evaluated_sizes.jsonl; a resumed run reuses it
+    without fitting again (the result is NASLib's, unchanged), refuses other
+    architectures or another config, and an earlier run is kept unless forced."""
+    from types import SimpleNamespace
+
+    from naslib_petridish.errors import OutputExistsError, RunDirError
+    from naslib_petridish.naslib import evaluation as ev
+
+    rows = table.sample(16, rng=3, metric="val")
+    archs = [NB101Arch(table.cell(r)) for r in rows]
+    acc = list(table.metric(rows, "val") * 100)
+    test = (archs[10:], acc[10:], [None] * 6, None)
+    cfg = SimpleNamespace(save=str(tmp_path / "save"))
+    Evaluator = ev._resumable_evaluator(SimpleNamespace(PredictorEvaluator=FakePredictorEvaluator))
+
+    def run(resume=False, force=False, digest="cfg-1", sizes=(6, 10)):
+        done = ev._earlier_sizes(tmp_path / "save", digest, resume, force)
+        pred = SyntheticPetriDishPredictor(config=TINY)
+        e = Evaluator(pred, config=cfg)
+        e.done, e.run_digest = done, digest
+        for n in sizes:
+            e.single_evaluate((archs[:n], acc[:n], [None] * n, None), test, -1)
+        pred.close()
+        return e, pred
+
+    first, pred = run(sizes=(6,))                  # "killed" after its first size
+    assert first.calls == 1 and pred.generates_dish and pred.fit_start == "new"
+    assert pred.out_dir == tmp_path / "save" / ev.DISH_RUNS / "n6-f-1"  # checkpointed there
+    lines = (tmp_path / "save" / ev.EVALUATED).read_text().splitlines()
+    assert [json.loads(s)["key"] for s in lines] == ["n6-f-1"]
+
+    with pytest.raises(OutputExistsError, match="--resume"):
+        run()                                       # an earlier run is never overwritten
+    with pytest.raises(RunDirError, match="another config"):
+        run(resume=True, digest="cfg-2")
+
+    (tmp_path / "save" / ev.EVALUATED).write_text("\n".join(lines) + '\n{"key": "n1')  # cut
+    resumed, _ = run(resume=True)
+    assert resumed.calls == 1                       # size 6 reused, only size 10 fitted
+    assert resumed.results[1]["full_testpred"] == pytest.approx(
+        list(first.results[1]["full_testpred"]))
+    assert [r["train_size"] for r in resumed.results[1:]] == [6, 10]
+
+    other = (archs[1:11], acc[1:11], [None] * 10, None)
+    e = Evaluator(SyntheticPetriDishPredictor(config=TINY), config=cfg)
+    e.done, e.run_digest = ev._earlier_sizes(tmp_path / "save", "cfg-1", True, False), "cfg-1"
+    with pytest.raises(RunDirError, match="other architectures"):
+        e.single_evaluate(other, test, -1)          # n10 recorded with archs[:10]
+
+    forced, _ = run(force=True, sizes=(6,))
+    assert forced.calls == 1 and not (tmp_path / "save" / ev.DISH_RUNS / "n10-f-1").exists()

@@ -378,3 +378,15 @@ def test_predictor_resume_continues_a_killed_fit_and_reuses_a_finished_one(table
     with pytest.raises(PetriDishError, match="other settings.*inner_epochs"):
         SyntheticPetriDishPredictor(config=cfg.replace(inner_epochs=3), out_dir=run,
                                     resume=True).fit(cells, acc)
+
+
+def test_append_line_after_a_line_cut_short_by_a_kill(tmp_path):
+    from naslib_petridish import rundir
+    p = tmp_path / "log.jsonl"
+    rundir.append_line(p, {"epoch": 0})
+    with open(p, "a") as f:
+        f.write('{"epoch": 1, "lo')                  # killed while writing
+    rundir.append_line(p, {"epoch": 2})
+    lines = p.read_text().splitlines()
+    assert lines[0] == '{"epoch": 0}' and lines[2] == '{"epoch": 2}'
+    assert p.read_text().endswith("\n")
