@@ -820,6 +820,8 @@ def style(name, i):
         return dict(color="darkmagenta", lw=2.5, marker="s", ms=7, zorder=9)
     if name == "petridish-cell-features-self-trained":
         return dict(color="hotpink", lw=2, ls="--", marker="^", ms=7, zorder=9)
+    if name == "petridish-quick":  # a trained dish, but not the paper's settings
+        return dict(color="dimgray", lw=2, ls="-.", marker="P", ms=8, zorder=9)
     if name.startswith("petridish"):
         return dict(color="black", lw=2, marker="D", ms=6, zorder=9)
     plt = harness.pyplot()

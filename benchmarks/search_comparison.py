@@ -389,19 +389,28 @@ def _order(name: str) -> int:
     return names.index(name) if name in names else len(names)
 
 
+#: the dish presets' colours (one per predictor, whatever optimizer uses it)
+PRESET_COLOURS = {"cfb": "tab:red", "dcb": "tab:purple", "tse": "tab:orange",
+                  "quick": "tab:brown"}
+
+
 def style(name: str) -> dict:
-    """Colour by method family, line style by variant, so that ~12 curves stay apart."""
-    colours = {"re": "black", "rs": "grey", "bananas": "tab:blue", "npenas": "tab:green"}
+    """The references in their own colours (RE black and thick); a dish method in its
+    preset's colour, its line style and marker saying how it is used (RE refit dashed, RE
+    fitted once dotted, BANANAS dash-dot with circles, NPENAS dash-dot-dot with
+    triangles), so that ~20 curves stay apart."""
+    refs = {"re": "black", "rs": "grey", "bananas": "tab:blue", "npenas": "tab:green"}
     m = BY_NAME.get(name)
-    base = name.split("-")[0]
-    c = colours.get(base, "tab:purple")
-    if m is not None and m.dish:
-        c = {"re": "tab:red", "bananas": "tab:cyan", "npenas": "tab:olive"}[m.optimizer]
-        if "quick" in name:
-            c = {"re": "tab:orange", "bananas": "tab:purple", "npenas": "tab:brown"}[m.optimizer]
-    ls = "--" if name.endswith("-refit") else (":" if (m and m.dish and m.optimizer == "re")
-                                               else "-")
-    return {"color": c, "linestyle": ls, "linewidth": 2.2 if name == "re" else 1.5}
+    if m is None or not m.dish:
+        return {"color": refs.get(name.split("-")[0], "tab:pink"), "linestyle": "-",
+                "linewidth": 2.4 if name == "re" else 1.6}
+    colour = PRESET_COLOURS.get(name.split("-")[1], "tab:pink")
+    if m.optimizer == "re":
+        ls = "--" if m.refit_predictor else ":"
+        return {"color": colour, "linestyle": ls, "linewidth": 1.8}
+    ls, marker = ("-.", "o") if m.optimizer == "bananas" else ((0, (5, 1, 1, 1, 1, 1)), "^")
+    return {"color": colour, "linestyle": ls, "linewidth": 1.4, "marker": marker,
+            "markersize": 4, "markevery": 0.1}
 
 
 def matplotlib_ticker():
@@ -466,9 +475,12 @@ def plot_budget(results: list[dict], budget: int, best: float, out: Path) -> lis
         a1.axhline(100 * best, color="k", lw=0.8, alpha=0.5)
         fig.suptitle(f"NAS-Bench-101 search, budget {budget} ground-truth queries: mean ± std "
                      "over seeds (108-epoch test accuracy)")
-        fig.legend(*a1.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8.5,
-                   frameon=False)
-        fig.tight_layout(rect=(0, 0.13, 1, 0.95))
+        handles, labels = a1.get_legend_handles_labels()
+        rows = -(-len(labels) // 3)
+        bottom = min(0.5, 0.06 + 0.032 * rows)  # room for the legend below the x labels
+        fig.set_size_inches(14, 5.6 / (1 - bottom + 0.05))
+        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8.5, frameon=False)
+        fig.tight_layout(rect=(0, bottom, 1, 0.95))
         path = out / fname
         fig.savefig(path, dpi=90)
         plt.close(fig)
