@@ -85,7 +85,7 @@ def test_search_part_of_comparison_md_is_replaced_not_appended(tmp_path):
     sc.refresh_comparison_md(tmp_path)
     first = md.read_text()
     assert first.startswith("# Predictor comparison\n\nprotocol tables\n")
-    assert "| 150 | RE (reference) | 10 | 94.02 ± 0.10 | 0.98 ± 0.10 | 135-150 |" in first
+    assert "| 150 | RE (reference) | 10 | 94.02 ± 0.10 | 0.98 ± 0.10 |  | 135-150 |" in first
     assert "`search_b150_queries.png`" in first
     data["summary"].append(_summary_row(300, "rs", "random search", 0.9385))
     (tmp_path / "search_comparison.json").write_text(json.dumps(data))
@@ -95,3 +95,33 @@ def test_search_part_of_comparison_md_is_replaced_not_appended(tmp_path):
     assert second.count(sc.SECTION_BEGIN) == 1 and second.count("RE (reference)") == 1
     assert "| 300 | random search | 10 | 93.85" in second
     assert second.rstrip().endswith("## Notes after it")
+
+
+def test_versus_re_is_welch_t_test_on_final_accuracy():
+    """The 'vs RE' column: mean difference and Welch's p (SciPy), per budget; none for RE
+    itself or with a single seed."""
+    from scipy import stats
+
+    a, b = [0.940, 0.942, 0.944, 0.941], [0.938, 0.939, 0.937, 0.941, 0.936]
+    d, p = sc.versus(a, b)
+    assert np.isclose(d, np.mean(a) - np.mean(b))
+    assert np.isclose(p, stats.ttest_ind(a, b, equal_var=False).pvalue) and 0 < p < 0.05
+    assert sc.versus([0.94], b) is None
+
+    def run(method, budget, seed, acc):
+        r = _record(method, budget, seed)
+        r.update(best_true_test_accuracy=acc, ground_truth_queries=budget,
+                 distinct_cells_queried=budget, predictor_queries=0, refits=0, epochs=budget,
+                 wall_seconds=1.0, cost={"train_seconds": 1.0, "simulated_seconds": 1.0,
+                                         "predictor": {"fit_seconds": 0.0,
+                                                       "query_seconds": 0.0}})
+        return r
+
+    runs = ([run("re", 150, s, x) for s, x in enumerate(b)]
+            + [run("rs", 150, s, x) for s, x in enumerate(a)]
+            + [run("rs", 300, 0, 0.95)])
+    rows = {(r["budget"], r["method"]): r for r in sc.summarize(runs, 0.9466)}
+    assert rows[(150, "re")]["vs_re"] is None
+    assert np.allclose(rows[(150, "rs")]["vs_re"], (d, p))
+    assert rows[(300, "rs")]["vs_re"] is None  # no RE at that budget
+    assert "+0.35 (p 0.0" in sc._vs(rows[(150, "rs")]["vs_re"])
