@@ -44,6 +44,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import harness
+# the splits: the package's, which `naslib-evaluate --protocol` draws too
+from naslib_petridish.protocols import (split_fingerprint, split_from_sampler,  # noqa: F401
+                                        split_stats, split_uniform)
 
 PROTOCOLS = {
     "a": "NASLib as-is (NASLib sampler, duplicates kept, train/test may overlap)",
@@ -173,64 +176,6 @@ NOTES = """
   matches their sampling and evaluator but not their exact target.
 """
 RESULTS_FILE = "results.jsonl"
-
-
-# --- splits (NASLib-free) ---------------------------------------------------------------
-
-
-def split_uniform(table, n_test: int, n_train: int, seed: int) -> dict:
-    """Protocol c: ``n_test`` then ``n_train`` distinct cells drawn uniformly from the
-    table, disjoint; the training list is in random order (sizes are prefixes)."""
-    rng = np.random.default_rng([seed, 0xC])
-    test = table.sample(n_test, rng=rng)
-    train = table.sample(n_train, rng=rng, exclude=test)
-    test, train = rng.permutation(test), rng.permutation(train)
-    return {"test": [{"hash": str(table.hashes[r])} for r in test],
-            "train": [{"hash": str(table.hashes[r])} for r in train]}
-
-
-def split_from_sampler(sample, n_test: int, n_train: int, distinct: bool,
-                       max_draws: int = 10_000_000) -> dict:
-    """Protocols a/b: draw with ``sample()`` -> ``{"hash", "matrix", "ops"}`` (the hash of
-    the pruned cell) the test set, then the training set.  ``distinct``: skip any draw
-    whose hash was drawn before (test and train distinct and disjoint); else keep every
-    draw as NASLib does.  Each entry records ``draws``, the number of draws it took."""
-    seen: set[str] = set()
-    out = {}
-    total = 0
-    for part, n in (("test", n_test), ("train", n_train)):
-        items = []
-        while len(items) < n:
-            total += 1
-            if total > max_draws:
-                raise RuntimeError(f"no {n} distinct cells after {max_draws} draws")
-            x = sample()
-            if distinct and x["hash"] in seen:
-                continue
-            seen.add(x["hash"])
-            items.append(x)
-        out[part] = items
-    out["draws"] = total
-    return out
-
-
-def split_stats(split: dict) -> dict:
-    """Distinct cells and train/test overlap of a stored split, and its fingerprint."""
-    tr = [x["hash"] for x in split["train"]]
-    te = [x["hash"] for x in split["test"]]
-    return {"test": len(te), "test_distinct": len(set(te)), "train": len(tr),
-            "train_distinct": len(set(tr)), "train_in_test": sum(h in set(te) for h in tr),
-            "fingerprint": split_fingerprint(split)}
-
-
-def split_fingerprint(split: dict) -> str:
-    """A short digest of the test list and the training list (in order): rows recorded on
-    another machine are reused only where the split drawn here has the same digest."""
-    import hashlib
-    h = hashlib.sha256()
-    for part in ("test", "train"):
-        h.update((part + ":" + ",".join(x["hash"] for x in split[part]) + ";").encode())
-    return h.hexdigest()[:16]
 
 
 # --- training time of NB101 architectures --------------------------------------------------

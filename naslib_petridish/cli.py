@@ -200,9 +200,29 @@ def cmd_naslib_evaluate(args: argparse.Namespace) -> int:
     from .naslib import run_predictor_evaluation
 
     path = run_predictor_evaluation(args.config, nb101=args.nb101, metric=args.metric,
-                                    out_dir=args.out, resume=args.resume, force=args.force)
+                                    out_dir=args.out, resume=args.resume, force=args.force,
+                                    protocol=args.protocol)
     print(f"NASLib errors.json written to {path}")
+    _print_split_stats(path)
     return 0
+
+
+def _print_split_stats(errors_json) -> None:
+    """One line per training-set size: how many distinct cells the evaluation saw (NASLib's
+    own protocol repeats cells and overlaps train with test on NB101)."""
+    import json
+
+    try:
+        rows = json.loads(open(errors_json).read())[1:]
+    except (OSError, ValueError):
+        return
+    for r in rows:
+        if isinstance(r, dict) and "test_distinct" in r:
+            print(f"train size {r.get('train_size', '?')}: kendall tau "
+                  f"{r.get('kendalltau', float('nan')):+.3f}; protocol "
+                  f"{r['sampling_protocol']}: {r['test_distinct']} distinct test cells of "
+                  f"{r.get('test_size', '?')}, {r['train_distinct']} distinct training cells, "
+                  f"{r['train_in_test']} training architectures also in the test set")
 
 
 def cmd_naslib_search(args: argparse.Namespace) -> int:
@@ -357,6 +377,14 @@ def build_parser() -> argparse.ArgumentParser:
                                 "sizes, continue a dish being generated")
             p.add_argument("--force", action="store_true",
                            help="replace the results of an earlier run in the same folder")
+            p.add_argument("--protocol", choices=["naslib", "distinct", "uniform", "a", "b",
+                                                  "c"],
+                           help="how test and training architectures are drawn: naslib (a, "
+                                "the default: NASLib's sampler as is, which on NB101 repeats "
+                                "cells and overlaps training with test), distinct (b: the same "
+                                "sampler without repeats, disjoint), uniform (c: distinct "
+                                "cells drawn uniformly, disjoint); also the config's "
+                                "sampling_protocol")
         p.set_defaults(func=func)
 
     p = sub.add_parser("presets", help="list presets, or print one resolved")

@@ -59,7 +59,8 @@ def test_sampler_split_as_is_keeps_duplicates(table):
 
 
 def test_sampler_split_gives_up(table):
-    with pytest.raises(RuntimeError):
+    from naslib_petridish.errors import UsageError
+    with pytest.raises(UsageError, match="too few distinct cells"):
         pc.split_from_sampler(_fake_sampler(table.hashes[:5], 0), 3, 5, distinct=True,
                               max_draws=1000)
 

@@ -109,6 +109,32 @@ class FakePredictorEvaluator:
     def __init__(self, predictor, config=None):
         self.predictor, self.config, self.results = predictor, config, [config]
         self.calls = 0
+        self.search_space = self.dataset_api = None  # set by adapt_search_space in NASLib
+
+    def get_full_arch_info(self, arch):
+        """(accuracy, train time, info) of one architecture, through its query()."""
+        return arch.query("VAL_ACCURACY", "cifar10", self.dataset_api), 1.0, {}
+
+    def load_dataset(self, load_labeled=False, data_size=10, arch_hash_map={}):
+        """NASLib's: ``data_size`` draws of the search space's sampler, repeats kept."""
+        data = [[], [], [], []]
+        while len(data[0]) < data_size:
+            arch = self.search_space.clone()
+            arch.sample_random_architecture(dataset_api=self.dataset_api)
+            arch_hash_map[arch.get_hash()] = True
+            acc, t, info = self.get_full_arch_info(arch)
+            for part, v in zip(data, (arch, acc, info, t)):
+                part.append(v)
+        return data, arch_hash_map
+
+    def evaluate(self):
+        """NASLib's order (uniform_random, vary_train_size): the test set, then the
+        largest training set, then each size a prefix of it."""
+        test, hash_map = self.load_dataset(data_size=self.config.test_size)
+        train, _ = self.load_dataset(data_size=self.config.train_size_list[-1],
+                                     arch_hash_map=hash_map)
+        for n in self.config.train_size_list:
+            self.single_evaluate([d[:n] for d in train], test, fidelity=-1)
 
     def single_evaluate(self, train_data, test_data, fidelity):
         import time
@@ -133,7 +159,8 @@ def test_fake_matches_naslib():
     except Exception:
         pytest.skip("NASLib is not importable (the fake is checked where it is)")
     real = nl.PredictorEvaluator
-    for name in ("__init__", "single_evaluate"):
+    for name in ("__init__", "single_evaluate", "load_dataset", "get_full_arch_info",
+                 "evaluate"):
         want = list(inspect.signature(getattr(FakePredictorEvaluator, name)).parameters)
         got = list(inspect.signature(getattr(real, name)).parameters)
         assert got[:len(want)] == want, name
@@ -191,3 +218,109 @@ def test_resumable_evaluator_keeps_finished_sizes_without_naslib(table, tmp_path
 
     forced, _ = run(force=True, sizes=(6,))
     assert forced.calls == 1 and not (tmp_path / "save" / ev.DISH_RUNS / "n10-f-1").exists()
+
+
+class FakeNB101Space:
+    """What NASLib's ``NasBench101SearchSpace`` offers ``load_dataset``: ``clone()``,
+    ``sample_random_architecture`` (here: a row of a small pool, with repeats, as NASLib's
+    random matrices repeat small cells), ``set_spec(hash, dataset_api)``, ``get_spec()``,
+    ``get_hash()`` and ``query``."""
+
+    def __init__(self, table, pool, rng):
+        self.table, self.pool, self.rng, self.arch = table, pool, rng, None
+
+    def clone(self):
+        return FakeNB101Space(self.table, self.pool, self.rng)
+
+    def sample_random_architecture(self, dataset_api=None):
+        self.arch = NB101Arch(self.table.cell(int(self.rng.choice(self.pool))))
+
+    def set_spec(self, spec, dataset_api=None):
+        assert isinstance(spec, str) and dataset_api is not None
+        self.arch = NB101Arch(self.table.cell(spec))
+
+    def get_spec(self):
+        return self.arch.get_spec()
+
+    def get_hash(self):
+        return self.arch.get_hash()
+
+    def query(self, metric, dataset, dataset_api):
+        from naslib_petridish.cells import as_cell
+        return 100 * float(self.table.metric(self.table.indices([as_cell(self).hash]),
+                                             "val")[0])
+
+
+class ParamsPredictor:
+    """A predictor as NASLib calls it (log parameter count): the protocol is the subject."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def reset_hyperparams(self):
+        pass
+
+    def fit(self, xtrain, ytrain, info=None):
+        pass
+
+    def query(self, xtest, info=None):
+        from naslib_petridish.cells import as_cell
+        return np.log(self.table.params[self.table.indices([as_cell(x).hash for x in xtest])])
+
+
+@pytest.mark.parametrize("protocol", ["naslib", "distinct", "uniform"])
+def test_sampling_protocols_without_naslib(protocol, table, tmp_path):
+    """`naslib-evaluate --protocol`: NASLib's sampler repeats cells and overlaps training
+    with test; 'distinct' removes both; 'uniform' draws the split of
+    protocols.split_uniform (the comparison benchmark's protocol c) among the cells that
+    have the metric. Each size's result records what it saw."""
+    import hashlib
+    from types import SimpleNamespace
+
+    from naslib_petridish.cells import as_cell
+    from naslib_petridish.naslib import evaluation as ev
+    from naslib_petridish.protocols import split_uniform
+
+    pool = np.flatnonzero(table.has_metric("val", 108))[:60]  # small: repeats are frequent
+    cfg = SimpleNamespace(save=str(tmp_path / protocol), test_size=20, seed=5,
+                          train_size_list=[8, 16], train_size_single=100,
+                          experiment_type="vary_train_size", sampling_protocol=protocol)
+    Evaluator = ev._resumable_evaluator(SimpleNamespace(PredictorEvaluator=FakePredictorEvaluator))
+    e = Evaluator(ParamsPredictor(table), config=cfg)
+    (tmp_path / protocol).mkdir()  # NASLib makes it (its logger)
+    e.done, e.run_digest, e.table = {}, "cfg", table
+    e.search_space = FakeNB101Space(table, pool, np.random.default_rng(0))
+    e.dataset_api = {"nb101_data": SimpleNamespace(metric="val")}
+    seen = []
+    orig = e.single_evaluate
+
+    def spy(train_data, test_data, fidelity):
+        seen.append(([as_cell(x).hash for x in train_data[0]],
+                     [as_cell(x).hash for x in test_data[0]]))
+        return orig(train_data, test_data, fidelity)
+    e.single_evaluate = spy
+    e.evaluate()
+    res = e.results[1:]
+    assert [r["train_size"] for r in res] == [8, 16]
+    assert all(r["sampling_protocol"] == protocol for r in res)
+    for r, (train_h, test_h) in zip(res, seen):  # what each result says is what it saw
+        assert r["test_distinct"] == len(set(test_h))
+        assert r["train_distinct"] == len(set(train_h))
+        assert r["train_in_test"] == sum(h in set(test_h) for h in train_h)
+    if protocol == "naslib":  # NASLib's sampler as is
+        assert res[0]["test_distinct"] < 20 and res[1]["train_in_test"] > 0
+        return
+    for r in res:
+        assert r["test_distinct"] == 20 and r["train_distinct"] == r["train_size"]
+        assert r["train_in_test"] == 0
+    all_h = set(seen[1][0]) | set(seen[1][1])
+    if protocol == "distinct":  # NASLib's sampler: its cells only
+        assert all_h <= set(table.hashes[pool].tolist())
+        return
+    want = split_uniform(table, 20, 16, seed=5, metric="val")
+    assert seen[1] == ([x["hash"] for x in want["train"]], [x["hash"] for x in want["test"]])
+    assert seen[0][0] == seen[1][0][:8]  # sizes are prefixes
+    assert all(table.has_metric("val", 108)[table.indices(sorted(all_h))])
+    line = json.loads((tmp_path / protocol / ev.EVALUATED).read_text().splitlines()[1])
+    assert line["data"] == hashlib.sha1(json.dumps(list(seen[1])).encode()).hexdigest()
+    assert line["result"]["train_in_test"] == 0

@@ -75,6 +75,62 @@ def test_naslib_evaluate(predictor, real_table_path, tmp_path):
 
 
 @needs_naslib
+def test_naslib_evaluate_sampling_protocols(real_table_path, tmp_path, capsys):
+    """--protocol: NASLib's own sampler repeats small cells and lets training cells be
+    test cells; 'distinct' and 'uniform' do not, 'uniform' draws the comparison
+    benchmark's split (protocol c); the protocol is part of the run (--resume with another
+    is refused)."""
+    from naslib_petridish.protocols import split_uniform
+    from naslib_petridish.tables import NB101Table
+
+    def run(protocol, *extra):
+        cfg = tmp_path / f"{protocol}.yaml"
+        cfg.write_text(textwrap.dedent(f"""
+            experiment_type: vary_train_size
+            search_space: nasbench101
+            dataset: cifar10
+            predictor: xgb
+            uniform_random: 1
+            test_size: 60
+            train_size_list: [20, 40]
+            out_dir: {tmp_path / protocol}
+            max_hpo_time: 0
+            seed: 2
+            """))
+        code = main(["naslib-evaluate", "--config-file", str(cfg), "--nb101", real_table_path,
+                     "--metric", "test", "--protocol", protocol, *extra])
+        path = tmp_path / protocol / "cifar10" / "predictors" / "xgb" / "2"
+        return code, path
+
+    for protocol in ("naslib", "distinct", "uniform"):
+        code, path = run(protocol)
+        assert code == 0
+        out = capsys.readouterr().out
+        assert f"protocol {protocol}:" in out and "distinct test cells" in out
+        rows = json.loads((path / "errors.json").read_text())
+        assert rows[0]["sampling_protocol"] == protocol
+        assert [r["train_size"] for r in rows[1:]] == [20, 40]
+        if protocol == "naslib":
+            assert rows[1]["test_distinct"] < 60  # NASLib repeats small cells
+            continue
+        for r in rows[1:]:
+            assert (r["test_distinct"], r["train_distinct"], r["train_in_test"]) == (
+                60, r["train_size"], 0)
+    table = NB101Table.load(real_table_path)
+    want = split_uniform(table, 60, 40, seed=2, metric="test")
+    import hashlib
+    line = json.loads((path / "evaluated_sizes.jsonl").read_text().splitlines()[1])
+    assert line["data"] == hashlib.sha1(json.dumps(
+        [[x["hash"] for x in want["train"]], [x["hash"] for x in want["test"]]]
+    ).encode()).hexdigest()
+    (path / "errors.json").unlink()
+    cfg = tmp_path / "uniform.yaml"
+    code = main(["naslib-evaluate", "--config-file", str(cfg), "--nb101", real_table_path,
+                 "--metric", "test", "--protocol", "distinct", "--resume"])
+    assert code == 2 and "another config" in capsys.readouterr().err
+
+
+@needs_naslib
 def test_naslib_evaluate_keeps_finished_sizes_and_resumes_a_killed_dish(
         real_table_path, tmp_path, capsys):
     """NASLib writes errors.json only at the end: each finished size is kept, an earlier

@@ -13,6 +13,7 @@ import numpy as np
 from .. import rundir
 from ..errors import ConfigError, OutputExistsError, RunDirError
 from ..outer import RESUMABLE_CHANGES
+from ..protocols import draw_distinct, resolve_protocol, split_uniform
 from .compat import import_naslib
 from .dataset import make_dataset_api, open_table
 from .predictors import get_predictor
@@ -57,8 +58,17 @@ DISH_RUNS = "dish_runs"
 
 def run_predictor_evaluation(config_file: str, nb101: str | None = None,
                              metric: str | None = None, out_dir: str | None = None,
-                             resume: bool = False, force: bool = False) -> Path:
+                             resume: bool = False, force: bool = False,
+                             protocol: str | None = None) -> Path:
     """NASLib's predictor-evaluation flow on NB101; returns the path of ``errors.json``.
+
+    ``protocol`` (:mod:`naslib_petridish.protocols`) says how the test and training
+    architectures are drawn: ``naslib`` (default; NASLib's ``load_dataset`` as is, which on
+    NB101 repeats cells and lets training cells be test cells), ``distinct`` (NASLib's
+    sampler without repeats, disjoint) or ``uniform`` (distinct cells drawn uniformly,
+    disjoint; with seed s, test size 200 and training size n the split of
+    ``benchmarks/predictor_comparison.py``'s protocol c, trial s). Each size's result
+    records ``test_distinct``, ``train_distinct`` and ``train_in_test``.
 
     NASLib writes ``errors.json`` only after the last training-set size, so each finished
     size is also appended to ``evaluated_sizes.jsonl`` in the same folder, and a dish
@@ -74,6 +84,15 @@ def run_predictor_evaluation(config_file: str, nb101: str | None = None,
     if out_dir:
         cfg.out_dir = out_dir
     cfg.save = f"{cfg.out_dir}/{cfg.dataset}/predictors/{cfg.predictor}/{cfg.seed}"
+    # the protocol is part of the config: recorded in errors.json, checked on --resume
+    cfg.sampling_protocol = resolve_protocol(protocol or cfg.get("sampling_protocol")
+                                             or "naslib")
+    if cfg.sampling_protocol != "naslib" and (cfg.get("load_labeled")
+                                              or not cfg.get("uniform_random", 1)):
+        raise ConfigError(
+            f"{config_file}: sampling protocol '{cfg.sampling_protocol}' draws its own "
+            "architectures; it does not combine with load_labeled or uniform_random: 0 "
+            "(NASLib's mutated test sets): use --protocol naslib for those")
     table = open_table(nb101)
     api = make_dataset_api(table, metric)
     # recorded in errors.json (NASLib writes the config as its first entry)
@@ -87,6 +106,7 @@ def run_predictor_evaluation(config_file: str, nb101: str | None = None,
         predictor = get_predictor(cfg.predictor, cfg, table=table)
         evaluator = _resumable_evaluator(nl)(predictor, config=cfg)
         evaluator.done, evaluator.run_digest = done, _run_digest(cfg)
+        evaluator.table = table
         evaluator.adapt_search_space(nl.NasBench101SearchSpace(), load_labeled=False,
                                      dataset_api=api)
         try:
@@ -158,12 +178,67 @@ def _resumable_evaluator(nl):
     class ResumableEvaluator(nl.PredictorEvaluator):
         done: dict = {}
         run_digest = ""
+        table = None  # the ground truth (protocol 'uniform' draws from it)
+
+        def load_dataset(self, load_labeled=False, data_size=10, arch_hash_map={}):
+            """NASLib's, or the architectures of the config's ``sampling_protocol``: the
+            evaluator calls it for the test set, then the training set, then (SemiNAS)
+            unlabelled data; every call after the first avoids the cells drawn before."""
+            protocol = getattr(self.config, "sampling_protocol", "naslib")
+            if protocol == "naslib":
+                return super().load_dataset(load_labeled, data_size, arch_hash_map)
+            from ..cells import as_cell
+            if not hasattr(self, "_drawn"):
+                self._drawn, self._calls = set(), 0
+            self._calls += 1
+            if protocol == "uniform":
+                hashes = self._uniform_hashes(data_size)
+                self._drawn.update(hashes)
+                archs = []
+                for h in hashes:
+                    arch = self.search_space.clone()
+                    arch.set_spec(h, dataset_api=self.dataset_api)
+                    archs.append(arch)
+            else:  # distinct: NASLib's sampler; a cell drawn before is skipped
+                def sample():
+                    arch = self.search_space.clone()
+                    arch.sample_random_architecture(dataset_api=self.dataset_api)
+                    return {"hash": as_cell(arch).hash, "arch": arch}
+                archs = [x["arch"] for x in draw_distinct(sample, data_size, self._drawn)[0]]
+            data = [[], [], [], []]
+            for arch in archs:
+                arch_hash_map[arch.get_hash()] = True
+                accuracy, train_time, info = self.get_full_arch_info(arch)
+                for part, v in zip(data, (arch, accuracy, info, train_time)):
+                    part.append(v)
+            return data, arch_hash_map
+
+        def _uniform_hashes(self, n: int) -> list[str]:
+            """1st call: the test set of :func:`split_uniform` for the largest training
+            size; 2nd: a prefix of its training list; later: fresh uniform draws."""
+            cfg, table = self.config, self.table
+            metric = self.dataset_api["nb101_data"].metric
+            if self._calls <= 2:
+                # the training-set size NASLib's evaluate() draws (its own rule)
+                n_train = int(cfg.train_size_list[-1]
+                              if getattr(cfg, "experiment_type", "single")
+                              in ("vary_train_size", "vary_both")
+                              else cfg.train_size_single)
+                if not hasattr(self, "_split"):
+                    self._split = split_uniform(table, int(cfg.test_size), n_train,
+                                                int(cfg.seed), metric=metric)
+                part = self._split["test" if self._calls == 1 else "train"]
+                return [x["hash"] for x in part[:n]]
+            rng = np.random.default_rng([int(cfg.seed), n, 0x5E])
+            rows = table.sample(n, rng=rng, metric=metric,
+                                exclude=table.indices(sorted(self._drawn)))
+            return [str(table.hashes[r]) for r in rows]
 
         def single_evaluate(self, train_data, test_data, fidelity):
             save = Path(self.config.save)
             key = f"n{len(train_data[0])}-f{fidelity}"
-            data = hashlib.sha1(json.dumps([_arch_hashes(train_data[0]),
-                                            _arch_hashes(test_data[0])]).encode()).hexdigest()
+            train_h, test_h = _arch_hashes(train_data[0]), _arch_hashes(test_data[0])
+            data = hashlib.sha1(json.dumps([train_h, test_h]).encode()).hexdigest()
             if key in self.done:
                 if self.done[key]["data"] != data:
                     raise RunDirError(
@@ -177,6 +252,9 @@ def _resumable_evaluator(nl):
                 pred.out_dir, pred.resume = save / DISH_RUNS / key, True
             super().single_evaluate(train_data, test_data, fidelity)
             res = self.results[-1]
+            res.update(sampling_protocol=getattr(self.config, "sampling_protocol", "naslib"),
+                       test_distinct=len(set(test_h)), train_distinct=len(set(train_h)),
+                       train_in_test=sum(h in set(test_h) for h in train_h))
             if getattr(pred, "fit_start", ""):
                 res["petridish_fit_start"] = pred.fit_start
                 if pred.fit_start != "new":
