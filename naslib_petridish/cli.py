@@ -211,9 +211,10 @@ def _print_split_stats(errors_json) -> None:
     """One line per training-set size: how many distinct cells the evaluation saw (NASLib's
     own protocol repeats cells and overlaps train with test on NB101)."""
     import json
+    from pathlib import Path
 
     try:
-        rows = json.loads(open(errors_json).read())[1:]
+        rows = json.loads(Path(errors_json).read_text())[1:]
     except (OSError, ValueError):
         return
     for r in rows:

@@ -95,13 +95,18 @@ def split_from_sampler(sample: Callable[[], dict], n_test: int, n_train: int,
     return out
 
 
+def overlap_stats(train: list[str], test: list[str]) -> dict:
+    """Distinct test and training cells (by hash) and training entries that are test cells."""
+    test_set = set(test)
+    return {"test_distinct": len(test_set), "train_distinct": len(set(train)),
+            "train_in_test": sum(h in test_set for h in train)}
+
+
 def split_stats(split: dict) -> dict:
-    """Distinct cells and train/test overlap of a split, and its fingerprint."""
+    """Sizes, distinct cells and train/test overlap of a split, and its fingerprint."""
     tr = [x["hash"] for x in split["train"]]
     te = [x["hash"] for x in split["test"]]
-    test_set = set(te)
-    return {"test": len(te), "test_distinct": len(test_set), "train": len(tr),
-            "train_distinct": len(set(tr)), "train_in_test": sum(h in test_set for h in tr),
+    return {"test": len(te), "train": len(tr), **overlap_stats(tr, te),
             "fingerprint": split_fingerprint(split)}
 
 

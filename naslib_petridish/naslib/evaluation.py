@@ -13,7 +13,7 @@ import numpy as np
 from .. import rundir
 from ..errors import ConfigError, OutputExistsError, RunDirError
 from ..outer import RESUMABLE_CHANGES
-from ..protocols import draw_distinct, resolve_protocol, split_uniform
+from ..protocols import draw_distinct, overlap_stats, resolve_protocol, split_uniform
 from .compat import import_naslib
 from .dataset import make_dataset_api, open_table
 from .predictors import get_predictor
@@ -66,8 +66,8 @@ def run_predictor_evaluation(config_file: str, nb101: str | None = None,
     architectures are drawn: ``naslib`` (default; NASLib's ``load_dataset`` as is, which on
     NB101 repeats cells and lets training cells be test cells), ``distinct`` (NASLib's
     sampler without repeats, disjoint) or ``uniform`` (distinct cells drawn uniformly,
-    disjoint; with seed s, test size 200 and training size n the split of
-    ``benchmarks/predictor_comparison.py``'s protocol c, trial s). Each size's result
+    disjoint; with seed s, metric test, test size 200 and largest training size 1,000 the
+    split of ``benchmarks/predictor_comparison.py``'s protocol c, trial s). Each size's result
     records ``test_distinct``, ``train_distinct`` and ``train_in_test``.
 
     NASLib writes ``errors.json`` only after the last training-set size, so each finished
@@ -253,8 +253,7 @@ def _resumable_evaluator(nl):
             super().single_evaluate(train_data, test_data, fidelity)
             res = self.results[-1]
             res.update(sampling_protocol=getattr(self.config, "sampling_protocol", "naslib"),
-                       test_distinct=len(set(test_h)), train_distinct=len(set(train_h)),
-                       train_in_test=sum(h in set(test_h) for h in train_h))
+                       **overlap_stats(train_h, test_h))
             if getattr(pred, "fit_start", ""):
                 res["petridish_fit_start"] = pred.fit_start
                 if pred.fit_start != "new":
