@@ -99,6 +99,10 @@ NOTES = """
   machines are comparable to that factor only. On the Xeon VM the workers were paused
   (SIGSTOP) during two throughput benchmarks: the fit time of gcn, (c), n = 1000, trial 0
   (577 s) includes about 4 minutes of that pause; its Kendall tau is unaffected.
+- **Protocol (a), 2026-12-04 (EPYC VM, `OMP_NUM_THREADS=1`, beside one other one-thread
+  job):** NASLib's slow set, flops and synflow at 14 and 121, then the fast set at 1,000 as
+  far as the session allowed (bananas and the slow set at 1,000 not yet: `... run
+  --protocols a --sizes 1000 --predictors fast slow`).
 - **Timing.** Fit and query times are wall seconds on a 2-core machine shared with other
   jobs, libraries at their default threading (torch, xgboost, lightgbm use both cores), the
   dish presets with one motif worker (`--dish-workers 1`): at small sizes they are noisy
@@ -140,23 +144,26 @@ NOTES = """
   queried 2.8 s per architecture; trial 1 (2026-12-03, an EPYC VM slower on this work than
   the Xeon) fit 66 minutes (nearly all of it the 170 outer epochs; calibration trains 24
   motifs) and queried 3.5 s per
-  architecture. Kendall: trial 0 +0.114, trial 1 -0.120; far below every other predictor
-  at that size and below the parameter count (+0.35): the dish ranks unseen cells at
-  chance, as REPORT.md found on its own held-out split (+0.009 +- 0.013, 3 seeds; not
-  protocol (c): trained and tested within the 30,001 cells with validation accuracy). In
-  trial 1 the outer batch of epoch 168 (6 training cells) had |Pearson| 0.57 (loss 0.43)
-  while unseen cells ranked at chance. Trial 2:
-  `... run --protocols c --sizes 1000 --trials 2 --predictors petridish --dish-workers 2
+  architecture; trial 2 (2026-12-03, the same EPYC VM) fit 62 minutes and queried 3.6 s
+  per architecture. Kendall: trial 0 +0.114, trial 1 -0.120, trial 2 +0.09, mean
+  +0.03 +- 0.13; far below every other predictor at that size and below the parameter
+  count (+0.35): the dish ranks unseen cells at chance, as REPORT.md found on its own
+  held-out split (+0.009 +- 0.013, 3 seeds; not protocol (c): trained and tested within the
+  30,001 cells with validation accuracy). In trial 1 the outer batch of epoch 168 (6
+  training cells) had |Pearson| 0.57 (loss 0.43) while unseen cells ranked at chance.
+  Command: `... run --protocols c --sizes 1000 --predictors petridish --dish-workers 2
   --timeout 7200`, with nothing else on the machine. Since 2026-12-03 the dish presets that
   generate a dish (paper, b-short, quick) checkpoint it every outer epoch in the job's folder
   (`<work>/naslib/<protocol>/<predictor>/n<size>-t<trial>/dish_run`): a run that is
   stopped continues the fit where it stopped (`--retry-failed` after a timeout), and a job
   stopped while querying reuses its finished dish; the fit time recorded is then the sum
   of the outer epochs of all calls (`fit_start` in the row says how it began).
-  Its shortened preset at smaller sizes (`petridish-b-short`, outer epochs = ceil(n / 6))
-  is planned at 14-347 (`--predictors paper`), not run yet: motif B with meta-gradients
-  through 16 inner epochs, 58 outer epochs at n = 347, estimated at about an hour per job
-  (not measured).
+  Its shortened preset at smaller sizes (`petridish-b-short`, outer epochs = ceil(n / 6);
+  motif B with meta-gradients through 16 inner epochs) ran in (c) at 14, 42 and 121 (3
+  trials each; EPYC VM, 2026-12-03/04, one motif worker beside another one-thread job):
+  fit 81 / 146 / 351 s, query 2.3-2.5 s per architecture, Kendall +0.02 / +0.09 / +0.02:
+  chance at every size. n = 347 (58 outer epochs, about 17 minutes per job by the measured
+  growth) is not run yet: `... run --protocols c --sizes 347 --predictors petridish-b-short`.
 - **Fixes to NASLib's entries, not to its code** (in this package's registry,
   `naslib_petridish/naslib/predictors.py`, so `naslib-evaluate` has them too). NASLib's runner
   builds `seminas` with `encoding_type="seminas"` (a string), which NASLib's NB101 encoder
