@@ -100,9 +100,10 @@ NOTES = """
   (SIGSTOP) during two throughput benchmarks: the fit time of gcn, (c), n = 1000, trial 0
   (577 s) includes about 4 minutes of that pause; its Kendall tau is unaffected.
 - **Protocol (a), 2026-12-04 (EPYC VM, `OMP_NUM_THREADS=1`, beside one other one-thread
-  job):** NASLib's slow set, flops and synflow at 14 and 121, then the fast set at 1,000 as
-  far as the session allowed (bananas and the slow set at 1,000 not yet: `... run
-  --protocols a --sizes 1000 --predictors fast slow`).
+  job):** NASLib's slow set, flops and synflow at 14 and 121, then the fast set at 1,000;
+  bananas and the slow set at 1,000 followed in the next session (same VM type, one-thread
+  jobs beside a search lane): bananas +0.83 there (fit about 2 minutes), gcn +0.66, seminas
+  +0.62 (fit about 5 minutes).
 - **Timing.** Fit and query times are wall seconds on a 2-core machine shared with other
   jobs, libraries at their default threading (torch, xgboost, lightgbm use both cores), the
   dish presets with one motif worker (`--dish-workers 1`): at small sizes they are noisy
@@ -116,14 +117,12 @@ NOTES = """
   learning curve, averaged with 3 graph networks) joined the fast predictors on 2026-12-01.
 - **The self-trained presets of RANKING.md** (`petridish-dish-curve-self-trained`,
   `petridish-cell-features-self-trained`: the boosted presets with graph networks
-  self-trained on 10,000 unlabelled random cells) joined on 2026-12-02. Run so far:
-  `cell-features-self-trained` in (c) at every size; `dish-curve-self-trained` in (c) at 14,
-  42 and 121 (it trains a motif per training and per test cell: about 0.25 s each on a free
-  core, 0.4-0.6 s on the shared one); in (b) and (a) `cell-features-self-trained` at 14, 121
-  and 1,000 and `dish-curve-self-trained` at 121 (3 trials each), first at every one of
-  them; the other sizes are not run yet (`... run --protocols b a --sizes 42 347
-  --predictors petridish-cell-features-self-trained petridish-dish-curve-self-trained`).
-  Their fit time includes the self-training (1.5-4 minutes on the shared machine), which
+  self-trained on 10,000 unlabelled random cells) joined on 2026-12-02. Both now ran in (b)
+  and (c) at every size of the plan (14, 42, 121, 347, 1,000; 3 trials each; the last gaps,
+  (b) 14/42/347/1,000 and (c) 347/1,000, on 2026-12-04, EPYC VM, one-thread jobs beside a
+  search lane) and in (a) at 14, 121 and 1,000. `dish-curve-self-trained` trains a motif per
+  training and per test cell: about 0.2-0.3 s each, so a job at n = 1,000 takes 6-9
+  minutes. Their fit time includes the self-training (1.5-4 minutes on the shared machine), which
   does not move the initialization-time axis (NB101 training time of the training cells dominates).
   Lost runs: the slow predictors' results of 2026-12-01 were on a machine that was
   replaced before they were recorded here. Re-run on 2026-12-02 with `OMP_NUM_THREADS=1`
@@ -163,7 +162,9 @@ NOTES = """
   trials each; EPYC VM, 2026-12-03/04, one motif worker beside another one-thread job):
   fit 81 / 146 / 351 s, query 2.3-2.5 s per architecture, Kendall +0.02 / +0.09 / +0.02:
   chance at every size. n = 347 (58 outer epochs, about 17 minutes per job by the measured
-  growth) is not run yet: `... run --protocols c --sizes 347 --predictors petridish-b-short`.
+  growth, 50 minutes for 3 trials) is cut: the preset ranks at chance at the three sizes
+  run, as the full method does at 1,000, and those minutes went to the self-trained presets'
+  gaps (`... run --protocols c --sizes 347 --predictors petridish-b-short` runs it).
 - **Fixes to NASLib's entries, not to its code** (in this package's registry,
   `naslib_petridish/naslib/predictors.py`, so `naslib-evaluate` has them too). NASLib's runner
   builds `seminas` with `encoding_type="seminas"` (a string), which NASLib's NB101 encoder
