@@ -360,23 +360,8 @@ class Worker:
     def predictor(self, name, cfg):
         from naslib_petridish.naslib import get_predictor
         from naslib_petridish.naslib.predictors import float64_queries
-        nl = self.nl
-        if name == "params":
-            table = self.table
-            from naslib_petridish.cells import as_cell
-
-            class Params(nl.Predictor):
-                """Parameter count of the full NB101 network (the table's exact count,
-                = motifs.count_parameters(cell, 'full'))."""
-                method_type = "params"
-
-                def fit(self, xtrain, ytrain, info=None):
-                    return None
-
-                def query(self, xtest, info=None):
-                    return np.log(table.params[table.indices([as_cell(x).hash for x in xtest])]
-                                  .astype(np.float64))
-            return Params()
+        if name == "params":  # the table's exact count (log), not NASLib's network build
+            return get_predictor("params", cfg, table=self.table)
         if name.startswith("petridish"):
             extra = ({"outer_epochs": max(1, math.ceil(cfg.train_size_single / 6))}
                      if name in SIZE_SCALED else {})

@@ -96,6 +96,10 @@ def _dish_methods(preset: str, short: str) -> list[Method]:
 METHODS = [
     Method("re", "re", label="RE (true accuracy, reference)"),
     Method("rs", "rs", label="random search"),
+    # the control for the dish's RE: the same schedule of queries with the (free) parameter
+    # count as the children's fitness; a refit would change nothing (it fits nothing)
+    Method("re-params-fixed", "re", "params", REFIT_EVERY, REFIT_BATCH, refit_predictor=False,
+           label="RE, parameter-count fitness (control, the dish RE's queries)"),
     Method("bananas", "bananas", "bananas", label="BANANAS (path-MLP ensemble)", tier=1),
     Method("npenas", "npenas", "gcn", label="NPENAS (GCN)", tier=1),
     *_dish_methods("cell-features-boosted", "cfb"),
@@ -104,6 +108,17 @@ METHODS = [
     *_dish_methods("quick", "quick"),
 ]
 BY_NAME = {m.name: m for m in METHODS}
+#: planned curves deliberately not run, with the reason (SEARCH.md says it); the groups
+#: (``all``, ``dish``) leave them out, ``run --methods NAME`` still runs them
+NOT_RUN = {name: (
+    "each refit (RE) or candidate batch (BANANAS/NPENAS) fits a new trained dish (29-33 s "
+    "here) and scores its cells again with it (a trained dish changes with every fit, so no "
+    "motif result carries over; 0.47-0.52 s per cell): from re-quick-fixed's measured fit "
+    "and query times, ~5 / 13 min per RE run and ~9 / 19 min per BANANAS or NPENAS run at "
+    "150 / 300, about 12 hours of this machine for the three curves at both budgets. The "
+    "trained dish ranks uniformly drawn cells at chance (COMPARISON.md, protocol (c)), and "
+    "RE with it fitted once is in the table")
+    for name in ("re-quick-refit", "bananas-quick", "npenas-quick")}
 
 
 def method_epochs(m: Method, budget: int) -> tuple[int, int]:
@@ -304,8 +319,9 @@ def expand_methods(names: list[str]) -> list[str]:
     """Method names; ``cheap``, ``dish`` and ``all`` stand for groups."""
     out: list[str] = []
     for n in names:
-        group = {"all": METHODS, "cheap": [m for m in METHODS if m.tier < 2],
-                 "dish": [m for m in METHODS if m.tier == 2]}.get(n)
+        planned = [m for m in METHODS if m.name not in NOT_RUN]
+        group = {"all": planned, "cheap": [m for m in planned if m.tier < 2],
+                 "dish": [m for m in planned if m.tier == 2]}.get(n)
         if group is not None:
             out += [m.name for m in group]
         elif n in BY_NAME:
@@ -417,6 +433,8 @@ def style(name: str) -> dict:
     triangles), so that ~20 curves stay apart."""
     refs = {"re": "black", "rs": "grey", "bananas": "tab:blue", "npenas": "tab:green"}
     m = BY_NAME.get(name)
+    if m is not None and m.predictor == "params":
+        return {"color": "tab:olive", "linestyle": ":", "linewidth": 1.8}
     if m is None or not m.dish:
         return {"color": refs.get(name.split("-")[0], "tab:pink"), "linestyle": "-",
                 "linewidth": 2.4 if name == "re" else 1.6}
@@ -593,6 +611,11 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
         f"{POPULATION} cells: what refitting buys is the difference between the two. (Without "
         "any query after the initial population the answer would be the population's best, "
         "random search's by construction, so that variant is not run.)",
+        "- **RE, parameter-count fitness** (control): the schedule of the dish's RE fitted "
+        "once, with the full network's parameter count (read from the table: free) as the "
+        "children's fitness (Kendall +0.35 with the accuracy over uniformly drawn cells, "
+        "COMPARISON.md (c)): what a fitness-driven RE gets from a size bias alone, and how much the query schedule "
+        "itself (the best-scored 15 of every 30 children queried) is worth.",
         "- Dish presets: `petridish-cell-features-boosted` (cfb: boosted trees and graph "
         "networks on the cell's features, no motif), `petridish-dish-curve-boosted` (dcb: the "
         "same with each motif's learning curve on the dish), `petridish-untrained-dish-tse` "
@@ -605,7 +628,8 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
         "fit of paper-c takes 53-66 minutes on the 2 cores, and every refit is a fit; "
         "`quick` stands for the trained dish) and the self-trained presets (their graph "
         "networks self-train on 10,000 unlabelled cells in every fit, 1.5-4 minutes, so 9 "
-        "refits per run cost about as much as the paper's whole budget of runs here).",
+        "refits per run cost about as much as the paper's whole budget of runs here), and "
+        "`quick` with refits or as a surrogate (the reason is under the progress table).",
         "- Runs are recorded in the committed `search_runs.jsonl` (compact: the incumbent's "
         "trajectory at its changes); `run` skips what it holds, so later sessions continue "
         "on any machine.", "",
@@ -653,6 +677,10 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
               "|---|" + "---|" * (len(BUDGETS) + 2)]
     total, unknown = 0.0, 0
     for m, cells, n_done, left, guessed in progress(rows, seeds_wanted):
+        if m.name in NOT_RUN:
+            lines.append(f"| {m.label} | " + " | ".join(cells) + f" | {n_done}/"
+                         f"{seeds_wanted * len(BUDGETS)} | not run (below) |")
+            continue
         if np.isnan(left):
             unknown += 1
         else:
@@ -664,9 +692,13 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
               + (f", plus {unknown} methods not measured yet" if unknown else "") + ".", ""]
     done = {(r["budget"], r["method"]): r["seeds"] for r in rows}
     missing = [f"{m.name} @ {b}: {done.get((b, m.name), 0)}/{seeds_wanted}"
-               for b in BUDGETS for m in METHODS if done.get((b, m.name), 0) < seeds_wanted]
+               for b in BUDGETS for m in METHODS
+               if m.name not in NOT_RUN and done.get((b, m.name), 0) < seeds_wanted]
     lines.append("Seeds finished / planned for the curves not complete yet: "
                  + ("; ".join(missing) if missing else "none") + ".")
+    for reason in dict.fromkeys(NOT_RUN.values()):
+        names = [n for n, r in NOT_RUN.items() if r == reason]
+        lines += ["", f"Not run: {', '.join(f'`{n}`' for n in names)}. Why: {reason}."]
     if failures:
         lines += ["", f"{len(failures)} failed runs (WORK/failures.jsonl), last ones:", ""]
         for f in failures[-5:]:

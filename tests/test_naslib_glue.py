@@ -459,12 +459,25 @@ def test_search_method_accepts_the_documented_pairs():
             == SearchMethod(opt, "gcn")
     assert set(NASLIB_SURROGATES) < set(valid_predictors("bananas"))
     assert valid_predictors("rs") == ["none"]
+    # RE takes the parameter count or a NASLib predictor as its children's fitness, with
+    # the dish's schedule of refits; Bananas/Npenas do not take the parameter count
+    m = search_method({"optimizer": "re", "predictor": "params", "petridish_refit_every": 4,
+                       "petridish_refit_predictor": False})
+    assert m == SearchMethod("re", "params", 4, 1, False) and m.guided and not m.dish
+    assert search_method({"optimizer": "re", "predictor": "xgb"}).guided
+    assert not SearchMethod("re", "none").guided and not SearchMethod("bananas", "xgb").guided
+    assert SearchMethod("bananas", "petridish").guided
+    assert "params" not in valid_predictors("bananas")
+    assert epochs_for_budget(SearchMethod("re", "params", 4, 2), 11, population_size=5) == 17
+    assert epochs_for_budget(SearchMethod("re", "none"), 11, population_size=5) == 11
 
 
 @pytest.mark.parametrize("cfg, words", [
     ({"optimizer": "ls"}, ["optimizer must be one of re, rs, bananas, npenas", "'ls'"]),
     ({"optimizer": "rs", "predictor": "xgb"}, ["'xgb'", "rs", "valid: none"]),
-    ({"optimizer": "re", "predictor": "xgb"}, ["'xgb'", "valid: none, petridish"]),
+    ({"optimizer": "re", "predictor": "synflow"}, ["'synflow'", "valid: none, petridish",
+                                                   "params", "xgb"]),
+    ({"optimizer": "bananas", "predictor": "params"}, ["'params'", "valid: petridish"]),
     ({"optimizer": "bananas", "predictor": "none"}, ["'none'", "valid: petridish", "xgb"]),
     ({"optimizer": "npenas", "predictor": "omni_ngb"}, ["'omni_ngb'", "gcn"]),
     ({"optimizer": "bananas", "predictor": "xgb", "petridish_refit_every": 2},
@@ -768,7 +781,7 @@ def test_search_comparison_configs_are_valid_and_within_budget(tmp_path):
             s = cfg["search"]
             pop = s["population_size"]
             assert s["epochs"] == epochs_for_budget(method, budget, pop, s["num_init"])
-            if method.dish and method.optimizer == "re":
+            if method.guided and method.optimizer == "re":
                 children = s["epochs"] - pop
                 refits = children // method.refit_every if method.refit_every else 0
                 assert pop + refits * method.refit_batch == budget  # exactly the budget
@@ -776,8 +789,16 @@ def test_search_comparison_configs_are_valid_and_within_budget(tmp_path):
                                          or not method.dish)
     jobs = sc.plan(sc.METHODS, [150, 300], [0, 1])
     assert len(jobs) == len(set(jobs)) == len(sc.METHODS) * 2 * 2
-    assert [j[0].tier for j in jobs[:8]] == [0] * 8  # RE and RS first
-    assert jobs[8] == (sc.BY_NAME["bananas"], 150, 0)  # then one run of each other method
+    cheap = [m.name for m in sc.METHODS if m.tier == 0]
+    assert cheap == ["re", "rs", "re-params-fixed"]
+    n = len(cheap) * 2 * 2
+    assert [j[0].tier for j in jobs[:n]] == [0] * n  # RE, RS and the control first
+    assert jobs[n] == (sc.BY_NAME["bananas"], 150, 0)  # then one run of each other method
+    # the curves cut for cost: out of the groups, still runnable by name
+    everything = sc.expand_methods(["all"])
+    assert set(sc.NOT_RUN) <= set(sc.BY_NAME) and not set(sc.NOT_RUN) & set(everything)
+    assert len(everything) == len(sc.METHODS) - len(sc.NOT_RUN)
+    assert sc.expand_methods(["re-quick-refit"]) == ["re-quick-refit"]
 
 
 def test_refit_does_not_query_a_cell_twice(table):

@@ -355,6 +355,24 @@ def test_dish_evolution_fitted_once(real_table_path, tmp_path):
 
 
 @needs_naslib
+@pytest.mark.parametrize("predictor, refit", [("params", "false"), ("xgb", "true")])
+def test_evolution_with_a_predictor_as_fitness(predictor, refit, real_table_path, tmp_path):
+    """RE with the parameter count (read from the table) or a NASLib predictor scoring the
+    children, on the dish's schedule: the same counts, and the answer a true accuracy."""
+    summary, errors = _search(tmp_path, real_table_path, "re", predictor, 11,
+                              extra="petridish_refit_every: 3\npetridish_refit_batch: 2\n"
+                              f"petridish_refit_predictor: {refit}")
+    assert summary["predictor"] == predictor
+    assert summary["refits"] >= 1 and summary["ground_truth_queries"] == 5 + 2 * summary["refits"]
+    assert summary["predictor_queries"] + summary["known_cell_hits"] == 6
+    assert summary["fits"] == (1 if refit == "false" else 1 + summary["refits"])
+    _check_trajectory(summary, errors, 11)
+    # the answer is the best true accuracy among the evaluated cells, never a prediction
+    # (the log parameter count, 13-17, would otherwise win)
+    assert 0.5 < summary["best_true_test_accuracy"] < 1
+
+
+@needs_naslib
 @pytest.mark.parametrize("optimizer, predictor, words", [
     ("ls", "none", "optimizer must be one of re, rs, bananas, npenas"),
     ("rs", "xgb", "predictor 'xgb' does not go with optimizer rs; valid: none"),

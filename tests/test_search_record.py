@@ -125,3 +125,28 @@ def test_versus_re_is_welch_t_test_on_final_accuracy():
     assert np.allclose(rows[(150, "rs")]["vs_re"], (d, p))
     assert rows[(300, "rs")]["vs_re"] is None  # no RE at that budget
     assert "+0.35 (p 0.0" in sc._vs(rows[(150, "rs")]["vs_re"])
+
+
+def _full_row(budget, method, wall):
+    m = sc.BY_NAME[method]
+    return {**_summary_row(budget, method, m.label, 0.94), "distinct": [140, 1],
+            "predictor_queries": [0, 0], "refits": [0, 0], "train_s": [1e5, 1],
+            "pred_s": [0, 0], "wall_s": [wall, 1]}
+
+
+def test_progress_table_counts_what_is_left_and_names_the_cut_curves():
+    rows = [_full_row(150, "re", 1.0), _full_row(300, "re", 1.0),
+            _full_row(150, "re-quick-fixed", 100.0), _full_row(150, "re-quick-refit", 300.0)]
+    rows[3]["seeds"] = 2
+    md = sc.markdown(rows, 0.95, "abc", [], 10, [], {"model": "m"}, 10, "repeat 0")
+    table = md[md.index("## Cost per run and progress"):]
+    line = {ln.split(" | ")[0][2:]: ln for ln in table.splitlines() if ln.startswith("| ")}
+    assert line["RE (true accuracy, reference)"].endswith("| 20/20 | 0.0 |")
+    # 10 seeds at 300 left, guessed from 150: 100 s x 2^1.5 x 10
+    assert line[sc.BY_NAME["re-quick-fixed"].label].endswith(
+        f"| 10/20 | ~{10 * 100 * 2 ** 1.5 / 3600:.1f} |")
+    for name in sc.NOT_RUN:
+        assert line[sc.BY_NAME[name].label].endswith("| not run (below) |")
+    missing = table[table.index("not complete yet:"):].split("\n")[0]
+    assert "re-quick-fixed @ 300: 0/10" in missing and "quick-refit" not in missing
+    assert "Not run: `re-quick-refit`, `bananas-quick`, `npenas-quick`. Why: each refit" in table

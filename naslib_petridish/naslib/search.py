@@ -40,6 +40,10 @@ OPTIMIZERS = ("re", "rs", "bananas", "npenas")
 NASLIB_SURROGATES = ("bananas", "bayes_lin_reg", "bohamiann", "bonas", "dngo", "gcn", "gp",
                      "gpwl", "lgb", "mlp", "nao", "ngb", "rf", "seminas", "sparse_gp",
                      "var_sparse_gp", "xgb")
+#: what else regularized evolution takes as its children's fitness (the dish's schedule:
+#: :class:`DishEvolutionMixin`): NASLib's predictors and the parameter count, e.g. as
+#: controls for the dish
+RE_FITNESS = ("params",) + NASLIB_SURROGATES
 #: search-config keys copied into the summary
 SEARCH_KEYS = ("epochs", "population_size", "sample_size", "num_init", "k", "num_candidates",
                "num_ensemble", "acq_fn_type", "acq_fn_optimization", "num_arches_to_mutate",
@@ -405,8 +409,9 @@ class EpochLogMixin:
 @dataclass(frozen=True)
 class SearchMethod:
     """An optimizer and its predictor: ``"none"`` (plain: RE and RS on the true
-    accuracy), a dish preset (``petridish*``) or a NASLib ``search.predictor_type``
-    (Bananas/Npenas' own ensemble)."""
+    accuracy), a dish preset (``petridish*``), a NASLib ``search.predictor_type``
+    (Bananas/Npenas' own ensemble), or for RE any of :data:`RE_FITNESS` (the predictor
+    scores the children, as the dish does: :class:`DishEvolutionMixin`)."""
 
     optimizer: str
     predictor: str = "none"
@@ -419,11 +424,17 @@ class SearchMethod:
     def dish(self) -> bool:
         return self.predictor in PETRIDISH_PRESETS
 
+    @property
+    def guided(self) -> bool:
+        """Whether a predictor we build drives the optimizer (the dish's RE, Bananas or
+        Npenas, or RE with any predictor as fitness), rather than NASLib's own code."""
+        return self.dish or (self.optimizer == "re" and self.predictor != "none")
+
 
 def valid_predictors(optimizer: str) -> list[str]:
     """The predictor names ``optimizer`` takes."""
     dish = sorted(PETRIDISH_PRESETS)
-    return {"re": ["none"] + dish, "rs": ["none"],
+    return {"re": ["none"] + dish + list(RE_FITNESS), "rs": ["none"],
             "bananas": dish + list(NASLIB_SURROGATES),
             "npenas": dish + list(NASLIB_SURROGATES)}[optimizer]
 
@@ -462,20 +473,20 @@ def search_method(cfg: Mapping) -> SearchMethod:
                           f"valid: {', '.join(valid)}")
     every = _int_option(cfg, "petridish_refit_every", 0, 0)
     batch = _int_option(cfg, "petridish_refit_batch", 1, 1)
-    dish_re = opt == "re" and pred in PETRIDISH_PRESETS
-    if every and not dish_re:
-        raise ConfigError(f"petridish_refit_every applies to optimizer re with a petridish "
-                          f"predictor, not {opt} with {pred}")
-    if batch != 1 and not (dish_re and every):
-        raise ConfigError("petridish_refit_batch needs optimizer re, a petridish predictor and "
+    guided_re = opt == "re" and pred != "none"
+    if every and not guided_re:
+        raise ConfigError(f"petridish_refit_every applies to optimizer re with a predictor, "
+                          f"not {opt} with {pred}")
+    if batch != 1 and not (guided_re and every):
+        raise ConfigError("petridish_refit_batch needs optimizer re, a predictor and "
                           "petridish_refit_every > 0")
     refit_predictor = cfg.get("petridish_refit_predictor", True)
     if not isinstance(refit_predictor, bool):
         raise ConfigError(f"petridish_refit_predictor must be true or false, "
                           f"got {refit_predictor!r}")
-    if not refit_predictor and not (dish_re and every):
-        raise ConfigError("petridish_refit_predictor: false needs optimizer re, a petridish "
-                          "predictor and petridish_refit_every > 0")
+    if not refit_predictor and not (guided_re and every):
+        raise ConfigError("petridish_refit_predictor: false needs optimizer re, a predictor "
+                          "and petridish_refit_every > 0")
     return SearchMethod(opt, pred, every, batch, refit_predictor)
 
 
@@ -495,7 +506,7 @@ def epochs_for_budget(method: SearchMethod, budget: int, population_size: int = 
         raise ConfigError(f"the budget of ground-truth queries must be >= 1, got {budget}")
     if method.optimizer in ("bananas", "npenas") and num_init > budget:
         raise ConfigError(f"num_init {num_init} exceeds the budget of {budget} queries")
-    if not (method.optimizer == "re" and method.dish):
+    if not (method.optimizer == "re" and method.guided):
         return int(budget)
     if population_size < 1 or population_size > budget:
         raise ConfigError(f"population_size must be within 1..{budget}, got {population_size}")
@@ -570,7 +581,7 @@ def plain_optimizer_class(name: str) -> type:
 def naslib_optimizer(method: SearchMethod, config, predictor=None):
     """The optimizer of ``method`` on ``config``; ``predictor``: the dish (wrapped in
     :class:`TimedPredictor`) for the dish's methods, else None."""
-    if not method.dish:
+    if not method.guided:
         return plain_optimizer_class(method.optimizer)(config)
     RE, BananasDish, NpenasDish = optimizer_classes()
     if method.optimizer == "re":
@@ -586,7 +597,7 @@ def _finite_or_none(v: float) -> float | None:
 
 def _method_config(cfg, method: SearchMethod) -> None:
     """Write the method's choices where NASLib's optimizers read them."""
-    if method.optimizer in ("bananas", "npenas") and not method.dish:
+    if method.optimizer in ("bananas", "npenas") and not method.guided:
         cfg.search.predictor_type = method.predictor
     cfg.optimizer = method.optimizer
     cfg.predictor = method.predictor
@@ -646,10 +657,10 @@ def run_search(config_file: str, nb101: str | None = None, metric: str | None = 
     with _NASLibLog(cfg.save + "/log.log", stdout=log_stdout):
         nl.utils.set_seed(cfg.seed)
         predictor = None
-        if method.dish:
-            dish = get_predictor(method.predictor, cfg, table=table)
-            dish.set_ss_type("nasbench101")
-            predictor = TimedPredictor(dish)
+        if method.guided:
+            built = get_predictor(method.predictor, cfg, table=table)
+            built.set_ss_type("nasbench101")
+            predictor = TimedPredictor(built)
         optimizer = naslib_optimizer(method, cfg, predictor)
         space = nl.NasBench101SearchSpace()
         # the spec only, no torch network per architecture: nothing here trains them, and
@@ -662,7 +673,7 @@ def run_search(config_file: str, nb101: str | None = None, metric: str | None = 
         try:
             trainer.search(resume_from="", summary_writer=None, report_incumbent=True)
         finally:
-            if predictor is not None:
+            if predictor is not None and hasattr(predictor, "close"):  # the dish's workers
                 predictor.close()
         seconds = time.perf_counter() - t0
     summary = search_summary(optimizer, method, cfg, table, api["nb101_data"].metric,
