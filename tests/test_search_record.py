@@ -2,6 +2,7 @@
 from dataclasses import asdict
 
 import numpy as np
+import pytest
 
 from benchmarks import search_comparison as sc
 
@@ -120,11 +121,26 @@ def test_versus_re_is_welch_t_test_on_final_accuracy():
     runs = ([run("re", 150, s, x) for s, x in enumerate(b)]
             + [run("rs", 150, s, x) for s, x in enumerate(a)]
             + [run("rs", 300, 0, 0.95)])
+    runs += [run("re-params-fixed", 150, s, x - 0.001) for s, x in enumerate(a)]
     rows = {(r["budget"], r["method"]): r for r in sc.summarize(runs, 0.9466)}
     assert rows[(150, "re")]["vs_re"] is None
-    assert np.allclose(rows[(150, "rs")]["vs_re"], (d, p))
+    assert np.allclose(rows[(150, "rs")]["vs_re"][:2], (d, p))
     assert rows[(300, "rs")]["vs_re"] is None  # no RE at that budget
-    assert "+0.35 (p 0.0" in sc._vs(rows[(150, "rs")]["vs_re"])
+    # q: Benjamini-Hochberg over the methods compared with RE at the budget (SciPy)
+    ps = [rows[(150, m)]["vs_re"][1] for m in ("rs", "re-params-fixed")]
+    q = stats.false_discovery_control(ps, method="bh")
+    assert [rows[(150, m)]["vs_re"][2] for m in ("rs", "re-params-fixed")] == pytest.approx(q)
+    assert max(q) == pytest.approx(max(ps)) and min(q) > min(ps)
+    text = sc._vs(rows[(150, "rs")]["vs_re"])
+    assert text.startswith("+0.35 (p 0.0") and ", q 0.0" in text
+    assert sc._vs((0.0022, 0.004)) == "+0.22 (p 0.004)"
+
+    # seeds past the planned ones: their own rows, each part against RE on the same seeds
+    more = sc.more_seeds(runs + [run("rs", 150, 7, 0.95), run("re", 150, 7, 0.94)], 5, 0.9466)
+    assert [(m["part"], m["seeds"], m["n"]) for m in more] == [
+        ("planned", "0-3", 4), ("extra", "7-7", 1), ("all", "0-7", 5)]
+    assert all(m["method"] == "rs" for m in more)
+    assert np.allclose(more[0]["vs_re"], (d, p)) and more[1]["vs_re"] is None
 
 
 def _full_row(budget, method, wall):
@@ -150,3 +166,9 @@ def test_progress_table_counts_what_is_left_and_names_the_cut_curves():
     missing = table[table.index("not complete yet:"):].split("\n")[0]
     assert "re-quick-fixed @ 300: 0/10" in missing and "quick-refit" not in missing
     assert "Not run: `re-quick-refit`, `bananas-quick`, `npenas-quick`. Why: each refit" in table
+    assert "More seeds" not in md
+    more = [{"budget": 300, "label": "X", "part": "extra", "seeds": "10-19", "n": 10,
+             "acc": [0.9425, 0.0015], "vs_re": [0.002, 0.03]}]
+    md = sc.markdown(rows, 0.95, "abc", [], 10, [], {"model": "m"}, 10, "repeat 0", more)
+    assert "use seeds 0-9 of every curve" in md
+    assert "| 300 | X | 10-19 (extra) | 10 | 94.25 ± 0.15 | +0.20 (p 0.03) |" in md
