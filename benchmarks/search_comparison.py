@@ -100,6 +100,8 @@ METHODS = [
     # count as the children's fitness; a refit would change nothing (it fits nothing)
     Method("re-params-fixed", "re", "params", REFIT_EVERY, REFIT_BATCH, refit_predictor=False,
            label="RE, parameter-count fitness (control, the dish RE's queries)"),
+    Method("re-mean-fixed", "re", "mean", REFIT_EVERY, REFIT_BATCH, refit_predictor=False,
+           label="RE, constant fitness = training mean (control, the dish RE's queries)"),
     Method("bananas", "bananas", "bananas", label="BANANAS (path-MLP ensemble)", tier=1),
     Method("npenas", "npenas", "gcn", label="NPENAS (GCN)", tier=1),
     *_dish_methods("cell-features-boosted", "cfb"),
@@ -465,8 +467,9 @@ def style(name: str) -> dict:
     triangles), so that ~20 curves stay apart."""
     refs = {"re": "black", "rs": "grey", "bananas": "tab:blue", "npenas": "tab:green"}
     m = BY_NAME.get(name)
-    if m is not None and m.predictor == "params":
-        return {"color": "tab:olive", "linestyle": ":", "linewidth": 1.8}
+    if m is not None and m.predictor in ("params", "mean"):
+        return {"color": "tab:olive" if m.predictor == "params" else "tab:cyan",
+                "linestyle": ":", "linewidth": 1.8}
     if m is None or not m.dish:
         return {"color": refs.get(name.split("-")[0], "tab:pink"), "linestyle": "-",
                 "linewidth": 2.4 if name == "re" else 1.6}

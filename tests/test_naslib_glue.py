@@ -790,7 +790,7 @@ def test_search_comparison_configs_are_valid_and_within_budget(tmp_path):
     jobs = sc.plan(sc.METHODS, [150, 300], [0, 1])
     assert len(jobs) == len(set(jobs)) == len(sc.METHODS) * 2 * 2
     cheap = [m.name for m in sc.METHODS if m.tier == 0]
-    assert cheap == ["re", "rs", "re-params-fixed"]
+    assert cheap == ["re", "rs", "re-params-fixed", "re-mean-fixed"]
     n = len(cheap) * 2 * 2
     assert [j[0].tier for j in jobs[:n]] == [0] * n  # RE, RS and the control first
     assert jobs[n] == (sc.BY_NAME["bananas"], 150, 0)  # then one run of each other method

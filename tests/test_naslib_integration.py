@@ -9,11 +9,13 @@ table NASLib's random sampler would hardly ever draw a cell that is in it.
 import json
 import textwrap
 
+import numpy as np
 import pytest
 
 from naslib_petridish.cli import main
 from naslib_petridish.errors import ConfigError
-from naslib_petridish.naslib import NASLibNotAvailable, get_predictor, import_naslib
+from naslib_petridish.naslib import (NASLibNotAvailable, get_predictor, import_naslib,
+                                     predictor_names)
 
 try:
     import_naslib()
@@ -355,7 +357,8 @@ def test_dish_evolution_fitted_once(real_table_path, tmp_path):
 
 
 @needs_naslib
-@pytest.mark.parametrize("predictor, refit", [("params", "false"), ("xgb", "true")])
+@pytest.mark.parametrize("predictor, refit", [("params", "false"), ("mean", "true"),
+                                              ("xgb", "true")])
 def test_evolution_with_a_predictor_as_fitness(predictor, refit, real_table_path, tmp_path):
     """RE with the parameter count (read from the table) or a NASLib predictor scoring the
     children, on the dish's schedule: the same counts, and the answer a true accuracy."""
@@ -370,6 +373,14 @@ def test_evolution_with_a_predictor_as_fitness(predictor, refit, real_table_path
     # the answer is the best true accuracy among the evaluated cells, never a prediction
     # (the log parameter count, 13-17, would otherwise win)
     assert 0.5 < summary["best_true_test_accuracy"] < 1
+
+
+@needs_naslib
+def test_training_mean_predictor_says_nothing():
+    p = get_predictor("mean")
+    p.fit(["a", "b", "c"], [0.9, 0.8, 0.94])
+    assert np.allclose(p.query(["x", "y"]), np.mean([0.9, 0.8, 0.94]))
+    assert "mean" in predictor_names()
 
 
 @needs_naslib

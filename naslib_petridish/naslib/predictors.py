@@ -177,19 +177,44 @@ def table_params_predictor(table: NB101Table):
     return TableParams()
 
 
+def training_mean_predictor():
+    """Every architecture gets the mean accuracy of the training set: a predictor with
+    no information, the control for a predictor-driven search (what the search does when
+    the predictions say nothing; in regularized evolution with this fitness the truly
+    evaluated members win every tournament they are in)."""
+    nl = import_naslib()
+
+    class TrainingMean(nl.Predictor):
+        """The training set's mean accuracy, for every architecture."""
+
+        method_type = "mean"
+        mean = float("nan")
+
+        def fit(self, xtrain, ytrain, info=None):
+            self.mean = float(np.mean(ytrain))
+
+        def query(self, xtest, info=None):
+            return np.full(len(xtest), self.mean, dtype=np.float64)
+
+    return TrainingMean()
+
+
 def predictor_names() -> list[str]:
-    return sorted(PETRIDISH_PRESETS) + sorted(naslib_builtin_factories())
+    return sorted(PETRIDISH_PRESETS) + sorted([*naslib_builtin_factories(), "mean"])
 
 
 def get_predictor(name: str, config=None, table: NB101Table | None = None, **overrides):
     """A predictor by name: ``petridish*`` (options from the config's ``petridish:``
     section and ``overrides``) or any NASLib built-in; ``params`` with a ``table`` is
-    :func:`table_params_predictor` (without one, NASLib's zero-cost ``params``)."""
+    :func:`table_params_predictor` (without one, NASLib's zero-cost ``params``), ``mean``
+    :func:`training_mean_predictor`."""
     if name in PETRIDISH_PRESETS:
         opts = {**_petridish_overrides(config), **overrides}
         return predictor_class()(preset=PETRIDISH_PRESETS[name], table=table, **opts)
     if name == "params" and table is not None:
         return table_params_predictor(table)
+    if name == "mean":
+        return training_mean_predictor()
     factories = naslib_builtin_factories(config)
     if name not in factories:
         raise ConfigError(f"unknown predictor '{name}'; available: {', '.join(predictor_names())}")

@@ -41,9 +41,9 @@ NASLIB_SURROGATES = ("bananas", "bayes_lin_reg", "bohamiann", "bonas", "dngo", "
                      "gpwl", "lgb", "mlp", "nao", "ngb", "rf", "seminas", "sparse_gp",
                      "var_sparse_gp", "xgb")
 #: what else regularized evolution takes as its children's fitness (the dish's schedule:
-#: :class:`DishEvolutionMixin`): NASLib's predictors and the parameter count, e.g. as
-#: controls for the dish
-RE_FITNESS = ("params",) + NASLIB_SURROGATES
+#: :class:`DishEvolutionMixin`): NASLib's predictors, and as controls for the dish the
+#: parameter count and the training set's mean accuracy (no information)
+RE_FITNESS = ("mean", "params") + NASLIB_SURROGATES
 #: search-config keys copied into the summary
 SEARCH_KEYS = ("epochs", "population_size", "sample_size", "num_init", "k", "num_candidates",
                "num_ensemble", "acq_fn_type", "acq_fn_optimization", "num_arches_to_mutate",
