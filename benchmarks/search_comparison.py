@@ -298,6 +298,10 @@ def cmd_run(args) -> int:
     tm = time_model(table)
     signal.signal(signal.SIGALRM, _alarm)
     for i, (m, b, s) in enumerate(jobs):
+        if result_path(work, m.name, b, s).exists():  # another process in the same folder
+            print(f"[{_utc()}] {i + 1}/{len(jobs)} {m.name} budget {b} seed {s}: "
+                  "finished meanwhile, skipped", flush=True)
+            continue
         print(f"[{_utc()}] {i + 1}/{len(jobs)} {m.name} budget {b} seed {s}", flush=True)
         signal.alarm(int(args.timeout))
         try:
@@ -661,6 +665,12 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
         "COMPARISON.md (c)): what a fitness-driven RE gets from a size bias alone, and "
         "how much the query schedule itself (the best-scored 15 of every 30 children "
         "queried) is worth.",
+        "- **RE, constant fitness** (control): the same schedule with every child scored "
+        "as the training set's mean accuracy (predictor `mean`: no information). Evaluated "
+        "members above the mean then win every tournament they are in, so the parents are "
+        "the best truly evaluated cells, and a refit queries the 15 oldest unevaluated "
+        "children: what the schedule does with predictions that say nothing. A predictor "
+        "as fitness helps only as far as it beats this curve.",
         "- Dish presets: `petridish-cell-features-boosted` (cfb: boosted trees and graph "
         "networks on the cell's features, no motif), `petridish-dish-curve-boosted` (dcb: the "
         "same with each motif's learning curve on the dish), `petridish-untrained-dish-tse` "
