@@ -102,6 +102,9 @@ METHODS = [
            label="RE, parameter-count fitness (control, the dish RE's queries)"),
     Method("re-mean-fixed", "re", "mean", REFIT_EVERY, REFIT_BATCH, refit_predictor=False,
            label="RE, constant fitness = training mean (control, the dish RE's queries)"),
+    Method("npenas-mean", "npenas", "mean",
+           label="NPENAS, constant surrogate = training mean (control: a random k of the "
+           "mutants)"),
     Method("bananas", "bananas", "bananas", label="BANANAS (path-MLP ensemble)", tier=1),
     Method("npenas", "npenas", "gcn", label="NPENAS (GCN)", tier=1),
     *_dish_methods("cell-features-boosted", "cfb"),
@@ -670,7 +673,9 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
         "members above the mean then win every tournament they are in, so the parents are "
         "the best truly evaluated cells, and a refit queries the 15 oldest unevaluated "
         "children: what the schedule does with predictions that say nothing. A predictor "
-        "as fitness helps only as far as it beats this curve.",
+        "as fitness helps only as far as it beats this curve. **NPENAS, constant "
+        "surrogate**: the same for NPENAS, whose k queries per batch are then a random k of "
+        "the mutants of its 5 best cells (ties broken by a seeded jitter below 1e-9).",
         "- Dish presets: `petridish-cell-features-boosted` (cfb: boosted trees and graph "
         "networks on the cell's features, no motif), `petridish-dish-curve-boosted` (dcb: the "
         "same with each motif's learning curve on the dish), `petridish-untrained-dish-tse` "

@@ -466,6 +466,9 @@ def test_search_method_accepts_the_documented_pairs():
     assert m == SearchMethod("re", "params", 4, 1, False) and m.guided and not m.dish
     assert search_method({"optimizer": "re", "predictor": "xgb"}).guided
     assert not SearchMethod("re", "none").guided and not SearchMethod("bananas", "xgb").guided
+    # the control without information also drives Bananas/Npenas, in place of the dish
+    assert search_method({"optimizer": "npenas", "predictor": "mean"}).guided
+    assert "mean" in valid_predictors("bananas") and "mean" in valid_predictors("npenas")
     assert SearchMethod("bananas", "petridish").guided
     assert "params" not in valid_predictors("bananas")
     assert epochs_for_budget(SearchMethod("re", "params", 4, 2), 11, population_size=5) == 17
@@ -790,7 +793,7 @@ def test_search_comparison_configs_are_valid_and_within_budget(tmp_path):
     jobs = sc.plan(sc.METHODS, [150, 300], [0, 1])
     assert len(jobs) == len(set(jobs)) == len(sc.METHODS) * 2 * 2
     cheap = [m.name for m in sc.METHODS if m.tier == 0]
-    assert cheap == ["re", "rs", "re-params-fixed", "re-mean-fixed"]
+    assert cheap == ["re", "rs", "re-params-fixed", "re-mean-fixed", "npenas-mean"]
     n = len(cheap) * 2 * 2
     assert [j[0].tier for j in jobs[:n]] == [0] * n  # RE, RS and the control first
     assert jobs[n] == (sc.BY_NAME["bananas"], 150, 0)  # then one run of each other method

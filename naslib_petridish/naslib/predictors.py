@@ -177,15 +177,18 @@ def table_params_predictor(table: NB101Table):
     return TableParams()
 
 
-def training_mean_predictor():
+def training_mean_predictor(seed: int = 0):
     """Every architecture gets the mean accuracy of the training set: a predictor with
     no information, the control for a predictor-driven search (what the search does when
     the predictions say nothing; in regularized evolution with this fitness the truly
-    evaluated members win every tournament they are in)."""
+    evaluated members above the mean win every tournament they are in).  A jitter below
+    1e-9 (seeded) breaks ties, so that choosing the k best of equal predictions is a
+    random choice rather than the first or last k in the candidates' order."""
     nl = import_naslib()
+    rng = np.random.default_rng(seed)
 
     class TrainingMean(nl.Predictor):
-        """The training set's mean accuracy, for every architecture."""
+        """The training set's mean accuracy (+ a tie-breaking jitter < 1e-9)."""
 
         method_type = "mean"
         mean = float("nan")
@@ -194,7 +197,7 @@ def training_mean_predictor():
             self.mean = float(np.mean(ytrain))
 
         def query(self, xtest, info=None):
-            return np.full(len(xtest), self.mean, dtype=np.float64)
+            return self.mean + rng.uniform(0.0, 1e-9, size=len(xtest))
 
     return TrainingMean()
 
@@ -214,7 +217,8 @@ def get_predictor(name: str, config=None, table: NB101Table | None = None, **ove
     if name == "params" and table is not None:
         return table_params_predictor(table)
     if name == "mean":
-        return training_mean_predictor()
+        return training_mean_predictor(int(getattr(config, "seed", 0) or 0)
+                                       if config is not None else 0)
     factories = naslib_builtin_factories(config)
     if name not in factories:
         raise ConfigError(f"unknown predictor '{name}'; available: {', '.join(predictor_names())}")

@@ -44,6 +44,9 @@ NASLIB_SURROGATES = ("bananas", "bayes_lin_reg", "bohamiann", "bonas", "dngo", "
 #: :class:`DishEvolutionMixin`): NASLib's predictors, and as controls for the dish the
 #: parameter count and the training set's mean accuracy (no information)
 RE_FITNESS = ("mean", "params") + NASLIB_SURROGATES
+#: what Bananas/Npenas take as their (single) surrogate besides the dish: the control
+#: without information (the k "best" candidates are then a random k)
+SURROGATE_CONTROLS = ("mean",)
 #: search-config keys copied into the summary
 SEARCH_KEYS = ("epochs", "population_size", "sample_size", "num_init", "k", "num_candidates",
                "num_ensemble", "acq_fn_type", "acq_fn_optimization", "num_arches_to_mutate",
@@ -428,15 +431,16 @@ class SearchMethod:
     def guided(self) -> bool:
         """Whether a predictor we build drives the optimizer (the dish's RE, Bananas or
         Npenas, or RE with any predictor as fitness), rather than NASLib's own code."""
-        return self.dish or (self.optimizer == "re" and self.predictor != "none")
+        return (self.dish or self.predictor in SURROGATE_CONTROLS
+                or (self.optimizer == "re" and self.predictor != "none"))
 
 
 def valid_predictors(optimizer: str) -> list[str]:
     """The predictor names ``optimizer`` takes."""
     dish = sorted(PETRIDISH_PRESETS)
     return {"re": ["none"] + dish + list(RE_FITNESS), "rs": ["none"],
-            "bananas": dish + list(NASLIB_SURROGATES),
-            "npenas": dish + list(NASLIB_SURROGATES)}[optimizer]
+            "bananas": dish + list(SURROGATE_CONTROLS) + list(NASLIB_SURROGATES),
+            "npenas": dish + list(SURROGATE_CONTROLS) + list(NASLIB_SURROGATES)}[optimizer]
 
 
 def _int_option(cfg: Mapping, key: str, default: int, minimum: int) -> int:
