@@ -113,6 +113,8 @@ METHODS = [
     *_dish_methods("quick", "quick"),
 ]
 BY_NAME = {m.name: m for m in METHODS}
+#: per optimizer, its curve with a predictor that says nothing ('vs control' column)
+CONTROLS = {"re": "re-mean-fixed", "npenas": "npenas-mean"}
 #: planned curves deliberately not run, with the reason (SEARCH.md says it); the groups
 #: (``all``, ``dish``) leave them out, ``run --methods NAME`` still runs them
 NOT_RUN = {name: (
@@ -411,14 +413,22 @@ def summarize(results: list[dict], best: float) -> list[dict]:
         ref = next((q for q in rows if q["budget"] == r["budget"] and q["method"] == "re"),
                    None)
         r["vs_re"] = versus(r["acc_values"], ref["acc_values"]) if ref and r is not ref else None
+    for r in rows:  # a predictor-driven method against its optimizer's no-information control
+        m = BY_NAME.get(r["method"])
+        ctrl = CONTROLS.get(m.optimizer) if m is not None and m.predictor != "none" else None
+        ref = next((q for q in rows if q["budget"] == r["budget"] and q["method"] == ctrl),
+                   None)
+        r["vs_control"] = (versus(r["acc_values"], ref["acc_values"])
+                           if ref and r is not ref else None)
     from scipy import stats
-    for b in sorted({r["budget"] for r in rows}):
-        # many methods against one reference: Benjamini-Hochberg over them (SciPy)
-        tested = [r for r in rows if r["budget"] == b and r["vs_re"] is not None]
-        if tested:
-            q = stats.false_discovery_control([r["vs_re"][1] for r in tested], method="bh")
-            for r, qi in zip(tested, q):
-                r["vs_re"] = (*r["vs_re"], float(qi))
+    for key in ("vs_re", "vs_control"):
+        for b in sorted({r["budget"] for r in rows}):
+            # many methods against one reference: Benjamini-Hochberg over them (SciPy)
+            tested = [r for r in rows if r["budget"] == b and r[key] is not None]
+            if tested:
+                q = stats.false_discovery_control([r[key][1] for r in tested], method="bh")
+                for r, qi in zip(tested, q):
+                    r[key] = (*r[key], float(qi))
     return rows
 
 
@@ -713,16 +723,21 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
         "with RE (Benjamini-Hochberg, SciPy's `false_discovery_control`): with about 18 "
         "comparisons per budget, one raw p under 0.05 is expected from noise alone, so read "
         "a difference as established only where q is small.", "",
+        "'vs control': the same against the optimizer's curve with the constant predictor "
+        "(RE: `re-mean-fixed`, NPENAS: `npenas-mean`), i.e. what the predictor's "
+        "information adds to the way the optimizer uses it.", "",
         "| budget | method | seeds | best test acc (%) | regret (pp) | vs RE (pp, p, q) "
+        "| vs control (pp, p, q) "
         "| GT queries | distinct "
         "| predictor queries | refits | NB101 s | predictor s | simulated s | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         gt = f"{r['gt_min']}" if r["gt_min"] == r["gt_max"] else f"{r['gt_min']}-{r['gt_max']}"
         lines.append(
             f"| {r['budget']} | {r['label']} | {r['seeds']} | {_pm(r['acc'])} | "
-            f"{_pm(r['regret'])} | {_vs(r.get('vs_re'))} | {gt} | {r['distinct'][0]:.0f} | "
+            f"{_pm(r['regret'])} | {_vs(r.get('vs_re'))} | {_vs(r.get('vs_control'))} | "
+            f"{gt} | {r['distinct'][0]:.0f} | "
             f"{r['predictor_queries'][0]:.0f} | {r['refits'][0]:.1f} | {_sec(r['train_s'])} | "
             f"{_sec(r['pred_s'])} | {_sec(r['sim_s'])} | {_sec(r['wall_s'])} |")
     if more:
@@ -836,14 +851,18 @@ def comparison_section(results: Path) -> str:
              "`python -m benchmarks.search_comparison report`.", "",
              "'vs RE': difference of the mean to plain RE's at the same budget, Welch's "
              "t-test p over the seeds and q, that p adjusted for the ~18 methods compared "
-             "with RE at the budget (Benjamini-Hochberg).", "",
+             "with RE at the budget (Benjamini-Hochberg); 'vs control': the same against the "
+             "optimizer's run with a constant predictor (RE: `re-mean-fixed`, NPENAS: "
+             "`npenas-mean`), what the predictor's information adds.", "",
              "| budget | method | seeds | best test acc (%) | regret (pp) | vs RE (pp, p, q) | "
-             "GT queries | simulated s |", "|---|---|---|---|---|---|---|---|"]
+             "vs control (pp, p, q) | GT queries | simulated s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in data["summary"]:
         gt = (f"{r['gt_min']}" if r["gt_min"] == r["gt_max"]
               else f"{r['gt_min']}-{r['gt_max']}")
         lines.append(f"| {r['budget']} | {r['label']} | {r['seeds']} | {_pm(r['acc'])} | "
-                     f"{_pm(r['regret'])} | {_vs(r.get('vs_re'))} | {gt} | {_sec(r['sim_s'])} |")
+                     f"{_pm(r['regret'])} | {_vs(r.get('vs_re'))} | "
+                     f"{_vs(r.get('vs_control'))} | {gt} | {_sec(r['sim_s'])} |")
     figs = sorted(p.name for p in results.glob("search_b*_*.png"))
     lines += ["", "Figures (best true accuracy against ground-truth queries and against "
               "simulated time; `_final`: the regret at the end of the budget per method with "

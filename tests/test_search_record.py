@@ -86,7 +86,7 @@ def test_search_part_of_comparison_md_is_replaced_not_appended(tmp_path):
     sc.refresh_comparison_md(tmp_path)
     first = md.read_text()
     assert first.startswith("# Predictor comparison\n\nprotocol tables\n")
-    assert "| 150 | RE (reference) | 10 | 94.02 ± 0.10 | 0.98 ± 0.10 |  | 135-150 |" in first
+    assert "| 150 | RE (reference) | 10 | 94.02 ± 0.10 | 0.98 ± 0.10 |  |  | 135-150 |" in first
     assert "`search_b150_queries.png`" in first
     data["summary"].append(_summary_row(300, "rs", "random search", 0.9385))
     (tmp_path / "search_comparison.json").write_text(json.dumps(data))
@@ -134,6 +134,15 @@ def test_versus_re_is_welch_t_test_on_final_accuracy():
     text = sc._vs(rows[(150, "rs")]["vs_re"])
     assert text.startswith("+0.35 (p 0.0") and ", q 0.0" in text
     assert sc._vs((0.0022, 0.004)) == "+0.22 (p 0.004)"
+    # 'vs control': against the same optimizer with the constant predictor, none for plain
+    # runs and the control itself
+    assert rows[(150, "re-params-fixed")]["vs_control"] is None  # no control run yet
+    runs += [run("re-mean-fixed", 150, s, x) for s, x in enumerate(b)]
+    rows = {(r["budget"], r["method"]): r for r in sc.summarize(runs, 0.9466)}
+    assert rows[(150, "re")]["vs_control"] is None and rows[(150, "rs")]["vs_control"] is None
+    assert rows[(150, "re-mean-fixed")]["vs_control"] is None
+    d2, p2 = sc.versus([x - 0.001 for x in a], b)
+    assert np.allclose(rows[(150, "re-params-fixed")]["vs_control"], (d2, p2, p2))
 
     # seeds past the planned ones: their own rows, each part against RE on the same seeds
     more = sc.more_seeds(runs + [run("rs", 150, 7, 0.95), run("re", 150, 7, 0.94)], 5, 0.9466)
