@@ -99,12 +99,11 @@ METHODS = [
     # the control for the dish's RE: the same schedule of queries with the (free) parameter
     # count as the children's fitness; a refit would change nothing (it fits nothing)
     Method("re-params-fixed", "re", "params", REFIT_EVERY, REFIT_BATCH, refit_predictor=False,
-           label="RE, parameter-count fitness (control, the dish RE's queries)"),
+           label="RE, parameter-count fitness (control)"),
     Method("re-mean-fixed", "re", "mean", REFIT_EVERY, REFIT_BATCH, refit_predictor=False,
-           label="RE, constant fitness = training mean (control, the dish RE's queries)"),
+           label="RE, constant fitness (control)"),
     Method("npenas-mean", "npenas", "mean",
-           label="NPENAS, constant surrogate = training mean (control: a random k of the "
-           "mutants)"),
+           label="NPENAS, constant surrogate (control)"),
     Method("bananas", "bananas", "bananas", label="BANANAS (path-MLP ensemble)", tier=1),
     Method("npenas", "npenas", "gcn", label="NPENAS (GCN)", tier=1),
     *_dish_methods("cell-features-boosted", "cfb"),
@@ -205,7 +204,8 @@ def current(rec: dict) -> bool:
     """Whether a recorded run was made with the method's settings of today (a change of
     settings, e.g. BANANAS's candidates, makes it stale: it is run again)."""
     m = BY_NAME.get(rec["method"])
-    if m is None or _settings(rec) != asdict(m):
+    # the label is presentation only: a new wording does not make a run stale
+    if m is None or {**_settings(rec), "label": m.label} != asdict(m):
         return False
     want = {**BO, "population_size": method_epochs(m, rec["budget"])[0],
             "sample_size": SAMPLE,
@@ -395,7 +395,8 @@ def summarize(results: list[dict], best: float) -> list[dict]:
         acc = [r["best_true_test_accuracy"] for r in rs]
         gt = [r["ground_truth_queries"] for r in rs]
         rows.append({
-            "budget": b, "method": name, "label": rs[0].get("label", name), "seeds": len(rs),
+            "budget": b, "method": name, "seeds": len(rs),
+            "label": BY_NAME[name].label if name in BY_NAME else rs[0].get("label", name),
             "acc": _stats(acc), "regret": _stats([best - a for a in acc]),
             "gt_min": int(min(gt)), "gt_max": int(max(gt)),
             "distinct": _stats([r["distinct_cells_queried"] for r in rs]),
@@ -485,7 +486,8 @@ def style(name: str) -> dict:
     refs = {"re": "black", "rs": "grey", "bananas": "tab:blue", "npenas": "tab:green"}
     m = BY_NAME.get(name)
     if m is not None and m.predictor in ("params", "mean"):
-        return {"color": "tab:olive" if m.predictor == "params" else "tab:cyan",
+        colour = {"params": "tab:olive", "re": "tab:cyan", "npenas": "teal"}
+        return {"color": colour["params" if m.predictor == "params" else m.optimizer],
                 "linestyle": ":", "linewidth": 1.8}
     if m is None or not m.dish:
         return {"color": refs.get(name.split("-")[0], "tab:pink"), "linestyle": "-",
@@ -567,7 +569,7 @@ def plot_budget(results: list[dict], budget: int, best: float, out: Path) -> lis
         rows = -(-len(labels) // 3)
         bottom = min(0.5, 0.06 + 0.032 * rows)  # room for the legend below the x labels
         fig.set_size_inches(14, 5.6 / (1 - bottom + 0.05))
-        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8.5, frameon=False)
+        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7.5, frameon=False)
         fig.tight_layout(rect=(0, bottom, 1, 0.95))
         path = out / fname
         fig.savefig(path, dpi=90)
@@ -585,7 +587,7 @@ def plot_final(g: dict, names: list[str], budget: int, best: float, path: Path) 
     final = {n: 100 * (best - np.array([r["best_true_test_accuracy"] for r in g[n]]))
              for n in names}
     order = sorted(names, key=lambda n: -final[n].mean())  # best at the top
-    fig, ax = plt.subplots(figsize=(9, 0.42 * len(order) + 1.6))
+    fig, ax = plt.subplots(figsize=(11.5, 0.42 * len(order) + 1.8))
     for y, n in enumerate(order):
         v, st = final[n], style(n)
         sd = v.std(ddof=1) if len(v) > 1 else 0.0
@@ -598,13 +600,17 @@ def plot_final(g: dict, names: list[str], budget: int, best: float, path: Path) 
                 markeredgecolor="k", markeredgewidth=0.5)
     if "re" in final:
         ax.axvline(final["re"].mean(), color="k", lw=0.8, ls="--", alpha=0.6)
+    for n in CONTROLS.values():
+        if n in final:
+            ax.axvline(final[n].mean(), color=style(n)["color"], lw=0.9, ls=":", alpha=0.8)
     ax.set_yticks(range(len(order)))
     ax.set_yticklabels([f"{BY_NAME[n].label if n in BY_NAME else n} (n={len(final[n])})"
                         for n in order], fontsize=8)
     ax.set_xlabel(f"regret at {budget} ground-truth queries, pp below the best cell "
                   f"({100 * best:.2f} %)\nlower is better")
-    ax.set_title(f"Budget {budget}: mean (dot), ± std (thin), ± s.e. (thick), seeds (x); "
-                 "dashed: RE's mean", fontsize=9)
+    ax.set_title(f"Budget {budget}: mean (dot), ± std (thin), ± s.e. (thick), seeds (x)\n"
+                 "dashed: RE's mean; dotted: the constant-predictor controls' means (RE "
+                 "cyan, NPENAS teal)", fontsize=9)
     ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     fig.savefig(path, dpi=90)

@@ -37,6 +37,9 @@ def test_stale_settings_are_not_reused(tmp_path):
     wrong_pop = _record(seed=2)
     wrong_pop["search_config"]["population_size"] = 5
     assert sc.current(ok) and not sc.current(stale) and not sc.current(wrong_pop)
+    relabelled = _record(seed=3)
+    relabelled["method_settings"] = {**relabelled["method_settings"], "label": "old words"}
+    assert sc.current(relabelled)  # a label is presentation, not a setting
     results = tmp_path / "results"
     results.mkdir()
     import json
