@@ -436,7 +436,8 @@ def summarize(results: list[dict], best: float) -> list[dict]:
 def more_seeds(results: list[dict], seeds_wanted: int, best: float) -> list[dict]:
     """Methods run with seeds beyond the planned ``0..seeds_wanted-1`` (to check a
     result): per (budget, method) the planned seeds, the extra ones and all of them, each
-    against plain RE on the same seeds (Welch).  The main tables use the planned seeds."""
+    against plain RE and the optimizer's control on the same seeds (Welch).  The main
+    tables use the planned seeds."""
     extra = {(r["budget"], r["method"]) for r in results
              if r["seed"] >= seeds_wanted and r["method"] != "re"}
     parts = (("planned", lambda s: s < seeds_wanted), ("extra", lambda s: s >= seeds_wanted),
@@ -444,16 +445,18 @@ def more_seeds(results: list[dict], seeds_wanted: int, best: float) -> list[dict
     out = []
     for b, m in sorted(extra, key=lambda k: (k[0], _order(k[1]))):
         for part, keep in parts:
-            sel = [r for r in results
-                   if r["budget"] == b and r["method"] in (m, "re") and keep(r["seed"])]
+            ctrl = CONTROLS.get(BY_NAME[m].optimizer) if m in BY_NAME else None
+            sel = [r for r in results if r["budget"] == b
+                   and r["method"] in (m, "re", ctrl) and keep(r["seed"])]
             row = next((x for x in summarize(sel, best) if x["method"] == m), None)
             if row is None:
                 continue
             seeds = sorted(r["seed"] for r in sel if r["method"] == m)
-            vs = row["vs_re"]
+            vs, vc = row["vs_re"], row["vs_control"]
             out.append({"budget": b, "method": m, "label": row["label"], "part": part,
                         "seeds": f"{seeds[0]}-{seeds[-1]}", "n": len(seeds),
-                        "acc": row["acc"], "vs_re": None if vs is None else vs[:2]})
+                        "acc": row["acc"], "vs_re": None if vs is None else vs[:2],
+                        "vs_control": None if vc is None else vc[:2]})
     return out
 
 
@@ -751,12 +754,14 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
                   f"The tables and figures use seeds 0-{seeds_wanted - 1} of every curve. "
                   "Where a result stood out, the method and plain RE were run again with "
                   "further seeds (new runs, nothing else changed): each set of seeds alone "
-                  "and pooled, against RE on the same seeds (Welch).", "",
-                  "| budget | method | seeds | runs | best test acc (%) | vs RE (pp, p) |",
-                  "|---|---|---|---|---|---|"]
+                  "and pooled, against RE and the optimizer's control on the same seeds "
+                  "(Welch).", "",
+                  "| budget | method | seeds | runs | best test acc (%) | vs RE (pp, p) "
+                  "| vs control (pp, p) |", "|---|---|---|---|---|---|---|"]
         for r in more:
             lines.append(f"| {r['budget']} | {r['label']} | {r['seeds']} ({r['part']}) | "
-                         f"{r['n']} | {_pm(r['acc'])} | {_vs(r['vs_re'])} |")
+                         f"{r['n']} | {_pm(r['acc'])} | {_vs(r['vs_re'])} | "
+                         f"{_vs(r.get('vs_control'))} |")
     lines += ["", "## Figures", ""]
     for f in figs:
         lines.append(f"- `{f.name}`")

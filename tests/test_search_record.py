@@ -183,4 +183,4 @@ def test_progress_table_counts_what_is_left_and_names_the_cut_curves():
              "acc": [0.9425, 0.0015], "vs_re": [0.002, 0.03]}]
     md = sc.markdown(rows, 0.95, "abc", [], 10, [], {"model": "m"}, 10, "repeat 0", more)
     assert "use seeds 0-9 of every curve" in md
-    assert "| 300 | X | 10-19 (extra) | 10 | 94.25 ± 0.15 | +0.20 (p 0.03) |" in md
+    assert "| 300 | X | 10-19 (extra) | 10 | 94.25 ± 0.15 | +0.20 (p 0.03) |  |" in md
