@@ -177,15 +177,43 @@ def read_results(work: Path) -> list[dict]:
 COMMITTED = "search_runs.jsonl"
 
 
+def _rounded(v, digits: int):
+    """``v`` with every float rounded to ``digits`` decimals (lists and dicts too)."""
+    if isinstance(v, float):
+        return round(v, digits)
+    if isinstance(v, list):
+        return [_rounded(x, digits) for x in v]
+    if isinstance(v, dict):
+        return {k: _rounded(x, digits) for k, x in v.items()}
+    return v
+
+
 def compact(rec: dict) -> dict:
     """A run record small enough to commit: the trajectory keeps only the points where the
-    incumbent changes (and the first and last), which leaves its step function unchanged."""
-    out = {k: v for k, v in rec.items() if k not in ("errors_json", "trajectory")}
+    incumbent changes (and the first and last), which leaves its step function unchanged;
+    the time model is kept as its formula and held-out error (its coefficients are in the
+    formula; the rest is the same in every run), seconds to 0.01 s and accuracies to 7
+    decimals (the table's float32 values read back exactly).  Left out as derivable: the
+    label (today's comes from ``METHODS``), the best cell's matrix (``best_hash`` names it
+    in the table) and the ground-truth file's local path."""
+    out = {k: v for k, v in rec.items()
+           if k not in ("errors_json", "trajectory", "label", "best_cell")}
+    if "method_settings" in out:
+        out["method_settings"] = {k: v for k, v in out["method_settings"].items()
+                                  if k != "label"}
+    if "ground_truth" in out:
+        out["ground_truth"] = {k: v for k, v in out["ground_truth"].items() if k != "source"}
     tr = rec["trajectory"]
     ys = tr["best_true_test_accuracy"]
     keep = [i for i in range(len(ys)) if i in (0, len(ys) - 1) or ys[i] != ys[i - 1]]
-    out["trajectory"] = {k: [v[i] for i in keep] if isinstance(v, list) and len(v) == len(ys)
-                         else v for k, v in tr.items()}
+    traj = {k: [v[i] for i in keep] if isinstance(v, list) and len(v) == len(ys) else v
+            for k, v in tr.items()}
+    out["trajectory"] = {k: _rounded(v, 7 if "accuracy" in k else 2) for k, v in traj.items()}
+    cost = _rounded({k: v for k, v in rec.get("cost", {}).items() if k != "time_model"}, 2)
+    if "time_model" in rec.get("cost", {}):
+        cost["time_model"] = {k: v for k, v in rec["cost"]["time_model"].items()
+                              if k in ("model", "held_out_median_abs_rel_error")}
+    out["cost"] = cost
     return out
 
 

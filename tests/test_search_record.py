@@ -28,6 +28,20 @@ def test_compact_keeps_the_step_function():
     grid = np.arange(0, 100, 3)
     assert np.array_equal(sc.curves([rec], "ground_truth_queries", grid),
                           sc.curves([small], "ground_truth_queries", grid), equal_nan=True)
+    # seconds to 0.01 s, float32 accuracies read back exactly, the time model as its formula
+    acc32 = float(np.float32(0.9412059))
+    rec["trajectory"]["best_true_test_accuracy"][-1] = acc32
+    rec["trajectory"]["simulated_seconds"][-1] = 231638.2913968392
+    rec["cost"] = {"simulated_seconds": 231638.2913968392, "time_model": {
+        "model": "log t ~ a + b log params", "coef": {"1": 0.1}, "fit_cells": 24000,
+        "held_out_median_abs_rel_error": 0.115}}
+    small = sc.compact(rec)
+    assert np.float32(small["trajectory"]["best_true_test_accuracy"][-1]) == np.float32(acc32)
+    assert small["trajectory"]["simulated_seconds"][-1] == 231638.29
+    assert small["cost"] == {"simulated_seconds": 231638.29, "time_model": {
+        "model": "log t ~ a + b log params", "held_out_median_abs_rel_error": 0.115}}
+    assert sc.compact(small) == small
+    assert "label" not in small["method_settings"] and sc.current(small)
 
 
 def test_stale_settings_are_not_reused(tmp_path):
