@@ -472,8 +472,8 @@ def more_seeds(results: list[dict], seeds_wanted: int, best: float) -> list[dict
              ("all", lambda s: True))
     out = []
     for b, m in sorted(extra, key=lambda k: (k[0], _order(k[1]))):
+        ctrl = CONTROLS.get(BY_NAME[m].optimizer) if m in BY_NAME else None
         for part, keep in parts:
-            ctrl = CONTROLS.get(BY_NAME[m].optimizer) if m in BY_NAME else None
             sel = [r for r in results if r["budget"] == b
                    and r["method"] in (m, "re", ctrl) and keep(r["seed"])]
             row = next((x for x in summarize(sel, best) if x["method"] == m), None)
@@ -806,14 +806,13 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
     total, unknown = 0.0, 0
     for m, cells, n_done, left, guessed in progress(rows, seeds_wanted):
         if m.name in NOT_RUN:
-            lines.append(f"| {m.label} | " + " | ".join(cells) + f" | {n_done}/"
-                         f"{seeds_wanted * len(BUDGETS)} | not run (below) |")
-            continue
-        if np.isnan(left):
+            hours = "not run (below)"
+        elif np.isnan(left):
             unknown += 1
+            hours = "?"
         else:
             total += left
-        hours = "?" if np.isnan(left) else f"{'~' if guessed else ''}{left / 3600:.1f}"
+            hours = f"{'~' if guessed else ''}{left / 3600:.1f}"
         lines.append(f"| {m.label} | " + " | ".join(cells) + f" | {n_done}/"
                      f"{seeds_wanted * len(BUDGETS)} | {hours} |")
     lines += ["", f"About {total / 3600:.0f} hours of runs left (one process)"
