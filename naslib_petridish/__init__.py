@@ -9,21 +9,26 @@ Modules, each depending only on the ones above it (data flows one way):
 * :mod:`.tables`, :mod:`.tfrecord`, :mod:`.naslib_pickle`, :mod:`.sources`,
   :mod:`.download` -- ground truth (compact table, official tfrecord, NASLib pickle);
 * :mod:`.motifs` -- NB101 networks of any size (motifs A/B/C);
-* :mod:`.config` -- every setting of a run, and the presets;
+* :mod:`.presetfiles` -- the shipped presets of both kinds by name, strict YAML;
+* :mod:`.config` -- every setting of a dish run, and the dish presets;
 * :mod:`.dish` -- the synthetic dataset and its file;
 * :mod:`.inner` -- train one motif on the dish and score it (the inner loop);
 * :mod:`.runner` -- train many motifs in worker processes or on Ray;
 * :mod:`.rundir` -- run directories: lock, overwrite rules, atomic writes;
 * :mod:`.correlation` -- Kendall, Spearman, Pearson;
 * :mod:`.outer` -- generate the dish (the outer loop);
-* :mod:`.calibration` -- the score -> accuracy map;
-* :mod:`.predictor` -- the NASLib predictor contract (fit / query);
+* :mod:`.calibration` -- the paper's score -> accuracy maps;
+* :mod:`.contract` -- the hooks of NASLib's predictor contract;
+* :mod:`.predictor` -- the dish behind NASLib's contract (fit / query);
+* :mod:`.ranker` -- the ranking model (feature sources, models, self-training, its own
+  predictor), apart from the dish: no module above imports it;
+* :mod:`.factory` -- a predictor by preset name, of either kind;
 * :mod:`.evaluate` -- held-out evaluation with baselines;
 * :mod:`.naslib` -- NASLib glue (needs NASLib, imported lazily);
 * :mod:`.plots` -- figures of a run (needs the ``plot`` extra);
 * :mod:`.cli` -- the ``naslib-petridish`` command line.
 """
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 #: public names, imported on first use (PEP 562) so that ``import naslib_petridish`` and
 #: the command line start without loading numpy or torch

@@ -1,4 +1,4 @@
-"""The score -> accuracy map fitted at the end of a fit.
+"""The paper's score -> accuracy maps, fitted at the end of a dish's fit.
 
 The paper's loss ``1 - |r|`` rewards either sign of the relation between the
 score ``z^`` and accuracy, so a fitted dish does not say whether a high score
@@ -9,9 +9,10 @@ accuracies (higher = better).
 
 * ``linear``: ``acc ~ slope * z^ + intercept`` (scipy ``linregress``);
 * ``linear_params``: ``acc ~ slope * z^ + params_slope * log10(params) + intercept``,
-  a hybrid of the dish and the free parameter-count baseline (not the paper);
-* ``boosted``: gradient-boosted trees on each motif's learning curve on the dish and the
-  cell's features (``calibration_features``; :mod:`naslib_petridish.surrogate`).
+  a hybrid of the dish and the free parameter-count baseline (not the paper).
+
+The learned ranking model (trees and graph networks on cell features, with the dish's
+learning curve as one optional source) is :mod:`naslib_petridish.ranker`.
 """
 from __future__ import annotations
 
@@ -43,12 +44,10 @@ def log_params(cells: Sequence[Cell]) -> np.ndarray:
 
 
 def fit_calibration(kind: str, scores: Sequence[float], accs: Sequence[float],
-                    cells: Sequence[Cell], results=None, features: Sequence[str] = (),
-                    seed: int = 0, graph_members: int = 0, self_training: int = 0) -> dict:
+                    cells: Sequence[Cell]) -> dict:
     """The score -> accuracy map of ``kind``, with its fit statistics (Pearson r and
     Kendall tau of score vs accuracy, ``n``).  Constant scores carry no information:
-    the map then predicts the mean accuracy.  ``boosted`` also needs the motifs'
-    ``results`` and the feature families."""
+    the map then predicts the mean accuracy."""
     if kind not in KINDS:
         raise ConfigError(f"unknown calibration '{kind}'; available: {', '.join(KINDS)}")
     s, a = np.asarray(scores, float), np.asarray(accs, float)
@@ -67,24 +66,15 @@ def fit_calibration(kind: str, scores: Sequence[float], accs: Sequence[float],
         else:  # degenerate: the z^-only fit with no parameter term
             coef = np.array([slope, 0.0, intercept])
         cal.update(slope=float(coef[0]), params_slope=float(coef[1]), intercept=float(coef[2]))
-    if kind == "boosted":
-        from .surrogate import fit_boosted
-        cal["model"] = fit_boosted(features, cells, a, results, seed=seed,
-                                   graph_members=graph_members,
-                                   self_training=self_training)
     return cal
 
 
-def apply_calibration(cal: dict | None, scores: np.ndarray, cells: Sequence[Cell],
-                      results=None) -> np.ndarray:
-    """Predicted accuracies from raw scores (the raw scores when there is no map);
-    ``boosted`` reads the motifs' ``results`` instead."""
+def apply_calibration(cal: dict | None, scores: np.ndarray, cells: Sequence[Cell]
+                      ) -> np.ndarray:
+    """Predicted accuracies from raw scores (the raw scores when there is no map)."""
     s = np.asarray(scores, dtype=np.float64)
     if not cal:
         return s
-    if cal.get("kind") == "boosted":
-        from .surrogate import predict_boosted
-        return predict_boosted(cal["model"], cells, results).astype(np.float64)
     out = cal["slope"] * s + cal["intercept"]
     if cal.get("kind") == "linear_params":
         out = out + cal["params_slope"] * log_params(cells)

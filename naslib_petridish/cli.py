@@ -55,12 +55,12 @@ def cmd_download(args: argparse.Namespace) -> int:
 def _config_from_args(args: argparse.Namespace):
     """The run's config, with the worker count and the run directory checked before
     any work (loading the ground truth takes seconds, a fit hours)."""
-    from .config import resolve_config
+    from .factory import resolve_any
     from .runner import check_workers
 
-    cfg = resolve_config(args.preset, args.config, args.set, seed=args.seed,
-                         train_size=args.train_size, metric=args.metric, workers=args.workers)
-    if cfg.backend == "process":
+    cfg = resolve_any(args.preset, args.config, args.set, seed=args.seed,
+                      train_size=args.train_size, metric=args.metric, workers=args.workers)
+    if getattr(cfg, "backend", "process") == "process" and getattr(cfg, "trains_motifs", True):
         check_workers(cfg.workers)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -77,18 +77,21 @@ def _training_pool(table, cfg):
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from .predictor import SyntheticPetriDishPredictor
+    from .factory import make_predictor
     from .sources import open_ground_truth
 
     cfg = _config_from_args(args)
     table = open_ground_truth(args.nb101, progress=not args.quiet)
     rows, y = _training_pool(table, cfg)
-    pred = SyntheticPetriDishPredictor(config=cfg, table=table, out_dir=args.out,
-                                       progress=not args.quiet)
+    pred = make_predictor(config=cfg, table=table, out_dir=args.out, progress=not args.quiet)
     try:
         cal = pred.fit(table.cells(rows), y, resume=args.resume, force=args.force)
     finally:
         pred.close()
+    if pred.label == "ranker":
+        print(f"ranker written to {args.out}/{pred.fit_file}: {pred.describe()}; "
+              f"{pred.motifs_trained} motifs trained, {pred.fit_seconds:.1f} s")
+        return 0
     from .correlation import fmt
 
     hist = pred.dish.history
@@ -125,7 +128,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     import json
 
     from .cells import as_cells
-    from .predictor import SyntheticPetriDishPredictor
+    from .factory import load_fitted
     from .rundir import check_output_file, write_or_keep
     from .runner import check_workers
 
@@ -139,8 +142,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         from .sources import open_ground_truth
         table = open_ground_truth(args.nb101, progress=not args.quiet)
     cells = as_cells(archs, table)
-    pred = SyntheticPetriDishPredictor.load(args.dish, table=table, progress=not args.quiet,
-                                            workers=args.workers)
+    pred = load_fitted(args.dish, table=table, progress=not args.quiet, workers=args.workers)
     try:
         y = pred.query(cells)
     finally:
@@ -237,32 +239,40 @@ def cmd_naslib_search(args: argparse.Namespace) -> int:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    from .config import load_preset, preset_names, resolve_config
+    from . import presetfiles
+    from .factory import resolve_any
 
     if args.name:
-        print(resolve_config(args.name).to_yaml(), end="")
+        print(resolve_any(args.name).to_yaml(), end="")
         return 0
-    names = preset_names()
-    width = max(map(len, names)) + 2
-    for name in names:
-        d = load_preset(name)
-        what = ("the dish is NOT trained (outer_lr 0)" if d.get("outer_lr", 1) == 0
-                else "not the paper's protocol" if not name.startswith("paper-")
-                else "the paper's protocol")
-        if d.get("calibration") == "boosted":
-            feats = d.get("calibration_features", [])
-            graphs = d.get("calibration_graph_members", 0)
-            st = d.get("calibration_self_training", 0)
-            graphs = (f" + {graphs} graph networks" if graphs else "") + (
-                f" self-trained on {st} unlabelled cells" if st else "")
-            print(f"{name:<{width}}boosted trees{graphs}"
-                  f" on {', '.join(feats)}; "
-                  + (f"motif {d.get('motif')} trains {d.get('inner_epochs')} epochs on the "
-                     "untrained dish per cell" if "dish" in feats else "trains no motif"))
-            continue
-        print(f"{name:<{width}}motif {d.get('motif')}, {d.get('inner_epochs')} inner x "
-              f"{d.get('outer_epochs')} outer epochs; {what}")
+    for kind, what in (("dish", "dish presets (the Synthetic Petri Dish)"),
+                       ("ranker", "ranker presets (the ranking model on cell features)")):
+        print(f"{what}:")
+        for name in presetfiles.preset_names(kind):
+            print(f"  {name:<28}{_preset_line(name, kind)}")
     return 0
+
+
+def _preset_line(name: str, kind: str) -> str:
+    """One line on what a preset does, from its fields."""
+    if kind == "ranker":
+        from .ranker.config import resolve_ranker_config
+
+        c = resolve_ranker_config(name)
+        models = " + ".join(f"{c.graph_members} graph networks" if m == "graph" else m
+                            for m in c.models)
+        st = f", self-trained on {c.self_training} unlabelled cells" if c.self_training else ""
+        motif = (f"; motif {c.dish_config().motif} trains {c.dish_config().inner_epochs} epochs "
+                 "on the untrained dish per cell" if c.trains_motifs else "; trains no motif")
+        return f"{models}{st} on {', '.join(c.features)}{motif}"
+    from .config import load_preset
+
+    d = load_preset(name)
+    what = ("the dish is NOT trained (outer_lr 0)" if d.get("outer_lr", 1) == 0
+            else "not the paper's protocol" if not name.startswith("paper-")
+            else "the paper's protocol")
+    return (f"motif {d.get('motif')}, {d.get('inner_epochs')} inner x "
+            f"{d.get('outer_epochs')} outer epochs; {what}")
 
 
 # -- parser -------------------------------------------------------------------------
@@ -329,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
         p.add_argument("--force", action="store_true", help="overwrite an existing run in DIR")
 
-    p = sub.add_parser("fit", help="generate a dish (the outer loop) on NB101 ground truth")
+    p = sub.add_parser("fit", help="fit a preset on NB101 ground truth: generate a dish (the "
+                                   "outer loop), or fit the ranker")
     run_options(p)
     p.set_defaults(func=cmd_fit)
 
@@ -340,8 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plot", action="store_true", help="skip the figures")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("query", help="predict architectures with a fitted dish")
-    p.add_argument("--dish", required=True, metavar="DIR", help="directory holding dish.pt")
+    p = sub.add_parser("query", help="predict architectures with a fitted dish or ranker")
+    p.add_argument("--dish", "--run", dest="dish", required=True, metavar="DIR",
+                   help="a fit's directory (holding dish.pt or ranker.json)")
     p.add_argument("--archs", required=True, metavar="FILE",
                    help='JSON list of cells ({"matrix": ..., "ops": ...}) or hashes')
     p.add_argument("--output", metavar="FILE", help="write predictions to this JSON file "
@@ -429,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
-        _setup_logging(False)
+        _setup_logging(bool(getattr(args, "quiet", False)))
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"naslib-petridish {args.command or ''}: interrupted; finished work is saved"

@@ -1,23 +1,24 @@
-"""Configuration of a Synthetic Petri Dish run, and the shipped presets.
+"""Configuration of a Synthetic Petri Dish run, and the shipped dish presets.
 
 :class:`PetriDishConfig` holds every setting of the dish, the inner loop and
-the outer loop.  Its defaults are the paper's settings (Section 4); the
-presets in ``naslib_petridish/presets/*.yaml`` pick the motif and inner-loop
+the outer loop.  Its defaults are the paper's settings (Section 4); the dish
+presets in ``naslib_petridish/presets/dish/*.yaml`` pick the motif and inner-loop
 length of each experiment.  Any field can be overridden from a user YAML file
 or ``key=value`` pairs (:func:`resolve_config`), and a resolved config is
-saved with every run so that it can be reproduced exactly.
+saved with every run so that it can be reproduced exactly.  (The ranking model's
+settings are :class:`naslib_petridish.ranker.config.RankerConfig`.)
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import yaml
 
+from . import presetfiles
 from .errors import ConfigError
 from .motifs import MOTIFS, MotifShape, motif_shape
 
@@ -29,10 +30,12 @@ SCORE_MODES = ("eval", "train")
 SCORES = ("zhat", "tse")
 INNER_OPTIMIZERS = ("flat", "torch")
 INNER_COMPILE = ("none", "adam", "blocks")
-#: score -> accuracy maps fitted at the end of ``fit`` (see ``naslib_petridish.predictor``)
-CALIBRATIONS = ("linear", "linear_params", "boosted")
-#: the feature families ``calibration: boosted`` can learn from (naslib_petridish.features)
-FEATURE_FAMILIES = ("encoding", "path", "free", "dish")
+#: score -> accuracy maps fitted at the end of ``fit`` (see ``naslib_petridish.calibration``)
+CALIBRATIONS = ("linear", "linear_params")
+#: fields of configs written before 0.5, when the ranking model was a calibration of the dish
+#: (``calibration: boosted``); a dish file that still has them is read without them
+LEGACY_FIELDS = ("calibration_features", "calibration_graph_members",
+                 "calibration_self_training", "extra")
 
 
 @dataclass
@@ -80,17 +83,6 @@ class PetriDishConfig:
     #: score -> accuracy map: "linear" in z^, or "linear_params" in z^ and
     #: log10(parameter count of the full network) (a hybrid; not the paper)
     calibration: str = "linear"
-    #: with ``calibration: boosted``: what the trees learn from - "dish" (each motif's
-    #: learning curve on the dish), "free" (parameter count, depth, ...), "path" (path
-    #: encoding), "encoding" (adjacency + operations)
-    calibration_features: list = field(
-        default_factory=lambda: ["dish", "free", "path", "encoding"])
-    #: with ``calibration: boosted``: graph networks (naslib_petridish.graph_ranker) trained
-    #: with a ranking loss on the cell graphs, averaged with the trees (0 = trees only)
-    calibration_graph_members: int = 0
-    #: with graph networks: self-train them on this many unlabelled random cells, taught
-    #: by the fitted trees and networks (naslib_petridish.surrogate; 0 = off)
-    calibration_self_training: int = 0
     seed: int = 0
     #: worker processes for motif training (0 = one per CPU core)
     workers: int = 0
@@ -115,7 +107,6 @@ class PetriDishConfig:
     device: str = "cpu"
     #: preset the config started from (informational)
     preset: str = "default"
-    extra: dict = field(default_factory=dict)
 
     # -- validation ----------------------------------------------------------
     def __post_init__(self):
@@ -137,8 +128,7 @@ class PetriDishConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ConfigError(f"'{n}' must be a non-negative number, got {v!r}")
             setattr(self, n, float(v))
-        for n in ("calibration_size", "seed", "workers", "dish_val_size", "meta_steps",
-                  "calibration_graph_members", "calibration_self_training"):
+        for n in ("calibration_size", "seed", "workers", "dish_val_size", "meta_steps"):
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"'{n}' must be a non-negative integer, got {v!r}")
@@ -154,20 +144,13 @@ class PetriDishConfig:
         if self.meta_steps > steps:
             raise ConfigError(f"meta_steps ({self.meta_steps}) exceeds the {steps} optimizer "
                               "steps of the inner loop (inner_epochs x dish_size / batch)")
-        cf = self.calibration_features
-        if (isinstance(cf, str) or not isinstance(cf, (list, tuple)) or not cf
-                or any(f not in FEATURE_FAMILIES for f in cf)):
-            raise ConfigError(f"'calibration_features' must be a non-empty list of "
-                              f"{', '.join(FEATURE_FAMILIES)}; got {cf!r}")
-        self.calibration_features = list(dict.fromkeys(cf))
+        if self.calibration == "boosted":
+            raise ConfigError("'calibration: boosted' is the ranking model since version 0.5: "
+                              "use a ranker preset (cell-features-boosted, dish-curve-boosted, "
+                              "...) or naslib_petridish.ranker.RankerPredictor")
         if self.calibration not in CALIBRATIONS:
             raise ConfigError(f"unknown calibration '{self.calibration}'; available: "
                               f"{', '.join(CALIBRATIONS)}")
-        if self.calibration_self_training and not (self.calibration == "boosted"
-                                                   and self.calibration_graph_members):
-            raise ConfigError("'calibration_self_training' trains the graph networks of "
-                              "'calibration: boosted': set 'calibration_graph_members' > 0 "
-                              "(and 'calibration: boosted'), or 'calibration_self_training: 0'")
         v = self.pairwise_temperature
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
             raise ConfigError(f"'pairwise_temperature' must be a positive number, got {v!r}")
@@ -251,15 +234,15 @@ class PetriDishConfig:
 
 
 def preset_names() -> list[str]:
-    files = resources.files("naslib_petridish").joinpath("presets")
-    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".yaml"))
+    """The shipped dish presets."""
+    return presetfiles.preset_names("dish")
 
 
 def load_preset(name: str) -> dict:
-    path = resources.files("naslib_petridish").joinpath("presets", f"{name}.yaml")
-    if not path.is_file():
-        raise ConfigError(f"unknown preset '{name}'; available: {', '.join(preset_names())}")
-    data = yaml.safe_load(path.read_text()) or {}
+    """The fields of dish preset ``name`` (unknown and duplicate keys are errors naming the
+    preset file and line)."""
+    data, lines, source = presetfiles.read_preset(name, "dish")
+    presetfiles.check_fields(data, lines, source, _FIELDS, "dish")
     data.setdefault("preset", name)
     return data
 
@@ -279,15 +262,12 @@ def parse_override(item: str) -> tuple[str, Any]:
 
 
 def load_yaml_file(path: str | os.PathLike) -> dict:
-    if not os.path.exists(path):
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of config fields")
+    """The fields of a user's YAML config file (unknown and duplicate keys are errors naming
+    the file and line)."""
+    data, lines = presetfiles.read_file(path)
+    presetfiles.check_fields(data, lines, os.fspath(path), _FIELDS, "dish",
+                             hint=" (ranker fields need a ranker preset: --preset "
+                                  "cell-features-boosted, ...)")
     return data
 
 
@@ -307,6 +287,8 @@ def resolve_config(preset: str | None = None, config_file: str | None = None,
     d.update({k: v for k, v in explicit.items() if v is not None})
     return PetriDishConfig.from_dict(d)
 
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(PetriDishConfig))
 
 __all__ = ["ConfigError", "PetriDishConfig", "resolve_config", "load_preset", "preset_names",
            "MOTIFS"]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .config import PetriDishConfig
+from .config import LEGACY_FIELDS, PetriDishConfig
 from .errors import DishFileError
 
 DISH_FORMAT = "naslib-petridish-dish"
@@ -91,7 +91,15 @@ class Dish:
                 f"{path}: dish format version {fv} was written by naslib-petridish "
                 f"{d.get('package_version', '?')}; this is {__version__}, which reads version "
                 f"{DISH_FORMAT_VERSION}. Use the version that wrote it, or fit the dish again")
+        cfg = dict(d["config"])
+        if cfg.get("calibration") == "boosted":
+            raise DishFileError(
+                f"{path} holds a ranking model fitted by naslib-petridish "
+                f"{d.get('package_version', '?')} (calibration: boosted); since 0.5 that model "
+                "is the ranker: fit it again with its preset (it is saved as ranker.json)")
+        for k in LEGACY_FIELDS:  # fields of the calibration of versions < 0.5
+            cfg.pop(k, None)
         return cls(images=d["images"], labels=d["labels"],
-                   config=PetriDishConfig.from_dict(d["config"]), history=list(d["history"]),
+                   config=PetriDishConfig.from_dict(cfg), history=list(d["history"]),
                    calibration=d.get("calibration"), meta=dict(d.get("meta") or {}),
                    version=d.get("package_version", "?"))

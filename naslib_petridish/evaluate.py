@@ -1,4 +1,4 @@
-"""Held-out evaluation of a dish, with free baselines from the same sample.
+"""Held-out evaluation of a predictor (the dish or the ranker), with free baselines.
 
 Draws disjoint uniform training and test sets of distinct NB101 cells (only
 among cells that have the chosen ground-truth metric), fits the predictor on
@@ -14,7 +14,6 @@ skips the cells already answered by the same dish.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import platform
@@ -24,13 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, rundir, seeds
-from .config import PetriDishConfig
 from .correlation import correlations, fmt
-from .dish import Dish
-from .errors import RunDirError, UsageError
-from .outer import config_difference
-from .predictor import SyntheticPetriDishPredictor
-from .rundir import DISH
+from .errors import UsageError
+from .factory import predictor_class
 from .runner import default_workers
 from .tables import NB101Table
 
@@ -71,25 +66,11 @@ def check_test_size(test_size) -> int:
     return int(test_size)
 
 
-def _finished_fit(out: Path, cfg: PetriDishConfig, table: NB101Table, progress: bool
-                  ) -> SyntheticPetriDishPredictor:
-    """The predictor of the finished fit in ``out``, after checking that it was fitted
-    with the requested config (else its training cells may overlap the test cells)."""
-    dish = Dish.load(out / DISH)
-    diff = config_difference(dish.config.to_dict(), cfg.to_dict())
-    if diff:
-        raise RunDirError(
-            f"cannot resume {out}: its dish was fitted with a config that differs in {diff}, so "
-            "its training cells are not the ones this evaluation would draw; resume with the "
-            "settings in its config.yaml, or use a new --out")
-    return SyntheticPetriDishPredictor.load(out, table=table, progress=progress,
-                                            workers=cfg.workers)
-
-
-def run_evaluation(table: NB101Table, cfg: PetriDishConfig, test_size: int,
+def run_evaluation(table: NB101Table, cfg, test_size: int,
                    out_dir: str | os.PathLike, resume: bool = False, force: bool = False,
                    progress: bool = True, query_chunk: int | None = None) -> dict:
-    """Fit (or, with ``resume``, continue or reuse the fit in ``out_dir``), query the
+    """Fit the predictor of ``cfg`` (a PetriDishConfig: the dish; a RankerConfig: the
+    ranker) (or, with ``resume``, continue or reuse the fit in ``out_dir``), query the
     held-out cells (checkpointed every ``query_chunk`` cells; default 8 per worker, at
     least 16) and write ``metrics.json`` and ``predictions.json``.
 
@@ -100,13 +81,13 @@ def run_evaluation(table: NB101Table, cfg: PetriDishConfig, test_size: int,
                              cfg.seed)
     y_train = table.metric(train, cfg.metric, cfg.metric_epochs)
     y_test = table.metric(test, cfg.metric, cfg.metric_epochs)
+    cls = predictor_class(cfg)
     with rundir.hold(out_dir) as out, contextlib.ExitStack() as stack:
-        refit = not (resume and (out / DISH).exists())  # else the fit finished earlier
+        refit = not (resume and (out / cls.fit_file).exists())  # else the fit finished earlier
         if refit:
-            pred = SyntheticPetriDishPredictor(config=cfg, table=table, out_dir=out,
-                                               progress=progress)
+            pred = cls(config=cfg, table=table, out_dir=out, progress=progress)
         else:
-            pred = _finished_fit(out, cfg, table, progress)
+            pred = cls.load_finished(out, cfg, table, progress)
         stack.callback(pred.close)
         if refit:
             pred.fit(table.cells(train), y_train, resume=resume, force=force)
@@ -125,48 +106,29 @@ def run_evaluation(table: NB101Table, cfg: PetriDishConfig, test_size: int,
 def _metrics(table, cfg, pred, train, test, y_pred, scores, max_acc, y_test, query_s) -> dict:
     rng = seeds.rng(cfg.seed, seeds.RANDOM_BASELINE)
     params = table.params[test].astype(float)
+    label = pred.label  # "petridish" (the dish) or "ranker"
     res = {
         "package_version": __version__, "machine": machine_description(),
-        "config": cfg.to_dict(), "ground_truth": table.source,
+        "predictor": label, "config": cfg.to_dict(), "ground_truth": table.source,
         "metric": cfg.metric, "metric_epochs": cfg.metric_epochs,
         "train_size": int(len(train)), "test_size": int(len(test)),
         "fit_seconds": pred.fit_seconds, "query_seconds_per_arch": query_s,
-        "petridish": correlations(y_pred, y_test),
-        "petridish_raw_score": correlations(scores, y_test),
-        "petridish_motif_max_acc": correlations(max_acc, y_test),
-        "baseline_params": correlations(np.log10(params), y_test),
-        "baseline_random": correlations(rng.random(len(test)), y_test),
-        "calibration": _calibration_summary(pred.dish.calibration),
-    }
+        label: correlations(y_pred, y_test)}
+    if label == "petridish":  # what the motifs show on the dish before the calibration
+        res["petridish_raw_score"] = correlations(scores, y_test)
+        res["petridish_motif_max_acc"] = correlations(max_acc, y_test)
+    res.update({"baseline_params": correlations(np.log10(params), y_test),
+                "baseline_random": correlations(rng.random(len(test)), y_test),
+                "calibration" if label == "petridish" else "model": pred.summary()})
     if cfg.metric != "test" and table.has_metric("test", cfg.metric_epochs)[test].all():
         y_t = table.metric(test, "test", cfg.metric_epochs)
         res["against_test_accuracy"] = {
-            "petridish": correlations(y_pred, y_t),
+            label: correlations(y_pred, y_t),
             "baseline_params": correlations(np.log10(params), y_t)}
     return res
 
 
-def _calibration_summary(cal: dict | None) -> dict:
-    """The calibration without its per-cell lists and without a boosted model's trees and
-    weights (a description and the most important features instead)."""
-    out = {k: v for k, v in (cal or {}).items() if k not in ("hashes", "scores", "accuracies")}
-    if isinstance(out.get("model"), dict):
-        from .surrogate import describe
-        m = out["model"]
-        out["model"] = {"description": describe(m), "features": len(m.get("features", [])),
-                        "importance": m.get("importance", {})}
-    return out
-
-
-def dish_digest(pred: SyntheticPetriDishPredictor) -> str:
-    """Identity of a fitted dish (its pixels and calibration) for the query checkpoint."""
-    dish = pred.dish
-    h = hashlib.sha1(dish.images.detach().cpu().numpy().tobytes())
-    h.update(json.dumps(dish.calibration, sort_keys=True, default=str).encode())
-    return h.hexdigest()
-
-
-def _query_checkpointed(pred: SyntheticPetriDishPredictor, cells: list, path: Path,
+def _query_checkpointed(pred, cells: list, path: Path,
                         resume: bool, chunk: int | None = None, progress: bool = False
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Query ``cells`` in chunks, appending each chunk to ``path``; with ``resume``, reuse
@@ -175,7 +137,7 @@ def _query_checkpointed(pred: SyntheticPetriDishPredictor, cells: list, path: Pa
     ``cells``) and the query wall time per architecture (summed over sessions)."""
     from tqdm.auto import tqdm
 
-    digest = dish_digest(pred)
+    digest = pred.digest()
     done: dict[str, dict] = {}
     if resume and path.exists():
         lines = path.read_text().splitlines()
@@ -203,7 +165,7 @@ def _query_checkpointed(pred: SyntheticPetriDishPredictor, cells: list, path: Pa
             y = pred.query(part, progress=bar.update)
             per_cell = (time.perf_counter() - t0) / len(part)
             res = pred.last_results
-            if res is None:  # a map that reads no motif (e.g. cell-features-boosted)
+            if res is None:  # a predictor that trains no motif (e.g. cell-features-boosted)
                 bar.update(len(part))
                 res = [None] * len(part)
             recs = [{"hash": c.hash, "prediction": float(p),
@@ -228,15 +190,17 @@ def format_metrics(res: dict) -> str:
         return (f"  {name:<22} Kendall tau {fmt(c['kendall_tau'], d):>9}   "
                 f"Spearman {fmt(c['spearman'], d):>9}   Pearson {fmt(c['pearson'], d):>9}")
 
+    label = res.get("predictor", "petridish")
     lines = [f"held-out evaluation: {res['test_size']} test cells, {res['train_size']} training "
              f"cells, ground truth {res['metric']} accuracy @{res['metric_epochs']} epochs",
-             row("petridish", res["petridish"]),
-             row("raw score", res["petridish_raw_score"]),
-             row("motif max accuracy", res["petridish_motif_max_acc"]),
-             row("params (baseline)", res["baseline_params"]),
-             row("random (baseline)", res["baseline_random"]),
-             f"  fit {res['fit_seconds']:.1f} s, query {res['query_seconds_per_arch']:.2f} s per "
-             f"architecture ({res['machine']})"]
+             row(label, res[label])]
+    if "petridish_raw_score" in res:
+        lines += [row("raw score", res["petridish_raw_score"]),
+                  row("motif max accuracy", res["petridish_motif_max_acc"])]
+    lines += [row("params (baseline)", res["baseline_params"]),
+              row("random (baseline)", res["baseline_random"]),
+              f"  fit {res['fit_seconds']:.1f} s, query {res['query_seconds_per_arch']:.2f} s per "
+              f"architecture ({res['machine']})"]
     if "against_test_accuracy" in res:
-        lines.append(row("petridish vs test acc", res["against_test_accuracy"]["petridish"]))
+        lines.append(row(f"{label} vs test acc", res["against_test_accuracy"][label]))
     return "\n".join(lines)

@@ -8,7 +8,8 @@ final dish and a linear fit maps their score ``z^`` to their accuracy.  The
 paper's loss ``1 - |r|`` leaves the sign of the relation open; the fit fixes
 it, so ``query`` returns calibrated accuracies where higher means better.
 With ``calibration: linear_params`` (not the paper) the map also takes the
-log parameter count of the full network, a free feature; see RANKING.md.
+log parameter count of the full network, a free feature; see RANKING.md.  (The learned
+ranking model is :class:`naslib_petridish.ranker.RankerPredictor`.)
 
 ``query(xtest)`` trains each (unseen) motif on the dish, in parallel, and
 returns one float64 per architecture.  Architectures may be given in any
@@ -31,6 +32,7 @@ from . import rundir
 from .calibration import apply_calibration, fit_calibration, pick_cells
 from .cells import as_cells
 from .config import PetriDishConfig, resolve_config
+from .contract import NB101_SS_TYPES, NASLibContract  # noqa: F401 (NB101_SS_TYPES: re-export)
 from .dish import Dish
 from .errors import NotFittedError, OutputExistsError, RunDirError, UsageError
 from .inner import MotifResult
@@ -38,21 +40,18 @@ from .outer import config_difference, fit_dish, score_cells
 from .rundir import CHECKPOINT, DISH
 from .runner import MotifRunner
 
-NB101_SS_TYPES = ("nasbench101", "nb101", None)
+#: the file a finished fit leaves in its run directory
+FIT_FILE = DISH
 
 
-def _scores_of(results, n: int) -> list[float]:
-    return [r.score for r in results] if results is not None else [0.0] * n
-
-
-class SyntheticPetriDishPredictor:
+class SyntheticPetriDishPredictor(NASLibContract):
     """Synthetic Petri Dish performance predictor for NAS-Bench-101.
 
     Parameters
     ----------
     config: a :class:`PetriDishConfig`, a dict of its fields, or ``None`` to
         use ``preset``.
-    preset: name of a shipped preset (``paper-c``, ``paper-b-short``, ``quick``, ...).
+    preset: name of a shipped dish preset (``paper-c``, ``paper-b-short``, ``quick``, ...).
     table: an ``NB101Table``, needed only to resolve architectures given as hashes.
     out_dir: where ``fit`` keeps its run (log, checkpoints, dish); optional.
     resume: with ``out_dir``, every ``fit`` continues an interrupted fit found there and
@@ -62,6 +61,10 @@ class SyntheticPetriDishPredictor:
     progress: show progress bars.
     overrides: config fields that replace the preset's (``inner_epochs=16``, ...).
     """
+
+    label = "petridish"
+    #: what a finished fit leaves in its run directory
+    fit_file = FIT_FILE
 
     def __init__(self, config: PetriDishConfig | dict | None = None, preset: str = "paper-c",
                  table=None, out_dir: str | os.PathLike | None = None, progress: bool = False,
@@ -79,9 +82,7 @@ class SyntheticPetriDishPredictor:
         self.resume = resume
         self.progress = progress
         self.ss_type = ss_type
-        self.encoding_type = None
         self.hyperparams = None
-        self.hpo_wrapper = False
         self.dish: Dish | None = None
         self.fit_seconds = float("nan")
         #: how the last fit began: "new", "resumed at epoch K" or "reused" (a finished fit)
@@ -95,50 +96,7 @@ class SyntheticPetriDishPredictor:
         self._motif_cache: dict[str, MotifResult] = {}
         self._motif_cache_key: str | None = None
 
-    # -- NASLib predictor contract -------------------------------------------------
-    def set_ss_type(self, ss_type: str) -> None:
-        self.ss_type = ss_type
-
-    def pre_process(self) -> None:
-        """Nothing to precompute before the search starts."""
-
-    def pre_compute(self, xtrain=None, xtest=None, unlabeled=None) -> None:
-        """Nothing to precompute per train/test split."""
-
-    def get_data_reqs(self) -> dict:
-        return {"requires_partial_lc": False, "metric": None, "requires_hyperparameters": False,
-                "hyperparams": {}, "unlabeled": False, "unlabeled_factor": 0}
-
-    def set_hyperparams(self, hyperparams: dict | None) -> None:
-        self.hyperparams = hyperparams
-        if hyperparams:
-            self.config = self.config.replace(**hyperparams)
-
-    def get_hyperparams(self) -> dict | None:
-        return self.hyperparams
-
-    def reset_hyperparams(self) -> None:
-        self.hyperparams = None
-
-    def get_hpo_wrapper(self) -> bool:
-        return self.hpo_wrapper
-
-    def requires_partial_training(self, xtest=None) -> bool:
-        return False
-
-    def set_random_hyperparams(self) -> dict | None:
-        """NASLib's HPO hook; the dish has no search space of hyperparameters."""
-        return self.hyperparams
-
-    def set_pre_computations(self, unlabeled=None, xtrain_zc_info=None, xtest_zc_info=None,
-                             unlabeled_zc_info=None) -> None:
-        """NASLib's ensemble hook for zero-cost/unlabeled inputs; not used by the dish."""
-
-    def _check_ss(self) -> None:
-        if self.ss_type not in NB101_SS_TYPES:
-            raise UsageError(f"the Synthetic Petri Dish predictor supports NAS-Bench-101 only, "
-                             f"not search space '{self.ss_type}'")
-
+    # -- fit / query -------------------------------------------------------------
     def fit(self, xtrain: Sequence[Any], ytrain: Sequence[float], info=None,
             resume: bool = False, force: bool = False) -> dict:
         """Generate the dish and calibrate it; returns the calibration summary.
@@ -175,14 +133,10 @@ class SyntheticPetriDishPredictor:
             pick = pick_cells([c.hash for c in cells], cfg.calibration_size, cfg.seed)
             cal = None
             if len(pick):
-                res = (self._score([cells[i] for i in pick], "calibration")
-                       if self.trains_motifs else None)
-                scores = _scores_of(res, len(pick))
+                res = self._score([cells[i] for i in pick], "calibration")
+                scores = [r.score for r in res]
                 cal = fit_calibration(cfg.calibration, scores, y[pick],
-                                      [cells[i] for i in pick], results=res,
-                                      features=cfg.calibration_features, seed=cfg.seed,
-                                      graph_members=cfg.calibration_graph_members,
-                                      self_training=cfg.calibration_self_training)
+                                      [cells[i] for i in pick])
                 cal.update(hashes=[cells[i].hash for i in pick], scores=scores,
                            accuracies=y[pick].tolist())
             dish.calibration = cal
@@ -272,10 +226,6 @@ class SyntheticPetriDishPredictor:
         self._require_dish()
         cells = as_cells(xtest, self.table)
         t0 = time.perf_counter()
-        if not self.trains_motifs:  # the map reads no motif: nothing to train
-            self.last_query_seconds_per_arch = 0.0
-            self.last_results = None
-            return np.zeros(len(cells), dtype=np.float64)
         with self._abort_on_error():
             res = self._score(cells, "query", progress)
         self.last_query_seconds_per_arch = (time.perf_counter() - t0) / max(1, len(cells))
@@ -290,23 +240,16 @@ class SyntheticPetriDishPredictor:
         cells = as_cells(xtest, self.table)
         t0 = time.perf_counter()
         s = self.scores(cells, progress)
-        out = apply_calibration(self.dish.calibration, s, cells, self.last_results)
+        out = apply_calibration(self.dish.calibration, s, cells)
         self.last_query_seconds_per_arch = (time.perf_counter() - t0) / max(1, len(cells))
         return out
 
     @property
-    def trains_motifs(self) -> bool:
-        """False where the score -> accuracy map reads nothing of the motifs (``boosted``
-        without the ``dish`` features): fit and query then train no motif on the dish."""
-        cfg = self.dish.config if self.dish is not None else self.config
-        return not (cfg.calibration == "boosted" and "dish" not in cfg.calibration_features)
-
-    @property
     def generates_dish(self) -> bool:
         """True where ``fit`` optimizes the dish over outer epochs (minutes to hours, worth
-        an ``out_dir`` to checkpoint into); False for an untrained dish or no motif."""
+        an ``out_dir`` to checkpoint into); False for an untrained dish."""
         cfg = self.config
-        return self.trains_motifs and cfg.outer_epochs > 0 and cfg.outer_lr > 0
+        return cfg.outer_epochs > 0 and cfg.outer_lr > 0
 
     # -- persistence --------------------------------------------------------------
     def save(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -334,6 +277,32 @@ class SyntheticPetriDishPredictor:
         p.dish = dish
         p.fit_seconds = dish.meta.get("fit_seconds", float("nan"))
         return p
+
+    @classmethod
+    def load_finished(cls, out: Path, cfg: PetriDishConfig, table=None, progress: bool = False
+                      ) -> "SyntheticPetriDishPredictor":
+        """The predictor of the finished fit in ``out``, after checking that it was fitted
+        with ``cfg`` (else its training cells may not be the ones asked for)."""
+        dish = Dish.load(Path(out) / DISH)
+        diff = config_difference(dish.config.to_dict(), cfg.to_dict())
+        if diff:
+            raise RunDirError(
+                f"cannot resume {out}: its dish was fitted with a config that differs in {diff}, "
+                "so its training cells are not the ones asked for; resume with the settings in "
+                "its config.yaml, or use a new --out")
+        return cls.load(out, table=table, progress=progress, workers=cfg.workers)
+
+    def digest(self) -> str:
+        """Identity of the fitted dish (its pixels and calibration), for query checkpoints."""
+        dish = self._require_dish()
+        h = hashlib.sha1(dish.images.detach().cpu().numpy().tobytes())
+        h.update(json.dumps(dish.calibration, sort_keys=True, default=str).encode())
+        return h.hexdigest()
+
+    def summary(self) -> dict:
+        """The calibration without its per-cell lists (for metrics.json)."""
+        cal = self._require_dish().calibration or {}
+        return {k: v for k, v in cal.items() if k not in ("hashes", "scores", "accuracies")}
 
     # -- resources ----------------------------------------------------------------
     def _require_dish(self) -> Dish:

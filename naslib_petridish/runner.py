@@ -146,6 +146,10 @@ class MotifRunner:
     own seed, so the backend and the worker count never change a result.
     """
 
+    #: motifs handed to any runner of this process so far (what a test reads to check that
+    #: a fit trains no motif)
+    motifs_started = 0
+
     def __init__(self, workers: int = 0, backend: str = "process", ray_address: str | None = None,
                  device: str | None = None):
         if backend not in ("process", "ray"):
@@ -189,6 +193,7 @@ class MotifRunner:
             progress: Callable[[int], object] | None = None) -> list[MotifResult]:
         """Train and score the motif of every cell (results in the order of ``cells``);
         ``progress(1)`` is called as each motif finishes."""
+        MotifRunner.motifs_started += len(cells)
         imgs = images.detach().cpu().numpy()
         labs = labels.cpu().numpy()
         tasks = [(c.to_dict(), cfg.to_dict(), imgs, labs, int(s), want_grad)

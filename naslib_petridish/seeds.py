@@ -22,7 +22,7 @@ RANDOM_BASELINE = 0x4A4D
 #: motifs trained to be scored without gradient (queries and calibration): their seed
 #: depends on the run seed and the cell's hash only (``outer.score_cells``)
 QUERY = 0x51E27
-#: the unlabelled cells a self-trained surrogate learns from (``surrogate.fit_boosted``)
+#: the unlabelled cells the ranker's self-training learns from (``ranker.self_training``)
 UNLABELLED = 0x5E1F
 
 

@@ -23,9 +23,14 @@ def test_bad_input_is_one_line(tmp_path, capsys):
 
 
 def test_console_script_installed():
-    r = subprocess.run([sys.executable, "-m", "naslib_petridish.cli", "--version"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0 and "naslib-petridish" in r.stdout
+    """The ``naslib-petridish`` entry point that ``pip install`` writes beside this Python
+    (not ``python -m``, which works without any install)."""
+    import os
+
+    script = os.path.join(os.path.dirname(sys.executable), "naslib-petridish")
+    assert os.access(script, os.X_OK), f"no console script at {script}: pip install -e ."
+    r = subprocess.run([script, "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("naslib-petridish ")
 
 
 TINY_SET = ["--set", "dish_size=40", "--set", "inner_epochs=2", "--set", "outer_epochs=2",
@@ -81,30 +86,38 @@ def test_evaluate_end_to_end(table_path, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("preset", ["cell-features-boosted", "dish-curve-boosted"])
-def test_evaluate_with_the_boosted_presets(preset, table_path, tmp_path, capsys):
-    """The boosted presets through evaluate: cell-features-boosted trains no motif, so its
-    raw score and motif accuracy are recorded as undefined, not as a crash."""
+def test_evaluate_with_the_ranker_presets(preset, table_path, tmp_path, capsys):
+    """The ranker presets through evaluate: their metrics are the ranker's (not labelled
+    petridish), with the model's description and no trees in metrics.json."""
     out = tmp_path / "ev"
     assert main(["-q", "evaluate", "--nb101", table_path, "--preset", preset, "--out",
                  str(out), "--train-size", "30", "--test-size", "10", "--no-plot",
-                 "--set", "dish_size=40", "--set", "inner_epochs=1", "--set",
-                 "calibration_graph_members=1", "--set", "workers=1"]) == 0
+                 "--set", "dish.dish_size=40", "--set", "dish.inner_epochs=1", "--set",
+                 "graph_members=1", "--set", "workers=1"]) == 0
     text = capsys.readouterr().out
     m = json.loads((out / "metrics.json").read_text())
-    assert m["calibration"]["kind"] == "boosted"
-    assert "LightGBM" in m["calibration"]["model"]["description"]
-    assert "booster" not in json.dumps(m)  # the trees stay in the dish file
-    assert m["petridish"]["kendall_tau"] == m["petridish"]["kendall_tau"]  # defined
-    no_motif = preset == "cell-features-boosted"
-    assert ("raw score              Kendall tau undefined" in text) == no_motif
+    assert m["predictor"] == "ranker" and "petridish" not in m and "calibration" not in m
+    assert "LightGBM" in m["model"]["description"]
+    assert "booster" not in json.dumps(m)  # the trees stay in ranker.json
+    assert m["ranker"]["kendall_tau"] == m["ranker"]["kendall_tau"]  # defined
+    assert "ranker" in text and "raw score" not in text
+    assert (out / "ranker.json").exists() and not (out / "dish.pt").exists()
     assert len(json.loads((out / "predictions.json").read_text())) == 10
+    # resumed: the finished fit and the answered queries are reused
+    assert main(["-q", "evaluate", "--nb101", table_path, "--preset", preset, "--out",
+                 str(out), "--train-size", "30", "--test-size", "10", "--no-plot",
+                 "--set", "dish.dish_size=40", "--set", "dish.inner_epochs=1", "--set",
+                 "graph_members=1", "--set", "workers=1", "--resume"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["ranker"] == m["ranker"]
 
 
-def test_fit_and_query_a_dish_that_reads_no_motif(table_path, table, tmp_path, capsys):
+def test_fit_and_query_a_ranker(table_path, table, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["-q", "fit", "--nb101", table_path, "--preset", "cell-features-boosted",
-                 "--out", str(run), "--train-size", "20", "--set", "dish_size=40",
-                 "--set", "inner_epochs=1", "--workers", "1"]) == 0
+                 "--out", str(run), "--train-size", "20", "--set", "graph_members=1",
+                 "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ranker written" in out and "0 motifs trained" in out and "slope" not in out
     archs = tmp_path / "archs.json"
     archs.write_text(json.dumps([table.cell(r).to_dict() for r in (10, 20, 30)]))
     assert main(["-q", "query", "--dish", str(run), "--archs", str(archs), "--output",

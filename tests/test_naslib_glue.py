@@ -21,9 +21,10 @@ from naslib_petridish.naslib import cost as cost_mod
 from naslib_petridish.naslib.cost import (EpochRecord, LogParamsTimeModel, PredictorClock,
                                           TimedPredictor, incumbent_indices, search_record,
                                           table_train_times)
-from naslib_petridish.naslib.search import (NASLIB_SURROGATES, DishEnsemble, DishEvolutionMixin,
+from naslib_petridish.naslib.search import (NASLIB_SURROGATES, DishEnsemble,
                                             DishSurrogateMixin, EpochLogMixin,
-                                            PlainQueriesMixin, SearchMethod, TimedEnsembleMixin,
+                                            PlainQueriesMixin, PredictorFitnessEvolutionMixin,
+                                            SearchMethod, TimedEnsembleMixin,
                                             best_evaluated, epochs_for_budget, refit_due,
                                             search_method, search_summary, select_parent,
                                             top_k_by_prediction, valid_predictors)
@@ -159,7 +160,9 @@ def test_default_metric(table):
 
 
 def test_importing_the_glue_does_not_import_naslib():
-    code = ("import sys, naslib_petridish.naslib as g, naslib_petridish.naslib.search; "
+    code = ("import sys, naslib_petridish.naslib as g, naslib_petridish.naslib.search, "
+            "naslib_petridish.naslib.search_rules, naslib_petridish.naslib.search_methods, "
+            "naslib_petridish.naslib.search_optimizers; "
             "print(any(m == 'naslib' or m.startswith('naslib.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -221,7 +224,7 @@ class FakePredictor:
                          for a in xtest], dtype=np.float64)
 
 
-class FakeRE(DishEvolutionMixin):
+class FakeRE(PredictorFitnessEvolutionMixin):
     """The attributes and hooks of NASLib's RegularizedEvolution the mixin relies on."""
 
     def __init__(self, space, predictor, population_size=3, sample_size=2, refit_every=0,

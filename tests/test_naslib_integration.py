@@ -33,6 +33,10 @@ petridish:
   outer_batch: 3
   calibration_size: 3
   workers: 1
+ranker:
+  graph_members: 1
+  workers: 1
+  dish: {dish_size: 40, inner_epochs: 2}
 """
 
 
@@ -48,7 +52,8 @@ def test_commands_say_naslib_is_needed(tmp_path, capsys):
 
 
 @needs_naslib
-@pytest.mark.parametrize("predictor", ["petridish", "petridish-dish-curve-boosted", "xgb"])
+@pytest.mark.parametrize("predictor", ["petridish", "ranker-dish-curve-boosted",
+                                       "petridish-cell-features-boosted", "xgb"])
 def test_naslib_evaluate(predictor, real_table_path, tmp_path):
     cfg = tmp_path / "predictor_config.yaml"
     cfg.write_text(textwrap.dedent(f"""

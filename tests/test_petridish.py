@@ -1,5 +1,7 @@
 """The dish, the inner loop, the outer loop and the predictor on tiny settings."""
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,18 +25,89 @@ def pool(table):
     return table.cells(rows), table.metric(rows, "val")
 
 
+PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper" / \
+    "synthetic-petri-dish-nb101.txt"
+
+
+def _paper_number(text: str, pattern: str) -> float:
+    """The number the paper's text gives where ``pattern`` (a regex with one group: a plain
+    number or ``a×10^{-b}``) matches."""
+    m = re.search(pattern, text)
+    assert m, f"the paper does not say {pattern!r}"
+    v = m.group(1).replace(" ", "")
+    if "10^" in v:
+        a, b = re.match(r"([\d.]+)×10\^\{?(-?\d+)\}?", v).groups()
+        return float(a) * 10.0 ** int(b)
+    return float(v)
+
+
 def test_paper_presets_hold_section_4_settings():
-    for name, motif, inner in [("paper-a", "A", 100), ("paper-b", "B", 100), ("paper-c", "C", 100),
-                               ("paper-a-short", "A", 16), ("paper-b-short", "B", 16)]:
+    """The paper presets against the paper's own text (Section 4 and 5.3), not against a
+    copy of their constants."""
+    if not PAPER.exists():
+        pytest.skip("needs the paper beside the repo (../shared/paper, as in CI)")
+    text = PAPER.read_text()
+    num = r"(\d[\d.]*(?:\s*×\s*10\^\{?-?\d+\}?)?)"
+    outer_lr = _paper_number(text, rf"synthetic data was updated using the ADAM optimizer "
+                                   rf"with a learning rate of {num}")
+    inner_lr = _paper_number(text, rf"inner loop, we also used the ADAM optimizer with a "
+                                   rf"learning rate of {num}")
+    batch = _paper_number(text, rf"a batch size of {num}")
+    wd = _paper_number(text, rf"weight decay regularization with a factor of {num}")
+    outer_batch = _paper_number(text, rf"iteration considers a batch of {num} motifs")
+    inner = _paper_number(text, rf"Every motif was trained for {num} epochs")
+    outer = _paper_number(text, rf"a total of {num} outer loop epochs")
+    short = _paper_number(text, rf"with only {num} training epochs in the inner loop")
+    pool = _paper_number(text, rf"leads to a total of {num} architectures")
+    images = _paper_number(text, rf"{num} images")
+    assert "no weight decay" in text and "108 epochs" in text
+    for name in ("paper-a", "paper-b", "paper-c", "paper-a-short", "paper-b-short"):
         c = resolve_config(name)
-        assert (c.motif, c.inner_epochs) == (motif, inner)
-        assert (c.inner_lr, c.inner_weight_decay, c.inner_batch_size) == (5e-5, 1e-6, 20)
-        assert ((c.outer_epochs, c.outer_batch, c.outer_lr, c.outer_weight_decay)
-                == (170, 6, 1e-2, 0))
-        assert ((c.dish_size, c.dish_channels, c.dish_resolution, c.num_classes)
-                == (200, 3, 16, 10))
-        assert ((c.loss, c.metric, c.metric_epochs, c.train_size)
-                == ("pearson_abs", "val", 108, 1020))
+        assert c.motif == name.split("-")[1].upper()
+        assert c.inner_epochs == (short if name.endswith("-short") else inner)
+        assert (c.inner_lr, c.inner_weight_decay, c.inner_batch_size) == (inner_lr, wd, batch)
+        assert (c.outer_epochs, c.outer_batch, c.outer_lr, c.outer_weight_decay) == (
+            outer, outer_batch, outer_lr, 0)
+        assert c.train_size == pool == outer * outer_batch and c.dish_size == images
+        assert (c.loss, c.metric, c.metric_epochs) == ("pearson_abs", "val", 108)
+
+
+def test_preset_files_with_duplicate_or_unknown_keys_are_one_line_errors(tmp_path):
+    from naslib_petridish.ranker.config import resolve_ranker_config
+
+    f = tmp_path / "dup.yaml"
+    f.write_text("# a comment\nmotif: C\ninner_epochs: 3\nmotif: B\n")
+    with pytest.raises(ConfigError, match=r"dup.yaml:4: duplicate key 'motif' \(first at "
+                                          r"line 2\)"):
+        resolve_config("paper-c", str(f))
+    f.write_text("inner_epochs: 3\ninner_epoch: 4\n")
+    with pytest.raises(ConfigError, match=r"dup.yaml:2: unknown field 'inner_epoch' for a dish"):
+        resolve_config("paper-c", str(f))
+    f.write_text("graph_members: 2\nmotif: C\n")
+    with pytest.raises(ConfigError, match=r"dup.yaml:2: unknown field 'motif' for a ranker"):
+        resolve_ranker_config("cell-features-boosted", str(f))
+    f.write_text("features: [free]\nfeatures: [path]\n")
+    with pytest.raises(ConfigError, match=r"dup.yaml:2: duplicate key 'features'"):
+        resolve_ranker_config("cell-features-boosted", str(f))
+    # a preset of the other kind is named as such
+    with pytest.raises(ConfigError, match="'cell-features-boosted' is a ranker preset"):
+        resolve_config("cell-features-boosted")
+    with pytest.raises(ConfigError, match="'quick' is a dish preset"):
+        resolve_ranker_config("quick")
+
+
+def test_every_shipped_preset_resolves_and_says_what_it_is():
+    from naslib_petridish import presetfiles
+    from naslib_petridish.factory import resolve_any
+
+    names = presetfiles.preset_names()
+    assert set(presetfiles.preset_names("dish")) | set(presetfiles.preset_names("ranker")) \
+        == set(names)
+    for name in names:  # strict reading: no duplicate or unknown key in any shipped file
+        cfg = resolve_any(name)
+        assert cfg.preset == name
+        kind = presetfiles.preset_kind(name)
+        assert type(cfg).__name__ == {"dish": "PetriDishConfig", "ranker": "RankerConfig"}[kind]
 
 
 def test_config_overrides_and_errors(tmp_path):

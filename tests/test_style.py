@@ -13,3 +13,73 @@ def test_flake8_finds_nothing():
     res = subprocess.run([sys.executable, "-m", "flake8", "naslib_petridish", "tests",
                           "benchmarks"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def _imports() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports, at the top or inside functions."""
+    import ast
+
+    pkg = ROOT / "naslib_petridish"
+    graph: dict[str, set[str]] = {}
+    for path in pkg.rglob("*.py"):
+        rel = path.relative_to(ROOT).with_suffix("")
+        mod = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        base = mod.split(".") if rel.name == "__init__" else mod.split(".")[:-1]
+        out = graph.setdefault(mod, set())
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    target = ".".join(base[:len(base) - node.level + 1]
+                                      + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                names = [f"{target}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for n in [*names, target if isinstance(node, ast.ImportFrom) else ""]:
+                if n.startswith("naslib_petridish") and n != mod:
+                    out.add(n)
+    known = set(graph)
+    # keep only names that are modules (``from .x import y`` of a function y -> module x)
+    return {m: {n for n in deps if n in known and n != m} for m, deps in graph.items()}
+
+
+def test_import_graph_has_no_circle_and_the_dish_never_imports_the_ranker():
+    """Data flows one way: no module imports (directly or through others) a module that
+    imports it, and no module outside ``ranker``, ``factory``, the NASLib glue and the command
+    line imports the ranker.  Package ``__init__`` files only re-export, lazily."""
+    graph = _imports()
+    inits = {m for m in graph if (ROOT / m.replace(".", "/") / "__init__.py").exists()}
+    g = {m: deps - inits for m, deps in graph.items() if m not in inits}
+
+    def reach(start):
+        seen, todo = set(), [start]
+        while todo:
+            for n in g.get(todo.pop(), ()):
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return seen
+
+    circles = sorted(m for m in g if m in reach(m))
+    assert not circles, f"modules in an import circle: {circles}"
+    above = ("naslib_petridish.ranker", "naslib_petridish.factory", "naslib_petridish.naslib",
+             "naslib_petridish.cli", "naslib_petridish.evaluate")
+    for m in g:
+        if not m.startswith(above):
+            bad = sorted(n for n in reach(m) if n.startswith("naslib_petridish.ranker"))
+            assert not bad, f"{m} (dish code) imports the ranker: {bad}"
+
+
+def test_no_module_of_the_package_is_over_500_lines_and_each_says_its_job():
+    import ast
+
+    for path in (ROOT / "naslib_petridish").rglob("*.py"):
+        text = path.read_text()
+        n = text.count("\n")
+        assert n <= 500, f"{path.relative_to(ROOT)} has {n} lines (split it by job)"
+        doc = ast.get_docstring(ast.parse(text))
+        assert doc and doc.strip().splitlines()[0].strip(), \
+            f"{path.relative_to(ROOT)} has no docstring saying its job"

@@ -22,11 +22,20 @@ def pool(table):
     return table.cells(rows), table.metric(rows, "val")
 
 
-def test_variant_defaults_are_the_paper():
+def test_variants_leave_the_paper_presets_alone():
+    """No paper preset sets a variant field: they all take the defaults, which are the
+    paper's behaviour (1 - |r| as the loss: test_losses_reward_the_right_thing; the gradient
+    through the scoring pass only; no validation images; a line through z^)."""
+    from naslib_petridish.config import PetriDishConfig, load_preset
+
+    variant = ("loss", "meta_steps", "dish_val_size", "calibration", "score", "score_mode",
+               "pairwise_temperature")
+    default = PetriDishConfig()
     for name in ("paper-a", "paper-b", "paper-c", "paper-a-short", "paper-b-short"):
+        assert not set(variant) & (set(load_preset(name)) - {"loss"})
         c = resolve_config(name)
-        assert (c.loss, c.meta_steps, c.dish_val_size, c.calibration) == (
-            "pearson_abs", 0, 0, "linear")
+        assert all(getattr(c, f) == getattr(default, f) for f in variant)
+    assert (default.meta_steps, default.dish_val_size, default.score) == (0, 0, "zhat")
 
 
 def test_variant_config_errors():

@@ -1,12 +1,13 @@
-"""NASLib glue: the dish as a NASLib predictor, NB101 ground truth as NASLib's
-dataset API, predictor evaluation and predictor-driven search.
+"""NASLib glue: the dish and the ranker as NASLib predictors, NB101 ground truth as
+NASLib's dataset API, predictor evaluation and predictor-driven search.
 
 NASLib is optional and imported lazily: importing this subpackage (or any of its
 modules) never imports NASLib; only the functions that hand objects to NASLib call
 :func:`import_naslib`.  Modules: ``compat`` (the import and its shims), ``dataset``
 (:class:`TableNASBench`), ``predictors`` (:func:`get_predictor`), ``evaluation``
-(:func:`run_predictor_evaluation`), ``search`` (:func:`run_search` and the optimizer
-overrides, whose decisions are NASLib-free mixins).
+(:func:`run_predictor_evaluation`), ``cost`` (time models), ``search_rules`` (the
+decisions, NASLib-free), ``search_methods`` (methods and budgets), ``search_optimizers``
+(the mixins on NASLib's optimizers) and ``search`` (:func:`run_search`).
 """
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from .compat import NASLIB_HINT, import_naslib
 from .dataset import (CellOutOfDomainError, TableNASBench, default_metric, make_dataset_api,
                       naslib_pickle_path, open_table, out_of_domain_error)
 from .evaluation import load_naslib_config, run_predictor_evaluation
-from .predictors import (PETRIDISH_PRESETS, float64_queries, get_predictor,
-                         naslib_builtin_factories, predictor_class, predictor_names)
-from .search import (DishEnsemble, DishEvolutionMixin, DishSurrogateMixin, optimizer_classes,
+from .predictors import (PETRIDISH_PRESETS, PRESET_PREDICTORS, RANKER_PRESETS, float64_queries,
+                         get_predictor, naslib_builtin_factories, predictor_class,
+                         predictor_names, ranker_class)
+from .search import (DishEnsemble, DishSurrogateMixin, PredictorFitnessEvolutionMixin,
+                     optimizer_classes,
                      run_search)
 
 # PetriDishNASLibPredictor is left out: a star import would need NASLib
@@ -25,10 +28,10 @@ __all__ = [
     "NASLIB_HINT", "import_naslib", "NASLibNotAvailable", "ConfigError",
     "TableNASBench", "CellOutOfDomainError", "out_of_domain_error", "default_metric",
     "naslib_pickle_path", "open_table", "make_dataset_api",
-    "PETRIDISH_PRESETS", "predictor_class",
+    "PETRIDISH_PRESETS", "RANKER_PRESETS", "PRESET_PREDICTORS", "predictor_class", "ranker_class",
     "naslib_builtin_factories", "predictor_names", "get_predictor", "float64_queries",
     "load_naslib_config", "run_predictor_evaluation",
-    "DishEnsemble", "DishEvolutionMixin", "DishSurrogateMixin", "optimizer_classes",
+    "DishEnsemble", "PredictorFitnessEvolutionMixin", "DishSurrogateMixin", "optimizer_classes",
     "run_search",
 ]
 

@@ -1,5 +1,5 @@
-"""Predictors by name: the dish's presets as a NASLib ``Predictor``, and NASLib's
-built-in predictors, constructed as NASLib's ``runners/predictors/runner.py`` does."""
+"""Predictors by name: the dish's and the ranker's presets as NASLib ``Predictor``s, and
+NASLib's built-in predictors, constructed as NASLib's ``runners/predictors/runner.py`` does."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -10,19 +10,32 @@ from ..errors import ConfigError
 from ..tables import NB101Table
 from .compat import import_naslib
 
+
+def _registry() -> tuple[dict[str, str], dict[str, str]]:
+    """Predictor name -> dish preset (``petridish-<preset>``; ``petridish`` = paper-c) and
+    predictor name -> ranker preset (``ranker-<preset>``), from the shipped presets."""
+    from ..presetfiles import preset_names
+
+    dish = {"petridish": "paper-c", "petridish-a": "paper-a", "petridish-b": "paper-b",
+            "petridish-c": "paper-c", "petridish-a-short": "paper-a-short",
+            "petridish-b-short": "paper-b-short"}
+    for p in preset_names("dish"):
+        if not p.startswith("paper-"):
+            dish[f"petridish-{p}"] = p
+    return dish, {f"ranker-{p}": p for p in preset_names("ranker")}
+
+
 #: predictor name -> preset of the dish
-PETRIDISH_PRESETS = {
-    "petridish": "paper-c", "petridish-a": "paper-a", "petridish-b": "paper-b",
-    "petridish-c": "paper-c", "petridish-a-short": "paper-a-short",
-    "petridish-b-short": "paper-b-short", "petridish-quick": "quick",
-    "petridish-untrained-dish-tse": "untrained-dish-tse",
-    "petridish-dish-curve-boosted": "dish-curve-boosted",
-    "petridish-cell-features-boosted": "cell-features-boosted",
-    "petridish-dish-curve-self-trained": "dish-curve-self-trained",
-    "petridish-cell-features-self-trained": "cell-features-self-trained",
-}
+PETRIDISH_PRESETS, RANKER_PRESETS = _registry()
+#: names of versions < 0.5, when the ranker was a calibration of the dish: they keep working
+#: and name the ranker's preset (a note is logged)
+RANKER_ALIASES = {f"petridish-{p}": name for name, p in RANKER_PRESETS.items()}
+#: every preset-backed predictor name (aliases included) -> its preset
+PRESET_PREDICTORS = {**PETRIDISH_PRESETS, **RANKER_PRESETS,
+                     **{a: RANKER_PRESETS[n] for a, n in RANKER_ALIASES.items()}}
 
 _CLASS = None
+_RANKER_CLASS = None
 
 
 def predictor_class() -> type:
@@ -43,8 +56,42 @@ def predictor_class() -> type:
     return _CLASS
 
 
-def _petridish_overrides(config) -> dict:
-    over = dict(config.get("petridish", {}) or {}) if config is not None else {}
+def ranker_class() -> type:
+    """``RankerNASLibPredictor``: the ranker as a subclass of NASLib's ``Predictor``."""
+    global _RANKER_CLASS
+    if _RANKER_CLASS is None:
+        from ..ranker.predictor import RankerPredictor
+
+        nl = import_naslib()
+
+        class RankerNASLibPredictor(RankerPredictor, nl.Predictor):
+            """The ranking model (trees + graph networks on cell features) as a NASLib
+            predictor."""
+
+            method_type = "ranker"
+
+        _RANKER_CLASS = RankerNASLibPredictor
+    return _RANKER_CLASS
+
+
+def canonical_name(name: str) -> str:
+    """``name``, or the ranker's name for an alias of version < 0.5 (logged once)."""
+    if name in RANKER_ALIASES:
+        import logging
+
+        logging.getLogger("naslib_petridish").info(
+            "predictor '%s' is now '%s' (the ranking model trains no dish; the old name "
+            "keeps working)", name, RANKER_ALIASES[name])
+        return RANKER_ALIASES[name]
+    return name
+
+
+def _petridish_overrides(config, section: str = "petridish") -> dict:
+    """The options of the config's ``section`` (``petridish:`` for the dish; ``ranker:``
+    for the ranker, else its ``petridish:`` section as before 0.5), and its seed."""
+    if config is not None and section == "ranker" and "ranker" not in config:
+        section = "petridish"
+    over = dict(config.get(section, {}) or {}) if config is not None else {}
     if config is not None and "seed" in config and "seed" not in over:
         over["seed"] = int(config.seed)
     return over
@@ -203,17 +250,24 @@ def training_mean_predictor(seed: int = 0):
 
 
 def predictor_names() -> list[str]:
-    return sorted(PETRIDISH_PRESETS) + sorted([*naslib_builtin_factories(), "mean"])
+    """Every name :func:`get_predictor` takes (aliases of versions < 0.5 left out)."""
+    return (sorted(PETRIDISH_PRESETS) + sorted(RANKER_PRESETS)
+            + sorted([*naslib_builtin_factories(), "mean"]))
 
 
 def get_predictor(name: str, config=None, table: NB101Table | None = None, **overrides):
-    """A predictor by name: ``petridish*`` (options from the config's ``petridish:``
-    section and ``overrides``) or any NASLib built-in; ``params`` with a ``table`` is
-    :func:`table_params_predictor` (without one, NASLib's zero-cost ``params``), ``mean``
-    :func:`training_mean_predictor`."""
+    """A predictor by name: ``petridish*`` (the dish; options from the config's
+    ``petridish:`` section and ``overrides``) or ``ranker-*`` (the ranker; options from its
+    ``ranker:`` section, else from ``petridish:``), or any NASLib
+    built-in; ``params`` with a ``table`` is :func:`table_params_predictor` (without one,
+    NASLib's zero-cost ``params``), ``mean`` :func:`training_mean_predictor`."""
+    name = canonical_name(name)
     if name in PETRIDISH_PRESETS:
         opts = {**_petridish_overrides(config), **overrides}
         return predictor_class()(preset=PETRIDISH_PRESETS[name], table=table, **opts)
+    if name in RANKER_PRESETS:
+        opts = {**_petridish_overrides(config, "ranker"), **overrides}
+        return ranker_class()(preset=RANKER_PRESETS[name], table=table, **opts)
     if name == "params" and table is not None:
         return table_params_predictor(table)
     if name == "mean":

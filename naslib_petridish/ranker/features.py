@@ -1,7 +1,8 @@
-"""Numeric features of NB101 cells for models that learn from few labelled cells.
+"""Numeric features of NB101 cells (encodings, path counts, free statistics) for the ranker.
 
-Four families, each a function from cells to a float matrix (one row per cell) with
-column names:
+Three families, each a function from cells to a float matrix (one row per cell) with
+column names (the feature sources of :mod:`.sources` wrap them; a fourth source, the dish's
+learning curve, is read off trained motifs there):
 
 * :func:`encoding` - the adjacency + one-hot operations encoding (White et al.'s
   ``adjacency_one_hot``): the 21 upper-triangular entries of the 7x7 matrix, the output
@@ -9,10 +10,7 @@ column names:
 * :func:`path_encoding` - counts of input-to-output paths by their sequence of operations
   (White et al.'s ``path`` encoding, 3^0 + ... + 3^5 = 364 columns);
 * :func:`free_features` - what costs nothing: log10 of the full network's parameter count,
-  vertices, edges, depth, operation counts, paths, the input-output skip;
-* :func:`dish_features` - what a motif shows while it trains on the dish
-  (:class:`~naslib_petridish.inner.MotifResult`): its per-epoch training loss and accuracy
-  (a learning curve) and its training speed.
+  vertices, edges, depth, operation counts, paths, the input-output skip.
 """
 from __future__ import annotations
 
@@ -21,10 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .cells import CONV1X1, CONV3X3, MAX_VERTICES, MAXPOOL3X3, OPS, Cell
-from .config import FEATURE_FAMILIES
+from ..cells import CONV1X1, CONV3X3, MAX_VERTICES, MAXPOOL3X3, OPS, Cell
 
-FAMILIES = FEATURE_FAMILIES  # re-exported: the families surrogate.feature_matrix knows
 _N_PATH_OPS = 5  # the longest input-output path passes through 5 intermediate vertices
 
 
@@ -95,7 +91,7 @@ FREE_NAMES = ["log10_params", "vertices", "edges", "depth", "n_conv3x3", "n_conv
 
 
 def free_features(cells: Sequence[Cell]) -> tuple[np.ndarray, list[str]]:
-    from .motifs import count_parameters
+    from ..motifs import count_parameters
 
     rows = []
     for c in cells:
@@ -115,20 +111,3 @@ def free_features(cells: Sequence[Cell]) -> tuple[np.ndarray, list[str]]:
             min(sum(o != MAXPOOL3X3 for o in p) for p in ps),
             sum(all(o == MAXPOOL3X3 for o in p) for p in ps)])
     return np.array(rows, np.float64).reshape(len(cells), len(FREE_NAMES)), list(FREE_NAMES)
-
-
-def dish_features(results) -> tuple[np.ndarray, list[str]]:
-    """Per-epoch training loss and accuracy on the dish, minus the mean loss (training
-    speed), the mean accuracy and the loss drop, from one :class:`MotifResult` per cell."""
-    results = list(results)
-    if not results:
-        return np.zeros((0, 0)), []
-    e = len(results[0].losses)
-    names = ([f"dish_loss_e{i + 1}" for i in range(e)] + [f"dish_acc_e{i + 1}" for i in range(e)]
-             + ["dish_tse", "dish_acc_mean", "dish_loss_drop"])
-    rows = []
-    for r in results:
-        loss, acc = np.asarray(r.losses, float), np.asarray(r.accs, float)
-        rows.append(np.concatenate([loss, acc, [-loss.mean(), acc.mean(),
-                                                loss[0] - loss[-1]]]))
-    return np.array(rows, np.float64), names

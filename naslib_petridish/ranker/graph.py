@@ -1,4 +1,4 @@
-"""A small graph network that ranks NB101 cells, trained with a pairwise ranking loss.
+"""Graph networks that rank NB101 cells, trained with a pairwise ranking loss.
 
 A GIN-style encoder over the padded 7x7 cell: each vertex starts from its operation
 (input, conv3x3, conv1x1, max-pool, output; padding vertices are zeros) and adds, at every
@@ -15,7 +15,7 @@ cells for fewer epochs (``fit_graph_ranker(..., init=...)``).
 
 Why our own and not a library (PyTorch Geometric, DGL): the graphs have 7 vertices, so dense
 batched matrices do all of it in a few lines with PyTorch alone, and the weights go into
-the dish file as plain lists.
+the ranker's file as plain lists.
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cells import MAX_VERTICES, Cell
-from .inner import _threads
+from ..cells import MAX_VERTICES, Cell
+from ..inner import _threads
 
 HIDDEN, LAYERS, EPOCHS, LR, WEIGHT_DECAY = 64, 3, 300, 1e-3, 5e-4
 #: self-training: epochs over the unlabelled cells, their batch size, and the fine-tuning

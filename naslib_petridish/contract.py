@@ -1,0 +1,66 @@
+"""NASLib's predictor contract shared by the package's predictors (the hooks they answer).
+
+NASLib's ``Predictor`` base class asks for ``fit``, ``query`` and a set of hooks its
+evaluator and optimizers call (``get_data_reqs``, ``set_hyperparams``, ...).  The dish
+(:class:`~naslib_petridish.predictor.SyntheticPetriDishPredictor`) and the ranker
+(:class:`~naslib_petridish.ranker.RankerPredictor`) answer them alike; NASLib itself is not
+needed here.
+"""
+from __future__ import annotations
+
+from .errors import UsageError
+
+NB101_SS_TYPES = ("nasbench101", "nb101", None)
+
+
+class NASLibContract:
+    """The hooks of NASLib's ``Predictor``; subclasses set ``config`` (with ``replace``),
+    ``ss_type`` and ``hyperparams`` and define ``fit`` / ``query``."""
+
+    #: what the predictor is called in errors and in metrics
+    label = "predictor"
+    hpo_wrapper = False
+    encoding_type = None
+
+    def set_ss_type(self, ss_type: str) -> None:
+        self.ss_type = ss_type
+
+    def pre_process(self) -> None:
+        """Nothing to precompute before the search starts."""
+
+    def pre_compute(self, xtrain=None, xtest=None, unlabeled=None) -> None:
+        """Nothing to precompute per train/test split."""
+
+    def get_data_reqs(self) -> dict:
+        return {"requires_partial_lc": False, "metric": None, "requires_hyperparameters": False,
+                "hyperparams": {}, "unlabeled": False, "unlabeled_factor": 0}
+
+    def set_hyperparams(self, hyperparams: dict | None) -> None:
+        self.hyperparams = hyperparams
+        if hyperparams:
+            self.config = self.config.replace(**hyperparams)
+
+    def get_hyperparams(self) -> dict | None:
+        return self.hyperparams
+
+    def reset_hyperparams(self) -> None:
+        self.hyperparams = None
+
+    def get_hpo_wrapper(self) -> bool:
+        return self.hpo_wrapper
+
+    def requires_partial_training(self, xtest=None) -> bool:
+        return False
+
+    def set_random_hyperparams(self) -> dict | None:
+        """NASLib's HPO hook; there is no search space of hyperparameters here."""
+        return self.hyperparams
+
+    def set_pre_computations(self, unlabeled=None, xtrain_zc_info=None, xtest_zc_info=None,
+                             unlabeled_zc_info=None) -> None:
+        """NASLib's ensemble hook for zero-cost/unlabeled inputs; not used."""
+
+    def _check_ss(self) -> None:
+        if self.ss_type not in NB101_SS_TYPES:
+            raise UsageError(f"the {self.label} predictor supports NAS-Bench-101 only, "
+                             f"not search space '{self.ss_type}'")

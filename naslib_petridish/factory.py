@@ -1,0 +1,57 @@
+"""Predictors and configs by preset name: the dish's or the ranker's, whichever it names.
+
+The command line, the evaluation and NASLib's registry take any shipped preset; this module
+knows which class each kind belongs to (:func:`naslib_petridish.presetfiles.preset_kind`),
+so that neither the dish code nor the ranker needs to know the other.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .config import PetriDishConfig
+from .presetfiles import preset_kind
+
+
+def resolve_any(preset: str, config_file: str | None = None, overrides=None, **explicit):
+    """The resolved config of ``preset`` (a PetriDishConfig or a RankerConfig), as
+    :func:`naslib_petridish.config.resolve_config` does for the dish."""
+    if preset_kind(preset) == "ranker":
+        from .ranker.config import resolve_ranker_config
+        return resolve_ranker_config(preset, config_file, overrides, **explicit)
+    from .config import resolve_config
+    return resolve_config(preset, config_file, overrides, **explicit)
+
+
+def predictor_class(config) -> type:
+    """The predictor class of a resolved config."""
+    if isinstance(config, PetriDishConfig):
+        from .predictor import SyntheticPetriDishPredictor
+        return SyntheticPetriDishPredictor
+    from .ranker.predictor import RankerPredictor
+    return RankerPredictor
+
+
+def make_predictor(preset: str | None = None, config=None, **kwargs: Any):
+    """A predictor of ``config`` (resolved) or of ``preset`` (with ``kwargs``' config
+    overrides, as the classes take them)."""
+    if config is None:
+        if preset_kind(preset) == "ranker":
+            from .ranker.predictor import RankerPredictor
+            return RankerPredictor(preset=preset, **kwargs)
+        from .predictor import SyntheticPetriDishPredictor
+        return SyntheticPetriDishPredictor(preset=preset, **kwargs)
+    return predictor_class(config)(config=config, **kwargs)
+
+
+def load_fitted(directory, **kwargs: Any):
+    """The predictor a finished fit left in ``directory`` (``dish.pt`` or ``ranker.json``)."""
+    import os
+
+    from .ranker.predictor import FIT_FILE
+
+    if os.path.isdir(directory) and os.path.exists(os.path.join(directory, FIT_FILE)) or \
+            str(directory).endswith(".json"):
+        from .ranker.predictor import RankerPredictor
+        return RankerPredictor.load(directory, **kwargs)
+    from .predictor import SyntheticPetriDishPredictor
+    return SyntheticPetriDishPredictor.load(directory, **kwargs)

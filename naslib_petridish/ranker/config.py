@@ -1,0 +1,179 @@
+"""Settings of the ranking model (:class:`RankerConfig`) and the shipped ranker presets.
+
+A ranker is a list of feature sources (:mod:`.sources`: columns per cell, in that order),
+a list of models (:mod:`.models`: each ranks cells on the training cells' scale; their
+mean is the prediction), optional self-training of the graph networks on unlabelled cells
+(:mod:`.self_training`), and the run's seed, ground truth and worker count.  The ``dish``
+source (each cell's motif's learning curve on a dish) takes its settings from ``dish``:
+fields of :class:`~naslib_petridish.config.PetriDishConfig` (motif, inner loop), and reads
+the seeded initial dish, or the fitted dish of ``dish_file`` (a ``dish.pt`` or its run
+directory).  Presets live in ``naslib_petridish/presets/ranker/*.yaml``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .. import presetfiles
+from ..config import PetriDishConfig, parse_override
+from ..errors import ConfigError
+
+#: the dish of the ``dish`` source unless ``dish`` says otherwise: the seeded initial dish
+#: (the outer loop is not run: ``outer_lr`` 0), motif C for 5 inner epochs
+DISH_DEFAULTS = {"motif": "C", "inner_epochs": 5, "outer_epochs": 1, "outer_lr": 0.0,
+                 "score": "tse"}
+
+
+@dataclass
+class RankerConfig:
+    #: feature sources, in column order (see ``naslib_petridish.ranker.sources.SOURCES``)
+    features: list = field(default_factory=lambda: ["free", "path", "encoding"])
+    #: models whose mean rank is the prediction (``naslib_petridish.ranker.models.MODELS``)
+    models: list = field(default_factory=lambda: ["trees", "graph"])
+    #: graph networks of the ``graph`` model (members from different seeds, averaged)
+    graph_members: int = 3
+    #: self-train the graph networks on this many unlabelled random cells (0 = off)
+    self_training: int = 0
+    #: settings of the ``dish`` source: PetriDishConfig fields over DISH_DEFAULTS
+    dish: dict = field(default_factory=dict)
+    #: a fitted dish (``dish.pt`` or its run directory) for the ``dish`` source; None: the
+    #: seeded initial dish of ``dish``'s settings
+    dish_file: Any = None
+    seed: int = 0
+    # ground truth the command line draws (as for the dish)
+    metric: str = "test"
+    metric_epochs: int = 108
+    train_size: int = 1020
+    #: worker processes of the ``dish`` source's motifs (0 = one per CPU core)
+    workers: int = 0
+    #: preset the config started from (informational)
+    preset: str = "default"
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        from .models import MODELS
+        from .sources import SOURCES
+
+        for name, registry in (("features", SOURCES), ("models", MODELS)):
+            v = getattr(self, name)
+            if (isinstance(v, str) or not isinstance(v, (list, tuple)) or not v
+                    or any(x not in registry for x in v)):
+                raise ConfigError(f"'{name}' must be a non-empty list of "
+                                  f"{', '.join(sorted(registry))}; got {v!r}")
+            setattr(self, name, list(dict.fromkeys(v)))
+        for n in ("graph_members", "self_training", "seed", "workers"):
+            v = getattr(self, n)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"'{n}' must be a non-negative integer, got {v!r}")
+        for n in ("train_size",):
+            v = getattr(self, n)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"'{n}' must be a positive integer, got {v!r}")
+        if "graph" in self.models and not self.graph_members:
+            raise ConfigError("the 'graph' model needs 'graph_members' > 0 (or leave 'graph' "
+                              "out of 'models')")
+        if self.self_training and "graph" not in self.models:
+            raise ConfigError("'self_training' trains the graph networks: add 'graph' to "
+                              "'models', or set 'self_training: 0'")
+        if str(self.metric).lower() not in ("val", "test"):
+            raise ConfigError(f"metric must be 'val' or 'test', got '{self.metric}'")
+        self.metric = str(self.metric).lower()
+        if self.metric_epochs not in (4, 12, 36, 108):
+            raise ConfigError(f"metric_epochs must be 4, 12, 36 or 108, got {self.metric_epochs}")
+        if not isinstance(self.dish, dict):
+            raise ConfigError(f"'dish' must be a mapping of dish settings (motif, inner_epochs, "
+                              f"...), got {self.dish!r}")
+        if self.dish_file is not None and not isinstance(self.dish_file, (str, os.PathLike)):
+            raise ConfigError(f"'dish_file' must be a path, got {self.dish_file!r}")
+        if "dish" in self.features:
+            self.dish_config()  # a bad dish setting is an error now, not after the features
+
+    def dish_config(self) -> PetriDishConfig:
+        """The dish settings of the ``dish`` source (its seed and workers are the ranker's)."""
+        bad = {"seed", "workers"} & set(self.dish)
+        if bad:
+            raise ConfigError(f"'dish' may not set {sorted(bad)}: the ranker's own "
+                              f"{' and '.join(sorted(bad))} apply to its dish")
+        try:
+            return PetriDishConfig.from_dict({**DISH_DEFAULTS, **self.dish, "seed": self.seed,
+                                              "workers": self.workers})
+        except ConfigError as exc:
+            raise ConfigError(f"'dish' section: {exc}") from exc
+
+    @property
+    def trains_motifs(self) -> bool:
+        """Whether a fit or query trains motifs (the ``dish`` source)."""
+        from .sources import SOURCES
+
+        return any(SOURCES[f].trains_motifs for f in self.features)
+
+    # -- (de)serialization -----------------------------------------------------
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        if d["dish_file"] is not None:
+            d["dish_file"] = os.fspath(d["dish_file"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RankerConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown ranker config field(s) {unknown}; known fields: "
+                              f"{', '.join(sorted(known))}")
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ConfigError(str(exc)) from exc
+
+    def replace(self, **changes) -> "RankerConfig":
+        return RankerConfig.from_dict({**self.to_dict(), **changes})
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(RankerConfig))
+
+
+def preset_names() -> list[str]:
+    """The shipped ranker presets."""
+    return presetfiles.preset_names("ranker")
+
+
+def load_preset(name: str) -> dict:
+    """The fields of ranker preset ``name`` (unknown and duplicate keys are errors naming the
+    preset file and line)."""
+    data, lines, source = presetfiles.read_preset(name, "ranker")
+    presetfiles.check_fields(data, lines, source, _FIELDS, "ranker")
+    data.setdefault("preset", name)
+    return data
+
+
+def resolve_ranker_config(preset: str | None = "cell-features-boosted",
+                          config_file: str | None = None,
+                          overrides: list[str] | dict | None = None,
+                          **explicit) -> RankerConfig:
+    """Preset, then user YAML file, then overrides, then explicit keywords that are not
+    ``None`` (later wins), as :func:`naslib_petridish.config.resolve_config` for the dish.
+    An override ``dish.FIELD`` sets one field of the ``dish`` section."""
+    d: dict = {}
+    if preset:
+        d.update(load_preset(preset))
+    if config_file:
+        data, lines = presetfiles.read_file(config_file)
+        presetfiles.check_fields(data, lines, os.fspath(config_file), _FIELDS, "ranker")
+        d.update(data)
+    over = dict(overrides) if isinstance(overrides, dict) else \
+        dict(parse_override(o) for o in overrides or [])
+    for k in [k for k in over if k.startswith("dish.")]:  # dish.inner_epochs=2: one field
+        d["dish"] = {**d.get("dish", {}), k[len("dish."):]: over.pop(k)}
+    d.update(over)
+    d.update({k: v for k, v in explicit.items() if v is not None})
+    return RankerConfig.from_dict(d)
