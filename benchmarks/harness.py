@@ -9,6 +9,10 @@ that made it, the ground-truth table, and the paper's published numbers.
   and closes the figure;
 * :func:`add_nb101_argument`, :func:`ground_truth` and :func:`random_cells`: the
   ``--nb101`` table and the cells drawn from it;
+* :func:`pm` formats a mean ± std for the Markdown tables; :func:`write_section` /
+  :func:`write_sections` rewrite the generated parts of a Markdown page (between their
+  ``<!-- NAME: begin ... -->`` and ``<!-- NAME: end -->`` markers) and keep everything
+  around them: the prose of a results page lives in the page, not in the script;
 * ``PAPER_*``: the values the paper publishes, in one place, for every script that
   compares against them.
 """
@@ -17,7 +21,9 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import math
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -149,3 +155,75 @@ def ground_truth(path: str | os.PathLike | None) -> NB101Table:
 def random_cells(table: NB101Table, n: int, seed: int) -> list[Cell]:
     """``n`` distinct cells drawn uniformly from the whole table."""
     return table.cells(table.sample(n, rng=np.random.default_rng(seed))) if n else []
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+
+def pm(mean: float | None, std: float | None = None, digits: int = 3, scale: float = 1.0,
+       sign: bool = False) -> str:
+    """``mean ± std``, both times ``scale`` with ``digits`` decimals (``sign``: the mean
+    with its + or -); the std is left out where it is None or NaN (one seed), and a mean
+    of None is "-"."""
+    if mean is None:
+        return "-"
+    text = f"{mean * scale:{'+' if sign else ''}.{digits}f}"
+    if std is None or math.isnan(std):
+        return text
+    return text + f" ± {std * scale:.{digits}f}"
+
+
+def markers(name: str, command: str = "") -> tuple[str, str]:
+    """The BEGIN and END comments around a page's generated part ``name``; ``command``
+    (e.g. ``python -m benchmarks.search_comparison report``) says what writes it."""
+    return (f"<!-- {name}: begin{f' ({command})' if command else ''} -->",
+            f"<!-- {name}: end -->")
+
+
+def replace_section(text: str, begin: str, end: str, body: str) -> str:
+    """``text`` with what lies between the line ``begin`` and the line ``end`` replaced by
+    ``body`` (no trailing newline needed), the markers kept and all around them unchanged;
+    where ``text`` has no such part, the block is appended after an empty line."""
+    block = f"{begin}\n{body}\n{end}"
+    i = text.find(begin)
+    j = text.find(end, i + len(begin)) if i >= 0 else -1
+    if j >= 0:
+        return text[:i] + block + text[j + len(end):]
+    return (text.rstrip("\n") + "\n\n" if text.strip() else "") + block + "\n"
+
+
+_BLOCK = re.compile(r"^(<!-- ([\w.-]+): begin[^\n]*-->)\n(.*?)\n(<!-- \2: end -->)$",
+                    re.S | re.M)
+
+
+def sections(page: str) -> list[tuple[str, str, str]]:
+    """The (begin, end, body) of every marked part of a generated ``page``."""
+    return [(m.group(1), m.group(4), m.group(3)) for m in _BLOCK.finditer(page)]
+
+
+def write_section(path: str | os.PathLike, begin: str, end: str, body: str) -> Path:
+    """:func:`replace_section` in the file ``path`` (created if missing)."""
+    path = Path(path)
+    text = path.read_text() if path.exists() else ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, replace_section(text, begin, end, body))
+    return path
+
+
+def write_sections(path: str | os.PathLike, page: str) -> Path:
+    """Write a generated ``page`` made of marked parts into the file ``path``: each part
+    replaces its namesake there (missing ones are appended), so what the file holds
+    outside them (the notes of a results page) stays; a missing file becomes ``page``."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, page)
+        return path
+    text = path.read_text()
+    parts = sections(page)
+    if not parts:
+        raise ValueError(f"nothing marked in the page for {path}: it would replace nothing")
+    for begin, end, body in parts:
+        text = replace_section(text, begin, end, body)
+    write_atomic(path, text)
+    return path

@@ -117,8 +117,8 @@ def markdown(summary, descriptions):
     lines = ["| variant | budget | seeds | Kendall tau | Spearman | params tau | random tau | "
              "fit (s) | query (s/arch) |", "|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
-        def f(k, p=3):
-            return f"{s[k][0]:+.{p}f} ± {s[k][1]:.{p}f}"
+        def f(k):
+            return harness.pm(*s[k], digits=3, sign=True)
         lines.append(
             f"| {s['variant']} | {s['budget']} | {len(s['seeds'])} | {f('petridish_tau')} | "
             f"{f('petridish_spearman')} | {f('params_tau')} | {f('random_tau')} | "

@@ -1,14 +1,24 @@
 """Issue 25: which features and which models rank held-out NB101 cells from few labels.
 
 Protocol (c) of COMPARISON.md: for trial t, 200 test cells then 1,000 training cells drawn
-uniformly over the distinct NB101 cells, disjoint (``predictor_comparison.split_uniform``,
-the same splits as COMPARISON.md); training sets of 100, 424 and 1,000 are prefixes.
-Ground truth: 108-epoch test accuracy (repeat 0).
+uniformly over the distinct NB101 cells, disjoint (``naslib_petridish.protocols
+.split_uniform``, the same splits as COMPARISON.md); training sets of 100, 424 and 1,000 are
+prefixes.  Ground truth: 108-epoch test accuracy (repeat 0).  RANKING.md lists every
+command; in short:
 
-    # 1. features of the 3 x 1,200 cells (resumable, cached outside git)
+    # 1. features of the cells of every trial (resumable, cached outside git)
     python -m benchmarks.ranking_features features --dish untrained-c5
-    # 2. every model x feature set x size x trial -> benchmarks/results/ranking_features.json
+    # 2. the development screening: model x feature set x size x trial (work folder), then
+    #    its table -> benchmarks/results/ranking_screen.json and RANKING.md
     python -m benchmarks.ranking_features models
+    python -m benchmarks.ranking_features screen
+    # 3. the reported figures, the package's code on trials 0-2 -> ranking_features.json
+    python -m benchmarks.ranking_features final
+
+The screening's models and zero-cost features are ``benchmarks.ranking_screen_models``:
+the frozen record of that screening, kept as it ran (its graph rankers are not the
+package's ``naslib_petridish.ranker.graph``; that module says how they differ).  The
+reported figures (``final``, ``timing``) use the package only.
 """
 from __future__ import annotations
 
@@ -19,7 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import harness
-from benchmarks.predictor_comparison import split_uniform
+# the screening's models and zero-cost features, frozen as they ran (see that module)
+from benchmarks.ranking_screen_models import (ZC_NAMES, augmented, make_model, target,
+                                              zero_cost_on_dish)
+from naslib_petridish.protocols import split_uniform
 
 WORK = Path("runs/ranking_features")
 TRIALS = (0, 1, 2)
@@ -49,48 +62,6 @@ def pool(table, trials=TRIALS + DEV_TRIALS) -> list[str]:
     return list(seen)
 
 
-def zero_cost_on_dish(cell, images, labels, seed: int = 0) -> list[float]:
-    """Zero-cost proxies of motif C at initialization with the dish as the data batch:
-    NASWOT (log-determinant of the ReLU-pattern kernel, Mellor et al.), synflow (data-free,
-    Tanaka et al.), grad-norm and snip (Abdelfattah et al.), each on 64 dish images."""
-    import torch
-    import torch.nn.functional as Fn
-    from naslib_petridish.motifs import build_network
-
-    torch.manual_seed(seed)
-    net = build_network(cell, "C")
-    x, y = images[:64], labels[:64]
-    codes = []
-
-    def hook(_m, _i, out):
-        codes.append((out.detach().flatten(1) > 0).float())
-    hs = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.ReLU)]
-    net.train()
-    out = net(x)
-    for h in hs:
-        h.remove()
-    c = torch.cat(codes, 1)
-    k = c @ c.t() + (1 - c) @ (1 - c).t()
-    naswot = float(torch.slogdet(k.double())[1])
-    loss = Fn.cross_entropy(out, y)
-    grads = torch.autograd.grad(loss, [p for p in net.parameters()], allow_unused=True)
-    params = list(net.parameters())
-    gn = float(sum((g.norm() ** 2) for g in grads if g is not None) ** 0.5)
-    snip = float(sum((g * p).abs().sum() for g, p in zip(grads, params) if g is not None))
-    # synflow: |theta|, all-ones input, double precision, BN in eval mode
-    net = net.double().eval()
-    with torch.no_grad():
-        for p in net.parameters():
-            p.abs_()
-    r = net(torch.ones((1,) + tuple(x.shape[1:]), dtype=torch.float64)).sum()
-    g = torch.autograd.grad(r, list(net.parameters()), allow_unused=True)
-    syn = float(sum((gi * p).sum() for gi, p in zip(g, net.parameters()) if gi is not None))
-    return [naswot, np.log(gn + 1e-12), np.log(snip + 1e-12), np.log(abs(syn) + 1e-30)]
-
-
-ZC_NAMES = ["zc_naswot", "zc_log_gradnorm", "zc_log_snip", "zc_log_synflow"]
-
-
 def cmd_zero_cost(args):
     import torch
     from naslib_petridish.config import resolve_config
@@ -116,7 +87,8 @@ def cmd_zero_cost(args):
 def cmd_features(args):
     from naslib_petridish.config import resolve_config
     from naslib_petridish.dish import Dish
-    from naslib_petridish.features import dish_features, encoding, free_features, path_encoding
+    from naslib_petridish.ranker.features import encoding, free_features, path_encoding
+    from naslib_petridish.ranker.sources import curve_features as dish_features
     from naslib_petridish.outer import score_cells
     from naslib_petridish.predictor import SyntheticPetriDishPredictor
 
@@ -205,329 +177,6 @@ def load_features(work: Path, dish: str):
     if len(pos) < len(hashes):
         print(f"dish features of {dish}: {len(pos)} of {len(hashes)} cells so far")
     return hashes, st["y"], blocks
-
-
-def make_model(name: str, seed: int):
-    if name == "xgb":
-        import xgboost as xgb
-        return xgb.XGBRegressor(n_estimators=500, learning_rate=0.03, max_depth=4,
-                                subsample=0.8, colsample_bytree=0.6, min_child_weight=1,
-                                n_jobs=1, random_state=seed)
-    if name == "lgb":
-        import lightgbm as lgb
-        return lgb.LGBMRegressor(n_estimators=500, learning_rate=0.03, num_leaves=15,
-                                 min_child_samples=5, subsample=0.8, subsample_freq=1,
-                                 colsample_bytree=0.6, n_jobs=1, random_state=seed, verbose=-1)
-    if name.startswith("lgb-") and name.count("-") == 3:  # lgb-<leaves>-<min_child>-<trees>
-        import lightgbm as lgb
-        _, leaves, mc, trees = name.split("-")
-        return lgb.LGBMRegressor(n_estimators=int(trees), learning_rate=0.03,
-                                 num_leaves=int(leaves), min_child_samples=int(mc),
-                                 subsample=0.8, subsample_freq=1, colsample_bytree=0.6,
-                                 n_jobs=1, random_state=seed, verbose=-1)
-    if name == "pgin":
-        return PretrainedGIN(seed)
-    if name == "pgin+lgb":
-        return RankEnsemble([PretrainedGIN(seed), make_model("lgb-7-5-1000", seed)])
-    if name == "lambdarank":  # LightGBM's LambdaRank over one group of all training cells
-        return LambdaRank(seed)
-    if name == "bag5":  # five seeds of lgb-7-5-1000, rank-averaged
-        return RankEnsemble([make_model("lgb-7-5-1000", seed * 10 + k) for k in range(5)])
-    if name == "lgb-xt":  # extremely randomized trees
-        import lightgbm as lgb
-        return lgb.LGBMRegressor(n_estimators=1000, learning_rate=0.03, num_leaves=7,
-                                 min_child_samples=5, subsample=0.8, subsample_freq=1,
-                                 colsample_bytree=0.6, extra_trees=True, n_jobs=1,
-                                 random_state=seed, verbose=-1)
-    if name == "lgb-l2":
-        import lightgbm as lgb
-        return lgb.LGBMRegressor(n_estimators=1000, learning_rate=0.03, num_leaves=7,
-                                 min_child_samples=5, subsample=0.8, subsample_freq=1,
-                                 colsample_bytree=0.6, reg_lambda=5.0, n_jobs=1,
-                                 random_state=seed, verbose=-1)
-    if name == "gin":
-        return GraphRanker(seed)
-    if name == "gin-enc+lgb":  # the GIN on the graph only, the trees on every column
-        return RankEnsemble([ColumnSlice(GraphRanker(seed), 36), make_model("lgb-7-5-1000", seed)])
-    if name == "gin+lgb":
-        return RankEnsemble([GraphRanker(seed), make_model("lgb-7-5-1000", seed)])
-    if name == "ens":  # mean of the rank-scaled predictions of lgb, xgb and gp
-        return RankEnsemble([make_model(m, seed) for m in ("lgb", "xgb", "gp")])
-    if name == "rf":
-        from sklearn.ensemble import RandomForestRegressor
-        return RandomForestRegressor(n_estimators=500, max_features=0.5, n_jobs=1,
-                                     random_state=seed)
-    if name == "ridge":
-        from sklearn.linear_model import RidgeCV
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-        return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
-    if name == "gp":
-        from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import RBF, WhiteKernel
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-        return make_pipeline(StandardScaler(), GaussianProcessRegressor(
-            RBF(length_scale=10.0) + WhiteKernel(0.1), normalize_y=True, random_state=seed))
-    raise ValueError(name)
-
-
-_PRETRAINED = {}
-
-
-def pretrained_encoder(n_cells: int = 20000, epochs: int = 15, seed: int = 0):
-    """A GraphNet pretrained on unlabelled cells to predict their (standardized) free
-    features: what a cell's graph implies, learned from 20,000 random NB101 cells without
-    any accuracy (cached per process)."""
-    if seed in _PRETRAINED:
-        return _PRETRAINED[seed]
-    import torch
-    from naslib_petridish.features import free_features
-    from naslib_petridish.graph_ranker import GraphNet, graph_tensors
-    table = harness.ground_truth(None)
-    rng = np.random.default_rng([seed, 0x5EED])
-    test_like = set()
-    for t in TRIALS + DEV_TRIALS:
-        test_like |= {x["hash"] for x in split_uniform(table, TEST, TRAIN, t)["test"]}
-    rows = [r for r in rng.choice(len(table), n_cells + 2000, replace=False)
-            if table.hashes[r] not in test_like][:n_cells]
-    cells = [table.cell(int(r)) for r in rows]
-    f = free_features(cells)[0]
-    f = (f - f.mean(0)) / (f.std(0) + 1e-6)
-    a, h = graph_tensors(cells)
-    tgt = torch.tensor(f, dtype=torch.float32)
-    torch.manual_seed(seed)
-    net = GraphNet()
-    net.head = torch.nn.Sequential(torch.nn.Linear(128, 64), torch.nn.ReLU(),
-                                   torch.nn.Linear(64, f.shape[1]))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    torch.set_num_threads(1)
-    for _ in range(epochs):
-        perm = torch.randperm(len(cells))
-        for i in range(0, len(cells), 256):
-            b = perm[i:i + 256]
-            x = torch.relu(net.inp(h[b]))
-            for lay in net.layers:
-                x = x + lay(torch.cat([x, a[b].transpose(1, 2) @ x, a[b] @ x], -1))
-            out = net.head(torch.cat([x[:, -1], x.mean(1)], -1))
-            loss = ((out - tgt[b]) ** 2).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    print(f"pretrained on {len(cells)} unlabelled cells, last loss {float(loss):.3f}", flush=True)
-    _PRETRAINED[seed] = {k: v.detach().clone() for k, v in net.state_dict().items()
-                         if not k.startswith("head.")}
-    return _PRETRAINED[seed]
-
-
-class PretrainedGIN:
-    """GraphNet members initialized from :func:`pretrained_encoder`, then trained with the
-    pairwise ranking loss on the labelled cells (graph only: the first 36 columns)."""
-
-    def __init__(self, seed, members=3, epochs=300, lr=5e-4):
-        self.seed, self.members, self.epochs, self.lr = seed, members, epochs, lr
-
-    def fit(self, X, y):
-        import torch
-        from naslib_petridish.graph_ranker import GraphNet
-        enc = pretrained_encoder()
-        a, h = self._graph(X)
-        yt = torch.tensor(y, dtype=torch.float32)
-        sign = torch.sign(yt[:, None] - yt[None, :])
-        self.nets = []
-        for k in range(self.members):
-            torch.manual_seed(self.seed * 100 + k)
-            net = GraphNet()
-            net.load_state_dict(enc, strict=False)
-            opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=5e-4)
-            for _ in range(self.epochs):
-                s = net(a, h)
-                loss = torch.nn.functional.softplus(-sign * (s[:, None] - s[None, :]))[
-                    sign != 0].mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            self.nets.append(net.eval())
-        return self
-
-    @staticmethod
-    def _graph(X):
-        g = GraphRanker._graph(X[:, :36])
-        return g[0], g[1]
-
-    def predict(self, X):
-        import torch
-        from scipy.stats import rankdata
-        a, h = self._graph(X)
-        with torch.no_grad():
-            return np.mean([rankdata(n(a, h).numpy()) for n in self.nets], axis=0)
-
-
-class LambdaRank:
-    """LightGBM's lambdarank objective; the labels are the accuracy ranks cut into 31
-    relevance levels (its label_gain limit), one query group holding every training cell."""
-
-    def __init__(self, seed):
-        self.seed = seed
-
-    def fit(self, X, y):
-        import lightgbm as lgb
-        from scipy.stats import rankdata
-        rel = np.floor((rankdata(y) - 1) / len(y) * 31).astype(int)
-        self.m = lgb.LGBMRanker(n_estimators=500, learning_rate=0.03, num_leaves=7,
-                                min_child_samples=5, subsample=0.8, subsample_freq=1,
-                                colsample_bytree=0.6, n_jobs=1, random_state=self.seed,
-                                verbose=-1, lambdarank_truncation_level=len(y))
-        self.m.fit(X, rel, group=[len(y)])
-        return self
-
-    def predict(self, X):
-        return self.m.predict(X)
-
-
-class ColumnSlice:
-    """A model that sees only the first ``n`` columns."""
-
-    def __init__(self, model, n: int):
-        self.model, self.n = model, n
-
-    def fit(self, X, y):
-        self.model.fit(X[:, :self.n], y)
-        return self
-
-    def predict(self, X):
-        return self.model.predict(X[:, :self.n])
-
-
-class RankEnsemble:
-    def __init__(self, models):
-        self.models = models
-
-    def fit(self, X, y):
-        for m in self.models:
-            m.fit(X, y)
-        return self
-
-    def predict(self, X):
-        from scipy.stats import rankdata
-        return np.mean([rankdata(m.predict(X)) for m in self.models], axis=0)
-
-
-def reorderings(cell, k: int, rng: np.random.Generator) -> list:
-    """Up to ``k`` other vertex orders of the same cell (random topological orders of its
-    intermediate vertices): the same network, a different adjacency encoding
-    (homogeneous architecture augmentation, as in HAAP, Liu et al. 2022)."""
-    from naslib_petridish.cells import Cell
-    v = len(cell.ops)
-    out, seen = [], {tuple(range(v))}
-    for _ in range(4 * k):
-        indeg = cell.matrix.sum(0).astype(int)
-        indeg[cell.matrix[0] == 1] -= 1  # the input is placed first
-        order, ready = [0], [j for j in range(1, v - 1) if indeg[j] == 0]
-        while ready:
-            j = ready.pop(rng.integers(len(ready)))
-            order.append(j)
-            for w in range(j + 1, v - 1):
-                if cell.matrix[j, w]:
-                    indeg[w] -= 1
-                    if indeg[w] == 0:
-                        ready.append(w)
-        order.append(v - 1)
-        if tuple(order) in seen:
-            continue
-        seen.add(tuple(order))
-        m = cell.matrix[np.ix_(order, order)]
-        out.append(Cell(m, [cell.ops[i] for i in order]))
-        if len(out) == k:
-            break
-    return out
-
-
-def augmented(X, y, rows, hashes, table, blocks, k: int, seed: int):
-    """The training rows plus up to ``k`` reorderings of each cell (same label; only the
-    adjacency encoding changes: the other families are invariant). The encoding block
-    comes first in every feature set that has it."""
-    from naslib_petridish.features import encoding
-    rng = np.random.default_rng(seed)
-    ne = blocks["encoding"][0].shape[1]
-    xs, ys = [X[rows]], [y[rows]]
-    for r in rows:
-        alts = reorderings(table.cell(hashes[r]), k, rng)
-        if alts:
-            e = encoding(alts)[0]
-            xa = np.repeat(X[r:r + 1], len(alts), axis=0)
-            xa[:, :ne] = e
-            xs.append(xa)
-            ys.append(np.full(len(alts), y[r]))
-    return np.concatenate(xs), np.concatenate(ys)
-
-
-class GraphRanker:
-    """``graph_ranker.GraphNet`` members with the pairwise logistic ranking loss, on the
-    screening's feature matrices: ``X`` rows are the encoding block (21 adjacency bits + 15
-    operation bits) followed by any other features, which join the graph readout."""
-
-    def __init__(self, seed: int, hidden: int = 64, layers: int = 3, epochs: int = 300,
-                 members: int = 3):
-        self.seed, self.hidden, self.layers, self.epochs, self.members = \
-            seed, hidden, layers, epochs, members
-
-    @staticmethod
-    def _graph(X):
-        import torch
-        n = len(X)
-        iu = np.triu_indices(7, 1)
-        A = np.zeros((n, 7, 7), np.float32)
-        A[:, iu[0], iu[1]] = X[:, :21]
-        ops = X[:, 21:36].reshape(n, 5, 3)
-        H = np.zeros((n, 7, 5), np.float32)
-        H[:, 0, 0] = 1
-        H[:, 6, 4] = 1
-        H[:, 1:6, 1:4] = ops
-        return torch.tensor(A), torch.tensor(H), torch.tensor(X[:, 36:], dtype=torch.float32)
-
-    def fit(self, X, y):
-        import torch
-        from naslib_petridish.graph_ranker import GraphNet
-        torch.set_num_threads(1)
-        self.mu, self.sd = X[:, 36:].mean(0), X[:, 36:].std(0) + 1e-6
-        Xn = X.copy()
-        Xn[:, 36:] = (X[:, 36:] - self.mu) / self.sd
-        A, H, E = self._graph(Xn)
-        yt = torch.tensor(y, dtype=torch.float32)
-        sign = torch.sign(yt[:, None] - yt[None, :])
-        self.nets = []
-        for k in range(self.members):
-            torch.manual_seed(self.seed * 100 + k)
-            net = GraphNet(self.hidden, self.layers, extra=E.shape[1])
-            opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=5e-4)
-            for _ in range(self.epochs):
-                s = net(A, H, E)
-                d = s[:, None] - s[None, :]
-                loss = torch.nn.functional.softplus(-sign * d)[sign != 0].mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            self.nets.append(net.eval())
-        return self
-
-    def predict(self, X):
-        import torch
-        from scipy.stats import rankdata
-        Xn = X.copy()
-        Xn[:, 36:] = (X[:, 36:] - self.mu) / self.sd
-        A, H, E = self._graph(Xn)
-        with torch.no_grad():
-            return np.mean([rankdata(n(A, H, E).numpy()) for n in self.nets], axis=0)
-
-
-def target(y: np.ndarray, how: str) -> np.ndarray:
-    """``raw`` accuracy, or ``rank``: the accuracy's rank in the training set scaled to
-    [0, 1] (outliers - cells that failed to train - no longer dominate a squared loss)."""
-    if how == "raw":
-        return y
-    from scipy.stats import rankdata
-    return (rankdata(y) - 1) / max(1, len(y) - 1)
 
 
 def cmd_models(args):
@@ -635,13 +284,24 @@ def curves_from_cache(x: np.ndarray, names: list[str]) -> list[_Curve]:
     return [_Curve(r[li], r[ai]) for r in x]
 
 
+def cached_ranker(features, graph_members: int, self_training: int, seed: int, curves: dict):
+    """The package's ranker on ``features`` (trees, + ``graph_members`` graph networks), its
+    ``dish`` source reading the cached curves (by hash) instead of training motifs."""
+    from naslib_petridish.ranker import RankerConfig, RankerPredictor
+
+    cfg = RankerConfig(features=list(features),
+                       models=["trees", "graph"] if graph_members else ["trees"],
+                       graph_members=graph_members, self_training=self_training, seed=seed)
+    r = RankerPredictor(config=cfg)
+    if "dish" in features:
+        r.source("dish").preload(curves)
+    return r
+
+
 def _final_trial(job):
     """Every row of ``final`` for one trial (a worker process runs one trial)."""
     t, nb101, work, dish = job
     from scipy.stats import kendalltau, spearmanr
-
-    from naslib_petridish.graph_ranker import graph_quantiles
-    from naslib_petridish.surrogate import fit_boosted, predict_boosted
 
     table = harness.ground_truth(nb101)
     sp = splits(table, (t,))
@@ -679,15 +339,15 @@ def _final_trial(job):
         fitted = {}
         for label, fams, graph, st in ABLATION:
             t0 = time.perf_counter()
-            m = fit_boosted(fams, [cells[h] for h in hs], ytr, [cur[h] for h in hs],
-                            seed=t, graph_members=graph, self_training=st)
-            p = predict_boosted(m, te_cells, te_cur)
-            fitted[label] = m
-            score(p, label, n, time.perf_counter() - t0,
-                  {"self_training_seconds": m["self_training"]["seconds"]} if st else None)
+            r = cached_ranker(fams, graph, st, t, cur)
+            r.fit([cells[h] for h in hs], ytr)
+            fitted[label] = r
+            score(r.query(te_cells), label, n, time.perf_counter() - t0,
+                  {"self_training_seconds": r.fitted["self_training"]["seconds"]} if st
+                  else None)
             print(f"trial {t} n={n} {label}: tau {rows[-1]['kendall']:+.3f}", flush=True)
         for label, of in GRAPH_ALONE.items():
-            score(graph_quantiles(fitted[of]["graph"], te_cells), label, n, 0.0)
+            score(fitted[of].model("graph").rank(te_cells, None), label, n, 0.0)
     return rows
 
 
@@ -719,13 +379,13 @@ def cmd_final(args):
     write_tables(args.results / "RANKING.md", out)
 
 
-BEGIN, END = "<!-- tables: begin (python -m benchmarks.ranking_features final) -->", \
-    "<!-- tables: end -->"
+BEGIN, END = harness.markers("tables", "python -m benchmarks.ranking_features final")
 
 
-def _pm(v, d=3):
-    v = np.asarray(v, float)
-    return f"{v.mean():+.{d}f} ± {v.std(ddof=1):.{d}f}" if len(v) > 1 else f"{v.mean():+.{d}f}"
+def _pm(v) -> str:
+    """Signed mean ± std (ddof 1; mean alone for one trial) of a list of values."""
+    s = harness.seed_stats(v)
+    return harness.pm(s["mean"], s["std"], digits=3, sign=True)
 
 
 def tables(out: dict) -> str:
@@ -774,13 +434,7 @@ def tables(out: dict) -> str:
 
 
 def write_tables(md: Path, out: dict) -> None:
-    text = md.read_text() if md.exists() else ""
-    block = f"{BEGIN}\n{tables(out)}\n{END}"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text + "\n" + block + "\n"
-    md.write_text(text)
+    harness.write_section(md, BEGIN, END, tables(out))
     print(f"wrote the tables of {md}")
 
 
@@ -790,8 +444,7 @@ def cmd_timing(args):
     computed from the cached features (they must agree: same dish, same motif seeds)."""
     from scipy.stats import kendalltau
 
-    from naslib_petridish.predictor import SyntheticPetriDishPredictor
-    from naslib_petridish.surrogate import fit_boosted, predict_boosted
+    from naslib_petridish.ranker import RankerPredictor
 
     table = harness.ground_truth(args.nb101)
     s = splits(table, (0,))[0]
@@ -805,20 +458,21 @@ def cmd_timing(args):
         for n in args.sizes:
             tr = [table.cell(x["hash"]) for x in s["train"][:n]]
             ytr = table.metric(table.indices([c.hash for c in tr]), "test")
-            p = SyntheticPetriDishPredictor(preset=preset, table=table, workers=args.workers,
-                                            progress=False)
+            p = RankerPredictor(preset=preset, table=table, workers=args.workers,
+                                progress=False)
             try:
                 p.fit(tr, ytr)
                 q = p.query(te)
             finally:
                 p.close()
-            m = fit_boosted(p.config.calibration_features, tr, ytr,
-                            [cur[pos[c.hash]] for c in tr], seed=p.config.seed,
-                            graph_members=p.config.calibration_graph_members,
-                            self_training=p.config.calibration_self_training)
-            qc = predict_boosted(m, te, [cur[pos[c.hash]] for c in te])
+            c = p.config
+            cached = cached_ranker(c.features, c.graph_members if "graph" in c.models else 0,
+                                   c.self_training, c.seed,
+                                   {x.hash: cur[pos[x.hash]] for x in tr + te})
+            cached.fit(tr, ytr)
+            qc = cached.query(te)
             rows.append({"preset": preset, "size": n, "fit_seconds": p.fit_seconds,
-                         "motif_seconds": p.dish.meta.get("calibration_seconds", float("nan")),
+                         "motif_seconds": p.fitted["feature_seconds"],
                          "query_seconds_per_arch": p.last_query_seconds_per_arch,
                          "kendall": float(kendalltau(q, yte).statistic),
                          "kendall_cached": float(kendalltau(qc, yte).statistic)})
@@ -835,8 +489,8 @@ def cmd_timing(args):
         "rows": kept + rows, "note": note})
 
 
-SCREEN_BEGIN = "<!-- screen: begin (python -m benchmarks.ranking_features screen) -->"
-SCREEN_END = "<!-- screen: end -->"
+SCREEN_BEGIN, SCREEN_END = harness.markers("screen",
+                                           "python -m benchmarks.ranking_features screen")
 
 
 def cmd_screen(args):
@@ -867,15 +521,7 @@ def cmd_screen(args):
     for k, v in sorted(best.items(), key=lambda kv: -kv[1].get(100, -1.0)):
         L.append(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | "
                  + " | ".join(f"{v[n]:+.3f}" if n in v else "" for n in (100, 424)) + " |")
-    md = args.results / "RANKING.md"
-    text = md.read_text()
-    block = f"{SCREEN_BEGIN}\n" + "\n".join(L) + f"\n{SCREEN_END}"
-    if SCREEN_BEGIN in text:
-        text = text[:text.index(SCREEN_BEGIN)] + block + \
-            text[text.index(SCREEN_END) + len(SCREEN_END):]
-    else:
-        text += "\n" + block + "\n"
-    md.write_text(text)
+    harness.write_section(args.results / "RANKING.md", SCREEN_BEGIN, SCREEN_END, "\n".join(L))
     print(f"{len(rows)} screening rows -> ranking_screen.json and RANKING.md")
 
 

@@ -17,10 +17,14 @@ space (``--metric test``; the shared table has validation accuracy for 30,001 ce
     python -m benchmarks.search_comparison list          # the methods and their settings
 
 Simulated wall-clock = cumulative NB101 training time (TPU v2 seconds) of every queried
-architecture (the table's time for the 30,001 cells that have one, else the estimate of
-``benchmarks.predictor_comparison.TimeModel``, or of ``naslib_petridish.naslib.cost
-.LogParamsTimeModel`` where that is not importable) + the predictor's measured fit and
-query seconds on this machine.
+architecture (the table's time for the 30,001 cells that have one, else the estimate of the
+time model chosen with ``run --time-model``: ``cell-features`` (default, the predictor
+comparison's model), or ``log-params``; ``naslib_petridish.naslib.cost.TIME_MODELS``) + the
+predictor's measured fit and query seconds on this machine.
+
+``report`` rewrites the generated parts of SEARCH.md (between its ``search-heading`` and
+``search-results`` markers; the description of the methods between them is the page's own)
+and part 2 of COMPARISON.md (between its ``search`` markers).
 """
 from __future__ import annotations
 
@@ -30,128 +34,21 @@ import signal
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import harness
+# the methods and their settings (POPULATION re-exported with them: the records hold it)
+from benchmarks.search_methods import (BO, BY_NAME, CANDIDATES, CONTROLS, METHODS,  # noqa: F401
+                                       NOT_RUN, POPULATION, SAMPLE, Method, method_config,
+                                       method_epochs)
 
 WORK = Path("runs/search_comparison")
 BUDGETS = (150, 300)
-#: regularized evolution (plain and with the dish): NASLib's and White et al.'s settings
-POPULATION, SAMPLE = 30, 10
-#: BANANAS/NPENAS: White et al.'s NASLib settings (scripts/create_configs.py: BANANAS draws
-#: random candidates, NPENAS mutates the 5 best) except 100 candidates per batch instead of
-#: 200 (the dish predicts each candidate: 0.7-1.4 s each).  The candidates are what tells
-#: the two apart with the dish as surrogate: its acquisition is the top k predictions in
-#: both, so with mutation candidates BANANAS-with-the-dish would be NPENAS-with-the-dish.
-BO = {"num_init": 20, "k": 20, "num_ensemble": 3, "acq_fn_type": "its",
-      "num_arches_to_mutate": 5, "max_mutations": 1, "num_candidates": 100}
-#: ``search.acq_fn_optimization`` (NPENAS ignores it: it always mutates)
-CANDIDATES = {"bananas": "random_sampling", "npenas": "mutation"}
-#: the dish's RE with refits: every 30 children the 15 best-predicted unevaluated members
-#: of the population (30) are evaluated and the dish refitted (budget - 30 divisible by 15)
-REFIT_EVERY, REFIT_BATCH = 30, 15
-#: the dish's options in every dish run: one motif process (the machine is shared)
-DISH_OPTIONS = {"workers": 1}
-
-
-@dataclass(frozen=True)
-class Method:
-    """One curve: an optimizer with its predictor and settings."""
-
-    name: str
-    optimizer: str
-    predictor: str = "none"
-    refit_every: int = 0
-    refit_batch: int = 1
-    refit_predictor: bool = True
-    label: str = ""
-    #: 0: seconds per run (RE, RS), 1: minutes (NASLib's predictors), 2: the dish's
-    tier: int = 0
-
-    @property
-    def dish(self) -> bool:
-        return self.predictor.startswith("petridish")
-
-
-def _dish_methods(preset: str, short: str) -> list[Method]:
-    d = f"petridish-{preset}"
-    return [
-        Method(f"re-{short}-refit", "re", d, REFIT_EVERY, REFIT_BATCH,
-               label=f"RE, dish {short} fitness, refit every {REFIT_EVERY} "
-               f"(+{REFIT_BATCH} queries)", tier=2),
-        Method(f"re-{short}-fixed", "re", d, REFIT_EVERY, REFIT_BATCH, refit_predictor=False,
-               label=f"RE, dish {short} fitness, fitted once (same queries, no refit)",
-               tier=2),
-        Method(f"bananas-{short}", "bananas", d, label=f"BANANAS, dish {short} surrogate",
-               tier=2),
-        Method(f"npenas-{short}", "npenas", d, label=f"NPENAS, dish {short} surrogate",
-               tier=2),
-    ]
-
-
-#: in plan order within each tier
-METHODS = [
-    Method("re", "re", label="RE (true accuracy, reference)"),
-    Method("rs", "rs", label="random search"),
-    # the control for the dish's RE: the same schedule of queries with the (free) parameter
-    # count as the children's fitness; a refit would change nothing (it fits nothing)
-    Method("re-params-fixed", "re", "params", REFIT_EVERY, REFIT_BATCH, refit_predictor=False,
-           label="RE, parameter-count fitness (control)"),
-    Method("re-mean-fixed", "re", "mean", REFIT_EVERY, REFIT_BATCH, refit_predictor=False,
-           label="RE, constant fitness (control)"),
-    Method("npenas-mean", "npenas", "mean",
-           label="NPENAS, constant surrogate (control)"),
-    Method("bananas", "bananas", "bananas", label="BANANAS (path-MLP ensemble)", tier=1),
-    Method("npenas", "npenas", "gcn", label="NPENAS (GCN)", tier=1),
-    *_dish_methods("cell-features-boosted", "cfb"),
-    *_dish_methods("dish-curve-boosted", "dcb"),
-    *_dish_methods("untrained-dish-tse", "tse"),
-    *_dish_methods("quick", "quick"),
-]
-BY_NAME = {m.name: m for m in METHODS}
-#: per optimizer, its curve with a predictor that says nothing ('vs control' column)
-CONTROLS = {"re": "re-mean-fixed", "npenas": "npenas-mean"}
-#: planned curves deliberately not run, with the reason (SEARCH.md says it); the groups
-#: (``all``, ``dish``) leave them out, ``run --methods NAME`` still runs them
-NOT_RUN = {name: (
-    "each refit (RE) or candidate batch (BANANAS/NPENAS) fits a new trained dish (29-33 s "
-    "here) and scores its cells again with it (a trained dish changes with every fit, so no "
-    "motif result carries over; 0.47-0.52 s per cell): from re-quick-fixed's measured fit "
-    "and query times, ~5 / 13 min per RE run and ~9 / 19 min per BANANAS or NPENAS run at "
-    "150 / 300, about 12 hours of this machine for the three curves at both budgets. The "
-    "trained dish ranks uniformly drawn cells at chance (COMPARISON.md, protocol (c)), and "
-    "RE with it fitted once is in the table")
-    for name in ("re-quick-refit", "bananas-quick", "npenas-quick")}
-
-
-def method_epochs(m: Method, budget: int) -> tuple[int, int]:
-    """(population_size, search epochs) giving at most ``budget`` ground-truth queries."""
-    from naslib_petridish.naslib.search import SearchMethod, epochs_for_budget
-
-    sm = SearchMethod(m.optimizer, m.predictor, m.refit_every, m.refit_batch, m.refit_predictor)
-    return POPULATION, epochs_for_budget(sm, budget, population_size=POPULATION,
-                                         num_init=BO["num_init"])
-
-
-def method_config(m: Method, budget: int, seed: int, out_dir: Path) -> str:
-    """The NASLib search config (YAML) of one run."""
-    pop, epochs = method_epochs(m, budget)
-    search = {"epochs": epochs, "checkpoint_freq": 100000, "fidelity": -1,
-              "population_size": pop, "sample_size": SAMPLE, **BO,
-              "acq_fn_optimization": CANDIDATES.get(m.optimizer, "mutation")}
-    lines = [f"seed: {seed}", f"optimizer: {m.optimizer}", f"predictor: {m.predictor}",
-             "search_space: nasbench101", "dataset: cifar10", f"out_dir: {out_dir}"]
-    if m.refit_every:
-        lines += [f"petridish_refit_every: {m.refit_every}",
-                  f"petridish_refit_batch: {m.refit_batch}",
-                  f"petridish_refit_predictor: {str(m.refit_predictor).lower()}"]
-    lines += ["search:"] + [f"  {k}: {v}" for k, v in search.items()]
-    if m.dish:
-        lines += ["petridish:"] + [f"  {k}: {v}" for k, v in DISH_OPTIONS.items()]
-    return "\n".join(lines) + "\n"
+#: the training-time estimate of ``run`` (the committed runs: cell-features)
+DEFAULT_TIME_MODEL = "cell-features"
 
 
 # --- work folder ---------------------------------------------------------------------------
@@ -280,16 +177,14 @@ def _alarm(signum, frame):
     raise RunTimeout("run exceeded --timeout")
 
 
-def time_model(table):
-    """The training-time estimate shared with the predictor comparison, if importable."""
-    try:
-        from benchmarks.predictor_comparison import TimeModel
-        return TimeModel(table)
-    except Exception as exc:  # another helper's file: fall back rather than stop
-        print(f"predictor_comparison.TimeModel unavailable ({type(exc).__name__}: {exc}); "
-              "using LogParamsTimeModel", file=sys.stderr)
-        from naslib_petridish.naslib.cost import LogParamsTimeModel
-        return LogParamsTimeModel(table)
+def time_model(table, name: str = DEFAULT_TIME_MODEL):
+    """The training-time estimate ``name`` of ``naslib_petridish.naslib.cost.TIME_MODELS``
+    for ``table`` (an unknown name or a table it cannot be fitted on is an error)."""
+    from naslib_petridish.naslib.cost import TIME_MODELS
+
+    if name not in TIME_MODELS:
+        raise SystemExit(f"unknown time model '{name}'; valid: {', '.join(TIME_MODELS)}")
+    return TIME_MODELS[name](table)
 
 
 def run_one(m: Method, budget: int, seed: int, work: Path, table, tm) -> dict:
@@ -328,7 +223,7 @@ def cmd_run(args) -> int:
     if not jobs:
         return 0
     table = harness.ground_truth(args.nb101)
-    tm = time_model(table)
+    tm = time_model(table, args.time_model)
     signal.signal(signal.SIGALRM, _alarm)
     for i, (m, b, s) in enumerate(jobs):
         if result_path(work, m.name, b, s).exists():  # another process in the same folder
@@ -649,9 +544,9 @@ def plot_final(g: dict, names: list[str], budget: int, best: float, path: Path) 
     return path
 
 
-def _pm(s: tuple[float, float], scale: float = 100, d: int = 2) -> str:
-    m, sd = s
-    return f"{m * scale:.{d}f}" + ("" if np.isnan(sd) else f" ± {sd * scale:.{d}f}")
+def _pm(s: tuple[float, float]) -> str:
+    """(mean, std) of a fraction as percent ± std, 2 decimals (std NaN: one seed)."""
+    return harness.pm(s[0], s[1], digits=2, scale=100)
 
 
 def _p(p: float) -> str:
@@ -671,10 +566,18 @@ def _sec(s: tuple[float, float]) -> str:
     return f"{m:,.0f}" if m >= 10 else f"{m:.2g}"
 
 
+#: the generated parts of SEARCH.md: the heading, and everything from the simulated time on;
+#: the description of the methods between them is the page's own
+HEADING = harness.markers("search-heading", "python -m benchmarks.search_comparison report")
+RESULTS = harness.markers("search-results", "python -m benchmarks.search_comparison report")
+
+
 def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_results: int,
              failures: list[dict], tm_desc: dict, seeds_wanted: int, repeats: str,
              more: list[dict] = ()) -> str:
-    lines = [
+    """The generated parts of SEARCH.md (:data:`HEADING`, :data:`RESULTS`), as a page for
+    ``harness.write_sections``."""
+    head = [
         "# Search with the dish: NAS-Bench-101 at equal budgets of ground-truth queries", "",
         "Generated by `python -m benchmarks.search_comparison report` from "
         f"{n_results} finished runs; see the module docstring for how to run or resume it.", "",
@@ -683,68 +586,8 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
         "the optimizers see and the accuracy reported is the 108-epoch TEST accuracy of all "
         f"423,624 cells ({repeats}). The incumbent is always the best *truly queried* "
         "cell; predictions never count as accuracies. Regret is to the best cell of the space, "
-        f"test accuracy {100 * best:.2f} % (`{best_hash}`).", "",
-        "## Methods and budgets", "",
-        f"- **RE** (reference): NASLib's regularized evolution, population {POPULATION}, "
-        f"tournament {SAMPLE}, one ground-truth query per epoch; **RS**: NASLib's random search.",
-        f"- **BANANAS / NPENAS** with NASLib's own predictors (BANANAS: its path-encoding MLP "
-        f"ensemble `bananas`; NPENAS: `gcn`, NASLib's graph-network predictor, the closest to "
-        f"NPENAS' GIN predictor): White et al.'s NASLib settings: num_init {BO['num_init']}, "
-        f"k {BO['k']}, ensemble {BO['num_ensemble']}, acquisition {BO['acq_fn_type']} "
-        "(NPENAS: exploitation), BANANAS' candidates drawn at random, NPENAS' mutations of "
-        f"the {BO['num_arches_to_mutate']} best, except {BO['num_candidates']} candidates per "
-        "batch instead of 200 (a motif-training dish preset predicts each candidate at "
-        "0.2-1.4 s); one "
-        "ground-truth query per epoch. (NASLib's BANANAS also looks up the true accuracy of "
-        "every random candidate and never uses it: not counted.)",
-        "- **... dish surrogate**: the same BANANAS/NPENAS with the dish as their (single) "
-        "surrogate, refitted on all evaluated cells every k queries; the acquisition is the "
-        "k best predictions, so the two differ by their candidates only (random / mutations).",
-        f"- **RE, dish fitness, refit**: the first {POPULATION} cells are queried, the dish is "
-        f"fitted on them and scores every later child; every {REFIT_EVERY} children the "
-        f"{REFIT_BATCH} best-predicted members not yet queried are queried and the dish "
-        f"refitted (ground-truth queries = {POPULATION} + {REFIT_BATCH} x refits).",
-        "- **RE, dish fitness, fitted once**: the same schedule of queries as with refits "
-        "(`petridish_refit_predictor: false`), but the dish stays as fitted on the first "
-        f"{POPULATION} cells: what refitting buys is the difference between the two. (Without "
-        "any query after the initial population the answer would be the population's best, "
-        "random search's by construction, so that variant is not run.)",
-        "- **RE, parameter-count fitness** (control): the schedule of the dish's RE fitted "
-        "once, with the full network's parameter count (read from the table: free) as the "
-        "children's fitness (Kendall +0.35 with the accuracy over uniformly drawn cells, "
-        "COMPARISON.md (c)): what a fitness-driven RE gets from a size bias alone, and "
-        "how much the query schedule itself (the best-scored 15 of every 30 children "
-        "queried) is worth.",
-        "- **RE, constant fitness** (control): the same schedule with every child scored "
-        "as the training set's mean accuracy (predictor `mean`: no information). Evaluated "
-        "members above the mean then win every tournament they are in, so the parents are "
-        "the best truly evaluated cells, and a refit queries the 15 oldest unevaluated "
-        "children: what the schedule does with predictions that say nothing. A predictor "
-        "as fitness helps only as far as it beats this curve. **NPENAS, constant "
-        "surrogate**: the same for NPENAS, whose k queries per batch are then a random k of "
-        "the mutants of its 5 best cells (ties broken by a seeded jitter below 1e-9).",
-        "- Dish presets: `petridish-cell-features-boosted` (cfb: boosted trees and graph "
-        "networks on the cell's features, no motif), `petridish-dish-curve-boosted` (dcb: the "
-        "same with each motif's learning curve on the dish), `petridish-untrained-dish-tse` "
-        "(tse) and `petridish-quick` (quick), one motif process each. The predictor trains "
-        "a cell's motif once per dish and keeps its result (since 2026-12-03): with an "
-        "untrained dish (dcb, tse) a refit trains only cells it has not scored before, which "
-        "made RE with tse fitness 7x faster with the identical run (seed 0 at 150: 531 s "
-        "-> 74 s on the EPYC VM); the trained dish of `quick` changes with every fit.",
-        "- Not in the search: the paper's presets (paper-a/b/c and their short forms: one "
-        "fit of paper-c takes 53-66 minutes on the 2 cores, and every refit is a fit; "
-        "`quick` stands for the trained dish) and the self-trained presets (their graph "
-        "networks self-train on 10,000 unlabelled cells in every fit, 1.5-4 minutes, so 9 "
-        "refits per run cost about as much as the paper's whole budget of runs here), and "
-        "`quick` with refits or as a surrogate (the reason is under the progress table).",
-        "- Runs are recorded in the committed `search_runs.jsonl` (compact: the incumbent's "
-        "trajectory at its changes); `run` skips what it holds, so later sessions continue "
-        "on any machine.", "",
-        "Budgets: the NASLib epochs are computed so that every method makes at most the budget "
-        "of ground-truth queries (`epochs_for_budget`); the table gives the actual counts. "
-        "Queries are counted as the optimizers make them: plain RE and BANANAS/NPENAS may "
-        "query a cell again (NASLib does not deduplicate: 'distinct' counts the cells), the "
-        "dish's RE reuses the known accuracy of a repeated cell without a query.", "",
+        f"test accuracy {100 * best:.2f} % (`{best_hash}`)."]
+    lines = [
         "Simulated wall-clock = NB101 training time (TPU v2 seconds) of every query + the "
         "predictor's measured fit and query seconds on this machine (2 shared cores, one "
         "thread). The shared table has a training time for 30,001 cells; for the others it is "
@@ -830,7 +673,8 @@ def markdown(rows: list[dict], best: float, best_hash: str, figs: list[Path], n_
         lines += ["", f"{len(failures)} failed runs (WORK/failures.jsonl), last ones:", ""]
         for f in failures[-5:]:
             lines.append(f"- {f['method']} @ {f['budget']} seed {f['seed']}: {f['error']}")
-    return "\n".join(lines) + "\n"
+    return ("\n".join([HEADING[0], *head, HEADING[1], "", RESULTS[0], *lines, RESULTS[1]])
+            + "\n")
 
 
 def progress(rows: list[dict], seeds_wanted: int):
@@ -865,21 +709,22 @@ def test_repeats(table) -> str:
             else "mean of the repeats the table has for each cell")
 
 
-SECTION_BEGIN = "<!-- search: begin (python -m benchmarks.search_comparison report) -->"
-SECTION_END = "<!-- search: end -->"
+#: the markers of COMPARISON.md's part 2 (this report's; the rest of the page is the
+#: predictor comparison's and its notes)
+SECTION_BEGIN, SECTION_END = harness.markers("search",
+                                             "python -m benchmarks.search_comparison report")
 
 
 def comparison_section(results: Path) -> str:
-    """COMPARISON.md's part 2 (search), from the committed ``search_comparison.json``:
-    the final table in short and the figures; SEARCH.md has the details.  Both reports
-    write it (this one between its markers, predictor_comparison's as part of the page),
-    so neither removes the other's part."""
+    """COMPARISON.md's part 2 (search; what goes between its markers), from the committed
+    ``search_comparison.json``: the final table in short and the figures; SEARCH.md has
+    the details.  "" without that file."""
     path = results / "search_comparison.json"
     if not path.exists():
         return ""
     data = json.loads(path.read_text())
     best = data["best_test_accuracy"]
-    lines = [SECTION_BEGIN, "## Part 2: search with the dish (SEARCH.md)", "",
+    lines = ["## Part 2: search with the dish (SEARCH.md)", "",
              "NASLib's optimizers on NB101 at equal budgets of ground-truth queries, through "
              "`naslib-petridish naslib-search`; best TRUE 108-epoch test accuracy found "
              "(NB101 repeat 0) and regret to the best cell of the space "
@@ -904,24 +749,18 @@ def comparison_section(results: Path) -> str:
     figs = sorted(p.name for p in results.glob("search_b*_*.png"))
     lines += ["", "Figures (best true accuracy against ground-truth queries and against "
               "simulated time; `_final`: the regret at the end of the budget per method with "
-              "its spread over seeds): " + ", ".join(f"`{f}`" for f in figs), "", SECTION_END]
-    return "\n".join(lines) + "\n"
+              "its spread over seeds): " + ", ".join(f"`{f}`" for f in figs), ""]
+    return "\n".join(lines)
 
 
 def refresh_comparison_md(results: Path) -> None:
-    """Replace part 2 of COMPARISON.md (between the markers) by :func:`comparison_section`."""
+    """Write part 2 of COMPARISON.md (between its markers; appended where missing) from
+    :func:`comparison_section`; the page itself is the predictor comparison's, so nothing
+    is written before that report has made it."""
     md = results / "COMPARISON.md"
-    if not md.exists():
-        return
-    text = md.read_text()
-    new = comparison_section(results)
-    if SECTION_BEGIN in text and SECTION_END in text:
-        head, rest = text.split(SECTION_BEGIN, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = head + new + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + new
-    md.write_text(text)
+    body = comparison_section(results)
+    if md.exists() and body:
+        harness.write_section(md, SECTION_BEGIN, SECTION_END, body)
 
 
 def cmd_report(args) -> int:
@@ -948,10 +787,11 @@ def cmd_report(args) -> int:
         failures = [json.loads(x) for x in fp.read_text().splitlines() if x.strip()]
     models = sorted({r["cost"].get("time_model", {}).get("model", "?") for r in results})
     tm_desc = dict(results[0]["cost"].get("time_model", {}))
-    if len(models) > 1:  # e.g. a restart that could not import predictor_comparison
+    if len(models) > 1:  # runs made with different --time-model: said, not hidden
         tm_desc["model"] = " / ".join(models) + " (DIFFERENT models across runs)"
-    (out / "SEARCH.md").write_text(markdown(rows, best, best_hash, figs, len(results), failures,
-                                            tm_desc, args.seeds, test_repeats(table), more))
+    harness.write_sections(out / "SEARCH.md", markdown(
+        rows, best, best_hash, figs, len(results), failures, tm_desc, args.seeds,
+        test_repeats(table), more))
     harness.save_json(out / "search_comparison.json", {
         "best_test_accuracy": best, "best_hash": best_hash, "summary": rows,
         "more_seeds": more,
@@ -969,6 +809,8 @@ def cmd_report(args) -> int:
 
 
 def main(argv=None) -> int:
+    from naslib_petridish.naslib.cost import TIME_MODELS
+
     ap = harness.argument_parser(__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name, func in (("run", cmd_run), ("report", cmd_report), ("list", cmd_list)):
@@ -984,6 +826,9 @@ def main(argv=None) -> int:
                      help="method names, or the groups cheap, dish, all (default)")
     run.add_argument("--timeout", type=float, default=4 * 3600,
                      help="seconds per run before it is recorded as failed")
+    run.add_argument("--time-model", default=DEFAULT_TIME_MODEL, choices=list(TIME_MODELS),
+                     help="estimate of the NB101 training time of cells the table has none "
+                     f"for (default {DEFAULT_TIME_MODEL}, as in the committed runs)")
     args = ap.parse_args(argv)
     return args.func(args)
 

@@ -1,9 +1,10 @@
-"""The splits and the training-time estimate of benchmarks/predictor_comparison.py
-(NASLib-free: the protocol logic runs on the synthetic table)."""
+"""The splits of benchmarks/predictor_comparison.py and its training-time estimate
+(naslib_petridish.naslib.cost; NASLib-free: the protocol logic runs on the synthetic table)."""
 import numpy as np
 import pytest
 
 from benchmarks import predictor_comparison as pc
+from naslib_petridish.naslib.cost import CellFeaturesTimeModel, cell_features
 
 
 def test_uniform_split_is_distinct_disjoint_and_reproducible(table):
@@ -66,7 +67,7 @@ def test_sampler_split_gives_up(table):
 
 
 def test_time_model_uses_real_times_and_estimates_others(table):
-    tm = pc.TimeModel(table)
+    tm = CellFeaturesTimeModel(table)
     known = np.flatnonzero(tm.known)
     unknown = np.flatnonzero(~tm.known)
     assert len(known) and len(unknown)
@@ -80,7 +81,7 @@ def test_time_model_uses_real_times_and_estimates_others(table):
 
 def test_cell_features_depth(table):
     rows = table.sample(30, rng=1)
-    f = pc.cell_features(table, rows)
+    f = cell_features(table, rows)
     for r, feat in zip(rows, f):
         c = table.cell(int(r))
         n = c.num_vertices
