@@ -536,6 +536,54 @@ def summarize_final(rows):
               f"rho {v[:, 1].mean():+.3f}")
 
 
+def cmd_verify(args):
+    """Regenerate the ranker presets' rows of ranking_features.json (the first four of
+    ABLATION) with the package's ranker as it is now, its dish curves trained afresh (the
+    untrained-c5 dish: motif seed 0 and the cell's hash, only for the cells needed), and
+    compare them with the committed rows: the move of the ranker must change no number."""
+    from scipy.stats import kendalltau, spearmanr
+
+    from naslib_petridish.ranker import RankerConfig, RankerPredictor
+
+    table = harness.ground_truth(args.nb101)
+    committed = {(r["trial"], r["size"], r["method"]): r for r in
+                 json.loads((args.results / "ranking_features.json").read_text())["rows"]}
+    curve_source = RankerPredictor(config=RankerConfig(
+        features=["dish"], models=["trees"], workers=args.workers)).source("dish")
+    rows = []
+    try:
+        for t in args.trials:
+            sp = splits(table, (t,))[t]
+            te = [table.cell(x["hash"]) for x in sp["test"]]
+            tr = [table.cell(x["hash"]) for x in sp["train"][:max(args.sizes)]]
+            yte = table.metric(table.indices([c.hash for c in te]), "test")
+            t0 = time.perf_counter()
+            curves = dict(zip([c.hash for c in te + tr], curve_source.results(te + tr)))
+            print(f"trial {t}: {len(curves)} curves in {time.perf_counter() - t0:.0f} s",
+                  flush=True)
+            for n in args.sizes:
+                ytr = table.metric(table.indices([c.hash for c in tr[:n]]), "test")
+                for label, fams, graph, st in ABLATION[:4]:
+                    r = cached_ranker(fams, graph, st, t, curves)
+                    r.fit(tr[:n], ytr)
+                    p = r.query(te)
+                    old = committed[(t, n, label)]
+                    rows.append({"trial": t, "size": n, "method": label.split(":")[0],
+                                 "kendall": float(kendalltau(p, yte).statistic),
+                                 "spearman": float(spearmanr(p, yte).statistic),
+                                 "committed_kendall": old["kendall"],
+                                 "committed_spearman": old["spearman"]})
+                    rows[-1]["identical"] = (rows[-1]["kendall"] == old["kendall"]
+                                             and rows[-1]["spearman"] == old["spearman"])
+                    print(rows[-1], flush=True)
+    finally:
+        curve_source.close()
+    harness.save_json(args.results / "ranking_verify.json", {
+        "what": "the ranker presets' rows of ranking_features.json regenerated with the "
+                "package's RankerPredictor (dish curves trained afresh)",
+        "all_identical": all(r["identical"] for r in rows), "rows": rows})
+
+
 def main():
     ap = harness.argument_parser(__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -573,6 +621,13 @@ def main():
     sc = sub.add_parser("screen", help="the development screening table")
     sc.add_argument("--work", default=str(WORK))
     sc.set_defaults(fn=cmd_screen)
+    v = sub.add_parser("verify", help="regenerate the ranker presets' rows and compare them "
+                                      "with the committed ones")
+    v.add_argument("--trials", nargs="+", type=int, default=list(TRIALS))
+    v.add_argument("--sizes", nargs="+", type=int, default=[100, 424])
+    v.add_argument("--workers", type=int, default=1)
+    harness.add_nb101_argument(v)
+    v.set_defaults(fn=cmd_verify)
     m = sub.add_parser("models")
     m.add_argument("--dish", nargs="+", default=["untrained-c5"])
     m.add_argument("--sets", nargs="+", default=list(FEATURE_SETS))
