@@ -238,9 +238,30 @@ def cmd_naslib_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from .guided import GuidedConfig, read_options, run_guided
+    from .sources import open_ground_truth
+
+    cfg = GuidedConfig(budget=args.budget, init=args.init, batch=args.batch, pool=args.pool,
+                       mutations=args.mutations, top_k=args.top_k, metric=args.metric,
+                       seed=args.seed)
+    options = read_options(args.set)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a directory for the run")
+    table = open_ground_truth(args.nb101, progress=not args.quiet)
+    s = run_guided(table, args.predictor, cfg, out, options=options, resume=args.resume,
+                   force=args.force, progress=not args.quiet)
+    print(f"best {s['metric']} accuracy {s['best_accuracy']:.4f} "
+          f"(test {s['best_test_accuracy']:.4f}) after {s['ground_truth_queries']} ground-truth "
+          f"queries; summary in "
+          f"{out / 'summary.json'}")
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from . import presetfiles
-    from .factory import resolve_any
+    from .factory import describe_preset, resolve_any
 
     if args.name:
         print(resolve_any(args.name).to_yaml(), end="")
@@ -249,30 +270,8 @@ def cmd_presets(args: argparse.Namespace) -> int:
                        ("ranker", "ranker presets (the ranking model on cell features)")):
         print(f"{what}:")
         for name in presetfiles.preset_names(kind):
-            print(f"  {name:<28}{_preset_line(name, kind)}")
+            print(f"  {name:<28}{describe_preset(name)}")
     return 0
-
-
-def _preset_line(name: str, kind: str) -> str:
-    """One line on what a preset does, from its fields."""
-    if kind == "ranker":
-        from .ranker.config import resolve_ranker_config
-
-        c = resolve_ranker_config(name)
-        models = " + ".join(f"{c.graph_members} graph networks" if m == "graph" else m
-                            for m in c.models)
-        st = f", self-trained on {c.self_training} unlabelled cells" if c.self_training else ""
-        motif = (f"; motif {c.dish_config().motif} trains {c.dish_config().inner_epochs} epochs "
-                 "on the untrained dish per cell" if c.trains_motifs else "; trains no motif")
-        return f"{models}{st} on {', '.join(c.features)}{motif}"
-    from .config import load_preset
-
-    d = load_preset(name)
-    what = ("the dish is NOT trained (outer_lr 0)" if d.get("outer_lr", 1) == 0
-            else "not the paper's protocol" if not name.startswith("paper-")
-            else "the paper's protocol")
-    return (f"motif {d.get('motif')}, {d.get('inner_epochs')} inner x "
-            f"{d.get('outer_epochs')} outer epochs; {what}")
 
 
 # -- parser -------------------------------------------------------------------------
@@ -399,6 +398,30 @@ def build_parser() -> argparse.ArgumentParser:
                                 "cells drawn uniformly, disjoint); also the config's "
                                 "sampling_protocol")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("search", help="predictor-guided search on the ground truth: fit on every "
+                                      "queried cell, query the best-predicted new cells")
+    _add_nb101(p)
+    p.add_argument("--predictor", required=True,
+                   help="a shipped preset (cell-features-boosted, ...), params or mean (controls), "
+                        "or with NASLib any of its predictors (xgb, gcn, ...)")
+    p.add_argument("--budget", type=int, default=150, help="ground-truth queries (default 150)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--metric", choices=["val", "test"], default="test",
+                   help="what a query reads (default test)")
+    p.add_argument("--init", type=int, default=20, help="uniform cells queried first (20)")
+    p.add_argument("--batch", type=int, default=10, help="cells queried per round (10)")
+    p.add_argument("--pool", type=int, default=20000,
+                   help="uniform candidates scored per round (20000; 0 = every cell)")
+    p.add_argument("--mutations", type=int, default=0,
+                   help="also score this many mutants of each of the --top-k best queried cells")
+    p.add_argument("--top-k", type=int, default=10)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a predictor option (a config field of the preset), repeatable")
+    p.add_argument("--out", required=True, metavar="DIR", help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted search in DIR")
+    p.add_argument("--force", action="store_true", help="replace a finished search in DIR")
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("presets", help="list presets, or print one resolved")
     p.add_argument("name", nargs="?")

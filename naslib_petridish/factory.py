@@ -55,3 +55,26 @@ def load_fitted(directory, **kwargs: Any):
         return RankerPredictor.load(directory, **kwargs)
     from .predictor import SyntheticPetriDishPredictor
     return SyntheticPetriDishPredictor.load(directory, **kwargs)
+
+
+def describe_preset(name: str) -> str:
+    """One line on what a shipped preset does, from its fields."""
+    kind = preset_kind(name)
+    if kind == "ranker":
+        from .ranker.config import resolve_ranker_config
+
+        c = resolve_ranker_config(name)
+        models = " + ".join(f"{c.graph_members} graph networks" if m == "graph" else m
+                            for m in c.models)
+        st = f", self-trained on {c.self_training} unlabelled cells" if c.self_training else ""
+        motif = (f"; motif {c.dish_config().motif} trains {c.dish_config().inner_epochs} epochs "
+                 "on the untrained dish per cell" if c.trains_motifs else "; trains no motif")
+        return f"{models}{st} on {', '.join(c.features)}{motif}"
+    from .config import load_preset
+
+    d = load_preset(name)
+    what = ("the dish is NOT trained (outer_lr 0)" if d.get("outer_lr", 1) == 0
+            else "not the paper's protocol" if not name.startswith("paper-")
+            else "the paper's protocol")
+    return (f"motif {d.get('motif')}, {d.get('inner_epochs')} inner x "
+            f"{d.get('outer_epochs')} outer epochs; {what}")

@@ -24,6 +24,10 @@ RANDOM_BASELINE = 0x4A4D
 QUERY = 0x51E27
 #: the unlabelled cells the ranker's self-training learns from (``ranker.self_training``)
 UNLABELLED = 0x5E1F
+#: predictor-guided search (``guided``): the initial cells, each round's candidate pool and
+#: its mutations of the best queried cells
+GUIDED_INIT = 0x61A1
+GUIDED_POOL = 0x61B0
 
 
 def rng(seed: int, tag: int) -> np.random.Generator:

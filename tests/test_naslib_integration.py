@@ -409,3 +409,36 @@ def test_search_config_errors(optimizer, predictor, words, real_table_path, tmp_
 def test_unknown_predictor_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown predictor 'no-such'.*petridish.*xgb"):
         get_predictor("no-such")
+
+
+@needs_naslib
+@pytest.mark.parametrize("predictor", ["params", "ranker-cell-features-boosted", "xgb"])
+def test_guided_search_in_naslib_makes_the_commands_queries(predictor, real_table_path,
+                                                            tmp_path):
+    """optimizer: guided through NASLib's Trainer and ``naslib-petridish search`` share the
+    algorithm: the same settings and seed query the same cells in the same order."""
+    from naslib_petridish.guided import GuidedConfig, run_guided
+    from naslib_petridish.naslib import open_table
+
+    extra = ("ranker:\n  graph_members: 1\n" if predictor.startswith("ranker") else "")
+    cfg = tmp_path / "search.yaml"
+    cfg.write_text(SEARCH.format(seed=2, optimizer="guided", predictor=predictor,
+                                 out=tmp_path / "s", extra=extra, epochs=25,
+                                 candidates="mutation")
+                   + "  guided_init: 10\n  guided_batch: 5\n  guided_pool: 300\n"
+                   + "  guided_mutations: 2\n  guided_top_k: 3\n")
+    assert main(["naslib-search", "--config-file", str(cfg), "--nb101", real_table_path,
+                 "--metric", "test"]) == 0
+    run = tmp_path / "s" / "cifar10" / "nas_predictors" / "nasbench101" / f"guided-{predictor}"
+    summary = json.loads((run / "2" / "petridish_search.json").read_text())
+    errors = json.loads((run / "2" / "errors.json").read_text())
+    _check_trajectory(summary, errors, 25)
+    assert summary["ground_truth_queries"] == 25
+    name = predictor.replace("ranker-", "")
+    options = {"graph_members": 1} if predictor.startswith("ranker") else None
+    alone = run_guided(open_table(real_table_path), name,
+                       GuidedConfig(budget=25, init=10, batch=5, pool=300, mutations=2,
+                                    top_k=3, seed=2), tmp_path / "alone", options=options)
+    assert alone["best_hash"] == summary["best_hash"]
+    assert alone["best_test_accuracy"] == pytest.approx(summary["best_true_test_accuracy"])
+    assert alone["incumbent"] == pytest.approx(summary["trajectory"]["best_true_test_accuracy"])

@@ -279,6 +279,54 @@ def get_predictor(name: str, config=None, table: NB101Table | None = None, **ove
     return float64_queries(factories[name]())
 
 
+def naslib_cells_predictor(name: str, table: NB101Table, seed: int = 0, config=None):
+    """NASLib's predictor ``name`` (as :func:`get_predictor` builds it) taking the package's
+    cells: each cell becomes NASLib's NB101 architecture of the same hash (its spec read
+    through :func:`~naslib_petridish.naslib.dataset.make_dataset_api`), so that a loop over
+    cells, such as ``guided.GuidedSearch``, can fit and query any of NASLib's predictors."""
+    from ..cells import as_cells
+    from .dataset import make_dataset_api
+
+    nl = import_naslib()
+    inner = get_predictor(name, config=config, table=table)
+    if hasattr(inner, "set_ss_type"):
+        inner.set_ss_type("nasbench101")
+    api = make_dataset_api(table, metric="test")
+
+    def archs(xs):
+        out = []
+        for c in as_cells(xs, table):
+            a = nl.NasBench101SearchSpace()
+            a.set_spec(c.hash, dataset_api=api)
+            out.append(a)
+        return out
+
+    class NASLibOnCells:
+        """NASLib's ``{name}`` predictor, on cells."""
+
+        method_type = name
+
+        def fit(self, xtrain, ytrain, info=None):
+            _seed_globals(seed * 100003 + len(xtrain))  # NASLib's models draw from them
+            return inner.fit(archs(xtrain), np.asarray(ytrain, np.float64))
+
+        def query(self, xtest, info=None):
+            return np.asarray(inner.query(archs(xtest)), dtype=np.float64).reshape(-1)
+
+    return NASLibOnCells()
+
+
+def _seed_globals(seed: int) -> None:
+    """Seed the global generators NASLib's predictors draw from (random, NumPy, torch)."""
+    import random
+
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
 def float64_queries(predictor):
     """Make ``predictor.query`` return float64: some NASLib predictors (the Bananas
     ensemble) return float32, which NASLib's own ``PredictorEvaluator`` then fails to

@@ -38,7 +38,6 @@ from .search_optimizers import (DishEnsemble, DishSurrogateMixin, EpochLogMixin,
 from .search_rules import (best_evaluated, cell_key, fitness, refit_candidates, refit_due,
                            select_parent, top_k_by_prediction)
 
-#: the class's former name, which ``naslib_petridish.naslib`` still imports and exports
 
 __all__ = [
     "OPTIMIZERS", "NASLIB_SURROGATES", "RE_FITNESS", "SURROGATE_CONTROLS", "SEARCH_KEYS",
@@ -123,11 +122,17 @@ def run_search(config_file: str, nb101: str | None = None, metric: str | None = 
     with _NASLibLog(cfg.save + "/log.log", stdout=log_stdout):
         nl.utils.set_seed(cfg.seed)
         predictor = None
-        if method.guided:
+        if method.optimizer == "guided":  # a predictor on the package's cells
+            from ..guided import guided_predictor
+            section = "ranker" if method.predictor.startswith("ranker-") else "petridish"
+            predictor = TimedPredictor(guided_predictor(
+                method.predictor, table, int(cfg.seed), dict(cfg.get(section, {}) or {})))
+        elif method.guided:
             built = get_predictor(method.predictor, cfg, table=table)
             built.set_ss_type("nasbench101")
             predictor = TimedPredictor(built)
-        optimizer = naslib_optimizer(method, cfg, predictor)
+        optimizer = naslib_optimizer(method, cfg, predictor, table=table,
+                                     metric=api["nb101_data"].metric)
         space = nl.NasBench101SearchSpace()
         # the spec only, no torch network per architecture: nothing here trains them, and
         # NASLib would build one for every sampled and mutated cell (seconds per candidate

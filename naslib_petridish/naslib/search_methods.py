@@ -13,7 +13,8 @@ from typing import Mapping
 from ..errors import ConfigError
 from .predictors import PRESET_PREDICTORS
 
-OPTIMIZERS = ("re", "rs", "bananas", "npenas")
+#: ``guided``: the package's predictor-guided search (``naslib_petridish.guided``)
+OPTIMIZERS = ("re", "rs", "bananas", "npenas", "guided")
 #: the ``search.predictor_type`` values NASLib's Bananas/Npenas ensemble can build on
 #: NB101 (naslib/predictors/ensemble.py; its omni_* types need zero-cost data loaders)
 NASLIB_SURROGATES = ("bananas", "bayes_lin_reg", "bohamiann", "bonas", "dngo", "gcn", "gp",
@@ -53,7 +54,7 @@ class SearchMethod:
         """Whether a predictor we build drives the optimizer (the dish's RE, Bananas or
         Npenas, or RE with any predictor as fitness), rather than NASLib's own code."""
         return (self.dish or self.predictor in SURROGATE_CONTROLS
-                or (self.optimizer == "re" and self.predictor != "none"))
+                or (self.optimizer in ("re", "guided") and self.predictor != "none"))
 
 
 def valid_predictors(optimizer: str) -> list[str]:
@@ -61,7 +62,8 @@ def valid_predictors(optimizer: str) -> list[str]:
     dish = sorted(PRESET_PREDICTORS)
     return {"re": ["none"] + dish + list(RE_FITNESS), "rs": ["none"],
             "bananas": dish + list(SURROGATE_CONTROLS) + list(NASLIB_SURROGATES),
-            "npenas": dish + list(SURROGATE_CONTROLS) + list(NASLIB_SURROGATES)}[optimizer]
+            "npenas": dish + list(SURROGATE_CONTROLS) + list(NASLIB_SURROGATES),
+            "guided": dish + list(RE_FITNESS)}[optimizer]
 
 
 def _int_option(cfg: Mapping, key: str, default: int, minimum: int) -> int:
@@ -98,6 +100,8 @@ def search_method(cfg: Mapping) -> SearchMethod:
     if pred not in valid:
         raise ConfigError(f"predictor '{pred}' does not go with optimizer {opt}; "
                           f"valid: {', '.join(valid)}")
+    if opt == "guided" and pred == "none":
+        raise ConfigError(f"optimizer guided needs a predictor; valid: {', '.join(valid)}")
     every = _int_option(cfg, "petridish_refit_every", 0, 0)
     batch = _int_option(cfg, "petridish_refit_batch", 1, 1)
     guided_re = opt == "re" and pred != "none"

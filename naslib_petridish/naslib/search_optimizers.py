@@ -374,11 +374,63 @@ def plain_optimizer_class(name: str) -> type:
                 {"__init__": __init__, "__doc__": PlainQueriesMixin.__doc__})
 
 
-def naslib_optimizer(method: SearchMethod, config, predictor=None):
+def guided_optimizer_class() -> type:
+    """``GuidedSearchOptimizer``: :class:`naslib_petridish.guided.GuidedSearch` as a NASLib
+    optimizer.  Each epoch queries one cell through NASLib (the next of the round the
+    algorithm proposed; at a round's end it fits the predictor and proposes the next), so
+    ``search.epochs`` is the budget and the queries are those of ``naslib-petridish search``
+    with the same settings and seed."""
+    import_naslib()
+    import torch
+    from naslib.optimizers import RandomSearch
+
+    from ..guided import GuidedConfig, GuidedSearch
+
+    class GuidedEpochs(RandomSearch):
+        """One ground-truth query per epoch, from the rounds the algorithm proposes."""
+
+        def new_epoch(self, epoch: int):
+            if not self._pending:
+                self._pending = self.algorithm.propose()
+            if not self._pending:  # the budget is spent: NASLib runs more epochs
+                return
+            row = self._pending.pop(0)
+            model = torch.nn.Module()
+            model.arch = self.search_space.clone()
+            model.arch.set_spec(str(self.table.hashes[row]), dataset_api=self.dataset_api)
+            model.accuracy = model.arch.query(self.performance_metric, self.dataset,
+                                              epoch=self.fidelity, dataset_api=self.dataset_api)
+            self.algorithm.tell(row, float(model.accuracy))
+            self.sampled_archs.append(model)
+            self._update_history(model)
+
+    class GuidedSearchOptimizer(EpochLogMixin, PlainQueriesMixin, GuidedEpochs):
+        def __init__(self, config, predictor, table, metric: str):
+            RandomSearch.__init__(self, config)
+            s = config.search
+            self.guided_config = GuidedConfig(
+                budget=int(s.epochs), init=int(s.get("guided_init", 20)),
+                batch=int(s.get("guided_batch", 10)), pool=int(s.get("guided_pool", 20000)),
+                mutations=int(s.get("guided_mutations", 0)),
+                top_k=int(s.get("guided_top_k", 10)), metric=metric, seed=int(config.seed))
+            self.table, self.predictor = table, predictor
+            self.algorithm = GuidedSearch(table, predictor, self.guided_config)
+            self._pending: list[int] = []
+            clock = getattr(predictor, "clock", PredictorClock())
+            self.setup_plain(clock)
+            self.setup_log(clock)
+
+    return GuidedSearchOptimizer
+
+
+def naslib_optimizer(method: SearchMethod, config, predictor=None, table=None,
+                     metric: str = "val"):
     """The optimizer of ``method`` on ``config``; ``predictor``: the dish (wrapped in
     :class:`TimedPredictor`) for the dish's methods, else None."""
     if not method.guided:
         return plain_optimizer_class(method.optimizer)(config)
+    if method.optimizer == "guided":
+        return guided_optimizer_class()(config, predictor, table, metric)
     RE, BananasDish, NpenasDish = optimizer_classes()
     if method.optimizer == "re":
         return RE(config, predictor, refit_every=method.refit_every,

@@ -1,0 +1,162 @@
+"""Predictor-guided search (naslib_petridish.guided) on the synthetic table: the query
+accounting, budgets, the incumbent, seeds, resume, and one-line errors."""
+import json
+
+import numpy as np
+import pytest
+
+from naslib_petridish.cli import main
+from naslib_petridish.errors import ConfigError, UsageError
+from naslib_petridish.guided import GuidedConfig, GuidedSearch, Oracle, run_guided
+from naslib_petridish.tables import NB101Table
+
+
+class SpyTable(NB101Table):
+    """The synthetic table, noting every row whose accuracy anything reads."""
+
+    def __init__(self, table):
+        super().__init__(table.arrays(), table.source)
+        self.read: list[int] = []
+
+    def metric(self, xs, *a, **kw):
+        rows = np.atleast_1d(np.asarray(xs)).tolist() if not isinstance(xs, str) else [xs]
+        self.read += [int(r) for r in rows]
+        return super().metric(xs, *a, **kw)
+
+
+def small(**kw):
+    return GuidedConfig(**{"budget": 47, "init": 10, "batch": 8, "pool": 100, "seed": 0, **kw})
+
+
+def search(table, tmp_path, name="params", **kw):
+    return run_guided(table, name, small(**kw), tmp_path / f"run-{name}-{kw.get('seed', 0)}")
+
+
+def test_every_accuracy_read_is_a_counted_query_and_the_budget_is_exact(table, tmp_path):
+    spy = SpyTable(table)
+    s = search(spy, tmp_path, "params", mutations=2, top_k=3)
+    rows = [spy.index(q["hash"]) for q in s["queries"]]
+    assert s["ground_truth_queries"] == len(rows) == 47  # 10 + 8 x 4 + 5: exact
+    assert sorted(spy.read) == sorted(rows)  # nothing else was read, each once
+    assert len(set(rows)) == 47  # never a cell twice
+    best = max(s["queries"], key=lambda q: q["accuracy"])
+    assert s["best_hash"] == best["hash"]
+    assert s["best_test_accuracy"] == float(table.metric([table.index(best["hash"])], "test")[0])
+    assert s["incumbent"][-1] == s["best_test_accuracy"] and len(s["incumbent"]) == 47
+    assert [r["proposed"] for r in s["rounds"]] == [8, 8, 8, 8, 5]
+    assert all(r["candidates"] >= 100 for r in s["rounds"])  # the pool and the mutants
+    assert s["config"]["search"]["budget"] == 47 and s["config"]["predictor"] == "params"
+
+
+def test_the_predictor_steers_the_queries(table, tmp_path):
+    """On the synthetic table accuracy follows the parameter count: the params predictor
+    queries cells better than the uniform initial ones; the constant one does not."""
+    guided = search(table, tmp_path, "params", budget=40)
+    control = search(table, tmp_path, "mean", budget=40)
+    acc = lambda s: np.array([q["accuracy"] for q in s["queries"]])  # noqa: E731
+    assert acc(guided)[10:].mean() > acc(guided)[:10].mean() + 0.005
+    assert acc(guided)[10:].mean() > acc(control)[10:].mean()
+    assert [q["hash"] for q in guided["queries"][:10]] == \
+        [q["hash"] for q in control["queries"][:10]]  # the same initial cells
+
+
+def test_same_seed_same_queries_other_seed_other_queries(table, tmp_path):
+    a = search(table, tmp_path / "a", "mean", seed=3)
+    b = search(table, tmp_path / "b", "mean", seed=3)
+    c = search(table, tmp_path / "c", "mean", seed=4)
+    assert a["queries"] == b["queries"] and a["queries"] != c["queries"]
+
+
+def test_an_interrupted_search_resumes_to_the_same_queries(table, tmp_path):
+    from naslib_petridish import guided
+
+    class Stop(Exception):
+        pass
+
+    calls = {"n": 0}
+    real = guided.TableParams.fit
+
+    def fit_then_stop(self, *a, **kw):  # the third fit is interrupted
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Stop
+        return real(self, *a, **kw)
+
+    cfg = small()
+    whole = run_guided(table, "params", cfg, tmp_path / "whole")
+    guided.TableParams.fit = fit_then_stop
+    try:
+        with pytest.raises(Stop):
+            run_guided(table, "params", cfg, tmp_path / "cut")
+    finally:
+        guided.TableParams.fit = real
+    ck = json.loads((tmp_path / "cut" / "checkpoint.json").read_text())
+    assert len(ck["state"]["rows"]) == 26  # 10 initial + 2 rounds of 8
+    again = run_guided(table, "params", cfg, tmp_path / "cut", resume=True)
+    assert again["queries"] == whole["queries"]
+    assert not (tmp_path / "cut" / "checkpoint.json").exists()
+    with pytest.raises(Exception, match="exists"):
+        run_guided(table, "params", cfg, tmp_path / "cut")  # never overwritten silently
+
+
+def test_a_ranker_preset_drives_the_search(table, tmp_path):
+    s = run_guided(table, "cell-features-boosted", small(budget=26),
+                   tmp_path / "r", options={"graph_members": 1})
+    assert s["ground_truth_queries"] == 26 and s["predictor_fit_seconds"] > 0
+    assert s["architectures_predicted"] == 200
+
+
+def test_propose_and_tell_are_the_algorithm(table):
+    """What the command and NASLib's optimizer share: propose gives at most what the
+    budget leaves, tell counts, and the budget cannot be overspent."""
+    from naslib_petridish.guided import TableParams
+
+    s = GuidedSearch(table, TableParams(table), small(budget=12, init=10, batch=8))
+    oracle = Oracle(table, "test")
+    first = s.propose()
+    assert len(first) == 10
+    for r in first:
+        s.tell(r, oracle(r))
+    second = s.propose()
+    assert len(second) == 2 and not set(second) & set(first)
+    for r in second:
+        s.tell(r, oracle(r))
+    assert s.propose() == [] and len(oracle.rows) == 12
+    with pytest.raises(UsageError, match="spent"):
+        s.tell(second[0], 0.9)
+
+
+@pytest.mark.parametrize("kw,needle", [
+    ({"budget": 0}, "'budget' must be a positive integer"),
+    ({"budget": 5, "init": 10}, "exceeds the budget"),
+    ({"pool": -1}, "'pool' must be a non-negative integer"),
+])
+def test_bad_settings_are_config_errors(kw, needle):
+    with pytest.raises(ConfigError, match=needle):
+        small(**kw)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--budget", "0"], "'budget' must be a positive integer"),
+    (["--predictor", "no-such"], "unknown predictor 'no-such'"),
+    (["--pool", "100000"], "larger than the space"),
+    (["--budget", "100000"], "exceeds the 600 cells"),
+])
+def test_cli_errors_are_one_line(argv, needle, table_path, tmp_path, capsys):
+    base = ["-q", "search", "--nb101", table_path, "--out", str(tmp_path / "o")]
+    if "--predictor" not in argv:
+        argv = argv + ["--predictor", "params"]
+    assert main(base + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and err.count("\n") == 0, err
+
+
+def test_cli_search_writes_its_summary(table_path, tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["-q", "search", "--nb101", table_path, "--predictor", "params", "--budget",
+                 "30", "--pool", "50", "--seed", "2", "--metric", "test", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert 0 < s["best_test_accuracy"] < 1 and len(s["queries"]) == 30
+    assert s["config"]["search"]["seed"] == 2 and "best test accuracy" in capsys.readouterr().out
+    assert main(["-q", "search", "--nb101", table_path, "--predictor", "params", "--budget",
+                 "30", "--pool", "50", "--seed", "2", "--out", str(out)]) == 2  # no overwrite
