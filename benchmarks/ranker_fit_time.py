@@ -30,12 +30,14 @@ table = open_ground_truth(nb101, progress=False)
 s = split_uniform(table, 200, 1000, 0)
 tr = [table.cell(x["hash"]) for x in s["train"][:n]]
 y = table.metric(table.indices([c.hash for c in tr]), "test")
-try:
+if sys.argv[4] == "factory":
     from naslib_petridish.factory import make_predictor
     p = make_predictor(preset, table=table, workers=1)
-except ImportError:
+else:  # before 0.5 (no factory): a ranker preset was a dish preset
     from naslib_petridish.predictor import SyntheticPetriDishPredictor
     p = SyntheticPetriDishPredictor(preset=preset, table=table, workers=1)
+import naslib_petridish
+assert naslib_petridish.__file__.startswith(sys.argv[5]), naslib_petridish.__file__
 t0 = time.perf_counter()
 p.fit(tr, y)
 seconds = time.perf_counter() - t0
@@ -46,8 +48,12 @@ print(json.dumps({"seconds": seconds}))
 
 def one_fit(tree: Path, preset: str, n: int, nb101: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    out = subprocess.run([sys.executable, "-c", _FIT, preset, str(n), nb101], cwd=tree,
-                         env=env, capture_output=True, text=True, check=True)
+    # the tree's own modules only (an editable install would fill in modules it lacks)
+    kind = "factory" if (tree / "naslib_petridish" / "factory.py").exists() else "dish"
+    out = subprocess.run([sys.executable, "-c", _FIT, preset, str(n), nb101, kind, str(tree)],
+                         cwd=tree, env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"the fit in {tree} failed: {out.stderr.strip().splitlines()[-1]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -58,6 +64,7 @@ def main():
     ap.add_argument("--preset", default="cell-features-boosted")
     ap.add_argument("--sizes", nargs="+", type=int, default=[100, 424])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--note", default="", help="what else ran on the machine meanwhile")
     harness.add_nb101_argument(ap)
     args = ap.parse_args()
     nb101 = str(harness.ground_truth(args.nb101).source)
@@ -78,7 +85,8 @@ def main():
     harness.save_json(args.results / "ranker_fit_time.json", {
         "preset": args.preset, "reference": rev or str(args.reference),
         "protocol": "c, trial 0, first N training cells, seed 0, one worker, each fit in a "
-                    "fresh process, reference and now alternating", "rows": rows})
+                    "fresh process, reference and now alternating", "note": args.note,
+        "rows": rows})
 
 
 if __name__ == "__main__":
