@@ -255,7 +255,7 @@ def _resumable_evaluator(nl):
             res.update(sampling_protocol=getattr(self.config, "sampling_protocol", "naslib"),
                        **overlap_stats(train_h, test_h))
             if getattr(pred, "fit_start", ""):
-                res["petridish_fit_start"] = pred.fit_start
+                res[f"{getattr(pred, 'label', 'petridish')}_fit_start"] = pred.fit_start
                 if pred.fit_start != "new":
                     # NASLib timed this call only; killed calls generated most of the dish
                     res["fit_time"] = float(pred.fit_seconds)
