@@ -1,5 +1,8 @@
 """NASLib's predictor contract shared by the package's predictors (the hooks they answer).
 
+Also the life cycle of their worker processes: stopped on an error or interruption, on
+collection, and left out of a pickle.
+
 NASLib's ``Predictor`` base class asks for ``fit``, ``query`` and a set of hooks its
 evaluator and optimizers call (``get_data_reqs``, ``set_hyperparams``, ...).  The dish
 (:class:`~naslib_petridish.predictor.SyntheticPetriDishPredictor`) and the ranker
@@ -7,6 +10,8 @@ evaluator and optimizers call (``get_data_reqs``, ``set_hyperparams``, ...).  Th
 needed here.
 """
 from __future__ import annotations
+
+import contextlib
 
 from .errors import UsageError
 
@@ -59,6 +64,34 @@ class NASLibContract:
     def set_pre_computations(self, unlabeled=None, xtrain_zc_info=None, xtest_zc_info=None,
                              unlabeled_zc_info=None) -> None:
         """NASLib's ensemble hook for zero-cost/unlabeled inputs; not used."""
+
+    # -- worker processes: subclasses define close(abort) and name what pickling drops ------
+    _unpicklable = ""
+
+    def close(self, abort: bool = False) -> None:
+        """Stop the worker processes (none here)."""
+
+    @contextlib.contextmanager
+    def _abort_on_error(self):
+        """Stop the workers at once when the work is interrupted or fails (Ctrl-C must
+        not wait for the motifs in training; a fit resumes from its checkpoint)."""
+        try:
+            yield
+        except BaseException:
+            self.close(abort=True)
+            raise
+
+    def __del__(self):  # pragma: no cover - timing depends on the garbage collector
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if self._unpicklable:
+            state[self._unpicklable] = None
+        return state
 
     def _check_ss(self) -> None:
         if self.ss_type not in NB101_SS_TYPES:

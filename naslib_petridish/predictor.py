@@ -325,23 +325,4 @@ class SyntheticPetriDishPredictor(NASLibContract):
             runner, self._runner = self._runner, None
             runner.__exit__(KeyboardInterrupt if abort else None, None, None)
 
-    @contextlib.contextmanager
-    def _abort_on_error(self):
-        """Stop the workers at once when the work is interrupted or fails (Ctrl-C must
-        not wait for the motifs in training; the fit resumes from its checkpoint)."""
-        try:
-            yield
-        except BaseException:
-            self.close(abort=True)
-            raise
-
-    def __del__(self):  # pragma: no cover - timing depends on the garbage collector
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_runner"] = None
-        return state
+    _unpicklable = "_runner"  # worker processes (NASLibContract.__getstate__)

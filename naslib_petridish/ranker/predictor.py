@@ -357,21 +357,4 @@ class RankerPredictor(NASLibContract):
             else:
                 s.close()
 
-    @contextlib.contextmanager
-    def _abort_on_error(self):
-        try:
-            yield
-        except BaseException:
-            self.close(abort=True)
-            raise
-
-    def __del__(self):  # pragma: no cover - timing depends on the garbage collector
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_sources"] = None
-        return state
+    _unpicklable = "_sources"  # worker processes (NASLibContract.__getstate__)
