@@ -65,6 +65,24 @@ class NASLibContract:
                              unlabeled_zc_info=None) -> None:
         """NASLib's ensemble hook for zero-cost/unlabeled inputs; not used."""
 
+    def _setup(self, config, config_cls, resolve, preset, overrides, table, out_dir,
+               progress, ss_type, resume) -> None:
+        """What both predictors' constructors do: the config (an instance of
+        ``config_cls``, a dict of its fields, or ``resolve(preset, overrides=...)``) and the
+        run settings."""
+        if isinstance(config, config_cls):
+            self.config = config.replace(**overrides) if overrides else config
+        elif isinstance(config, dict):
+            self.config = config_cls.from_dict({**config, **overrides})
+        else:
+            self.config = resolve(preset, overrides=overrides)
+        self.table, self.out_dir, self.resume = table, out_dir, resume
+        self.progress, self.ss_type, self.hyperparams = progress, ss_type, None
+        self.fit_seconds = float("nan")
+        #: how the last fit began: "new", "resumed at epoch K" or "reused" (a finished fit)
+        self.fit_start = ""
+        self.last_query_seconds_per_arch = float("nan")
+
     # -- worker processes: subclasses define close(abort) and name what pickling drops ------
     _unpicklable = ""
 

@@ -70,24 +70,9 @@ class SyntheticPetriDishPredictor(NASLibContract):
                  table=None, out_dir: str | os.PathLike | None = None, progress: bool = False,
                  ss_type: str | None = "nasbench101", resume: bool = False,
                  **overrides: Any):
-        if isinstance(config, PetriDishConfig):
-            cfg = config.replace(**overrides) if overrides else config
-        elif isinstance(config, dict):
-            cfg = PetriDishConfig.from_dict({**config, **overrides})
-        else:
-            cfg = resolve_config(preset, overrides=overrides)
-        self.config = cfg
-        self.table = table
-        self.out_dir = out_dir
-        self.resume = resume
-        self.progress = progress
-        self.ss_type = ss_type
-        self.hyperparams = None
+        self._setup(config, PetriDishConfig, resolve_config, preset, overrides, table,
+                    out_dir, progress, ss_type, resume)
         self.dish: Dish | None = None
-        self.fit_seconds = float("nan")
-        #: how the last fit began: "new", "resumed at epoch K" or "reused" (a finished fit)
-        self.fit_start = ""
-        self.last_query_seconds_per_arch = float("nan")
         self.last_results: list[MotifResult] = []
         #: motifs trained by this predictor (cache hits excluded)
         self.motifs_trained = 0

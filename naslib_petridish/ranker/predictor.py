@@ -70,22 +70,8 @@ class RankerPredictor(NASLibContract):
                  out_dir: str | os.PathLike | None = None, progress: bool = False,
                  ss_type: str | None = "nasbench101", resume: bool = False,
                  **overrides: Any):
-        if isinstance(config, RankerConfig):
-            cfg = config.replace(**overrides) if overrides else config
-        elif isinstance(config, dict):
-            cfg = RankerConfig.from_dict({**config, **overrides})
-        else:
-            cfg = resolve_ranker_config(preset, overrides=overrides)
-        self.config = cfg
-        self.table = table
-        self.out_dir = out_dir
-        self.resume = resume
-        self.progress = progress
-        self.ss_type = ss_type
-        self.hyperparams = None
-        self.fit_seconds = float("nan")
-        self.fit_start = ""
-        self.last_query_seconds_per_arch = float("nan")
+        self._setup(config, RankerConfig, resolve_ranker_config, preset, overrides, table,
+                    out_dir, progress, ss_type, resume)
         #: the motif results of the last query (the ``dish`` source), else None
         self.last_results: list | None = None
         self.fitted: dict | None = None
