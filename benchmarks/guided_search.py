@@ -11,6 +11,7 @@ further seeds of RE and random search run into WORK/refs by that script's code).
         params mean --seeds 20 --budget 150
     python -m benchmarks.guided_search refs --work runs/guided --first-seed 10 --seeds 10  # NASLib
     python -m benchmarks.guided_search report --work runs/guided
+    python -m benchmarks.guided_search ceiling   # how many cells a regret goal leaves
 """
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ GRID = (50, 100, 150, 300)
 SEARCH = {"init": 20, "batch": 10, "pool": 20000, "mutations": 0, "top_k": 10}
 REFS = ("re", "rs", "bananas", "npenas")
 BEGIN, END = harness.markers("guided", "python -m benchmarks.guided_search report")
+CEIL_BEGIN, CEIL_END = harness.markers("guided-ceiling",
+                                       "python -m benchmarks.guided_search ceiling")
+
+
+def record_name(budget: int) -> str:
+    """The record file of a budget's runs (split by budget so that each stays under 1 MiB):
+    ``guided_runs.jsonl`` at 150 queries, ``guided_runs_b300.jsonl`` at 300, ..."""
+    return RECORD if budget == 150 else RECORD.replace(".jsonl", f"_b{budget}.jsonl")
 
 
 def label(predictor: str, search: dict) -> str:
@@ -60,7 +69,7 @@ def cmd_run(args) -> int:
     from naslib_petridish.guided import GuidedConfig, run_guided
 
     table = harness.ground_truth(args.nb101)
-    path = args.results / RECORD
+    path = args.results / record_name(args.budget)
     done = {(r["label"], r["seed"], r["budget"]) for r in read(path)}
     search = {**SEARCH, **{k: getattr(args, k) for k in SEARCH if getattr(args, k) is not None}}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -101,20 +110,48 @@ def read(path: Path) -> list[dict]:
         if path.exists() else []
 
 
-def reference_curves(args, budget: int) -> dict[str, np.ndarray]:
-    """Incumbent after each of ``budget`` queries (rows: seeds) of NASLib's RE, RS,
-    BANANAS and NPENAS: the committed runs and those of ``refs``."""
+def read_all(results: Path) -> dict[str, dict[int, dict]]:
+    """Every reported run (``guided_runs*.jsonl``, not the development screen) by label and
+    seed.  A seed run at several budgets is kept once, the longest: the shorter run is a
+    prefix of it (the same seed draws the same cells whatever the budget), which is checked
+    here rather than assumed."""
+    out: dict[str, dict[int, dict]] = {}
+    for path in sorted(results.glob(RECORD.replace(".jsonl", "*.jsonl"))):
+        for r in read(path):
+            have = out.setdefault(r["label"], {}).get(r["seed"])
+            if have is not None:
+                short, long_ = sorted((have, r), key=lambda x: x["budget"])
+                n = short["budget"]
+                if short["incumbent"] != long_["incumbent"][:n]:
+                    raise SystemExit(f"{r['label']} seed {r['seed']}: the {n}-query run is not a "
+                                     f"prefix of the {long_['budget']}-query run")
+                r = long_
+            out[r["label"]][r["seed"]] = r
+    return out
+
+
+def simulated_seconds(r: dict) -> np.ndarray:
+    """Simulated wall-clock after each query: the NB101 training seconds of the cells queried
+    so far + the predictor's measured seconds of every round fitted before that query."""
+    pred = np.zeros(len(r["incumbent"]))
+    for after, fit_s, query_s in r["rounds"]:
+        pred[after:] += fit_s + query_s
+    return np.asarray(r["train_seconds"], float) + pred
+
+
+def reference_runs(args, budget: int) -> dict[str, list[dict]]:
+    """NASLib's runs of RE, RS, BANANAS and NPENAS at ``budget``: the committed ones and
+    those of ``refs``."""
     from benchmarks import search_comparison as sc
 
     rows = {sc.run_key(r): r for r in sc.read_committed(args.results)}
     rows.update({sc.run_key(r): r for r in sc.read_results(Path(args.work) / "refs")})
-    grid = np.arange(1, budget + 1)
     out = {}
     for name in REFS:
         runs = sorted((r for (m, b, _), r in rows.items() if m == name and b == budget),
                       key=lambda r: r["seed"])
         if runs:
-            out[name] = sc.curves(runs, "ground_truth_queries", grid)
+            out[f"{name} (NASLib)"] = runs
     return out
 
 
@@ -129,106 +166,178 @@ def _welch(a, b):
     return (float(np.mean(a) - np.mean(b)), float(t.pvalue), float(ci.low), float(ci.high))
 
 
+def _at(c: np.ndarray, n: int) -> np.ndarray:
+    """The incumbents after ``n`` queries of the runs that got that far."""
+    v = c[:, n - 1] if c.shape[1] >= n else np.array([])
+    return v[~np.isnan(v)]
+
+
 def cmd_report(args) -> int:
     from scipy.stats import false_discovery_control
 
+    from benchmarks import search_comparison as sc
+
     table = harness.ground_truth(args.nb101)
     best = float(np.nanmax(table.metric(np.arange(len(table)), "test")))
-    runs = read(args.results / RECORD)
-    budget = max([r["budget"] for r in runs] + [150])
-    refs = reference_curves(args, 300)
-    groups: dict[str, list] = {}
-    for r in runs:
-        groups.setdefault(r["label"], []).append(r)
-    cur = {k: np.array([np.pad(r["incumbent"], (0, max(0, budget - len(r["incumbent"]))),
-                               constant_values=np.nan) for r in v]) for k, v in groups.items()}
-    re300 = refs.get("re")
-    target = float(np.mean(re300[:, 299])) if re300 is not None else None
+    runs = read_all(args.results)
+    top = max(GRID)
+    cur = {k: np.array([np.pad(r["incumbent"], (0, max(0, top - len(r["incumbent"]))),
+                               constant_values=np.nan)[:top] for _, r in sorted(v.items())])
+           for k, v in runs.items()}
+    ref_runs = reference_runs(args, top)
+    refs = {k: sc.curves(v, "ground_truth_queries", np.arange(1, top + 1))
+            for k, v in ref_runs.items()}
+    allc = {**cur, **refs}
+    re = refs.get("re (NASLib)")
+    target = float(np.mean(re[:, top - 1])) if re is not None else None
     lines = [f"Protocol: best true 108-epoch test accuracy (repeat 0) among the cells queried, "
              f"after N ground-truth queries; regret against the best cell of the space "
              f"({100 * best:.2f} %). Guided search: `naslib-petridish search` (init "
              f"{SEARCH['init']} uniform cells, {SEARCH['batch']} per round, {SEARCH['pool']:,} "
              "fresh uniform candidates per round); references: NASLib's runs of "
              "`benchmarks.search_comparison` (the same 108-epoch test accuracy). mean +- std "
-             "over seeds; vs RE / vs mean: difference of means in pp, Welch p, and "
-             "Benjamini-Hochberg q over all comparisons of the table.", "",
-             "| method | seeds | " + " | ".join(f"{n} queries" for n in GRID) + " | regret at "
-             "150 | vs RE at 150 | vs RE at 300 | vs mean at 150 | vs params at 150 (95 % CI) |",
-             "|---" * 11 + "|"]
-    stats_rows, pvals = [], []
-    for name, c in [*cur.items(), *((f"{k} (NASLib)", v) for k, v in refs.items())]:
-        at = {n: c[:, n - 1] for n in GRID if n <= c.shape[1] and not np.isnan(c[:, n - 1]).all()}
-        comp = {}
-        for tag, ref, n in (("re150", refs.get("re"), 150), ("re300", refs.get("re"), 300),
-                            ("mean150", cur.get("mean"), 150),
-                            ("params150", cur.get("params"), 150)):
-            if (ref is not None and ref is not c and n in at and ref.shape[1] >= n
-                    and not np.isnan(ref[:, n - 1]).any() and not np.isnan(at[n]).any()):
-                comp[tag] = _welch(at[n], ref[:, n - 1])
-                if comp[tag]:
-                    pvals.append(comp[tag][1])
-        stats_rows.append((name, c, at, comp))
-    q = iter(false_discovery_control(pvals) if pvals else [])
-    qs = [[next(q) if v else None for v in comp.values()] for *_, comp in stats_rows]
-    for (name, c, at, comp), qrow in zip(stats_rows, qs):
-        cells = [harness.pm(np.mean(at[n]), np.std(at[n]), 2, 100) if n in at else ""
-                 for n in GRID]
-        reg = (harness.pm(np.mean(best - at[150]), np.std(best - at[150]), 2, 100)
-               if 150 in at else "")
-        vs = {k: (f"{100 * v[0]:+.2f} (p {v[1]:.2g}, q {qv:.2g})" if v else "")
-              for (k, v), qv in zip(comp.items(), qrow)}
-        if comp.get("params150") and name != "params":
-            v = comp["params150"]
-            vs["params150"] = f"{100 * v[0]:+.2f} [{100 * v[2]:+.2f}, {100 * v[3]:+.2f}]"
-        else:
-            vs["params150"] = ""
-        lines.append(f"| {name} | {len(c)} | " + " | ".join(cells) + f" | {reg} | "
-                     f"{vs.get('re150', '')} | {vs.get('re300', '')} | {vs.get('mean150', '')} | "
-                     f"{vs['params150']} |")
+             "over seeds (seeds: how many reached 150 / 300 queries; a 300-query run's first 150 "
+             "queries are its seed's 150-query run, checked).", "",
+             "| method | seeds | " + " | ".join(f"{n} queries" for n in GRID)
+             + " | regret at 150 | regret at 300 |", "|---" * (len(GRID) + 4) + "|"]
+    for name, c in allc.items():
+        cells = [harness.pm(np.mean(_at(c, n)), np.std(_at(c, n)), 2, 100) if len(_at(c, n))
+                 else "" for n in GRID]
+        reg = [harness.pm(np.mean(best - _at(c, n)), np.std(best - _at(c, n)), 2, 100)
+               if len(_at(c, n)) else "" for n in (150, 300)]
+        lines.append(f"| {name} | {len(_at(c, 150))} / {len(_at(c, 300))} | "
+                     + " | ".join(cells + reg) + " |")
+    # differences: each curve against RE and against the same loop with the two controls
+    refs_vs = {"RE": re, "mean": cur.get("mean"), "params": cur.get("params")}
+    comps, pvals = [], []
+    for name, c in allc.items():
+        for ref_name, ref in refs_vs.items():
+            if ref is None or ref is c or (ref_name != "RE" and "(NASLib)" in name):
+                continue
+            for n in GRID:
+                w = _welch(_at(c, n), _at(ref, n))
+                if w:
+                    comps.append((name, ref_name, n, w))
+                    pvals.append(w[1])
+    qv = false_discovery_control(pvals) if pvals else []
+    lines += ["", "Differences (pp): difference of means [95 % CI], Welch p, Benjamini-Hochberg "
+              f"q over all {len(pvals)} comparisons of this table.", "",
+              "| method | against | " + " | ".join(f"{n} queries" for n in GRID) + " |",
+              "|---" * (len(GRID) + 2) + "|"]
+    by = {}
+    for (name, ref_name, n, w), q in zip(comps, qv):
+        by.setdefault((name, ref_name), {})[n] = (
+            f"{100 * w[0]:+.2f} [{100 * w[2]:+.2f}, {100 * w[3]:+.2f}] p {w[1]:.2g} q {q:.2g}")
+    for (name, ref_name), cellv in by.items():
+        lines.append(f"| {name} | {ref_name} | " + " | ".join(cellv.get(n, "") for n in GRID)
+                     + " |")
+    sims = {k: [(np.arange(1, len(r["incumbent"]) + 1), simulated_seconds(r))
+                for _, r in sorted(v.items())] for k, v in runs.items()}
+    sims.update({k: [(np.asarray(r["trajectory"]["ground_truth_queries"]),
+                      np.asarray(r["trajectory"]["simulated_seconds"])) for r in v]
+                 for k, v in ref_runs.items()})
     if target is not None:
-        lines += ["", f"Queries to reach RE's mean accuracy after 300 queries "
-                  f"({100 * target:.2f} %, {len(re300)} seeds), per seed (a seed that never "
-                  "reaches it within its budget counts as not reached):", ""]
+        re_h = np.median([s[1][-1] for s in sims["re (NASLib)"]]) / 3600
+        lines += ["", f"To reach RE's mean accuracy after {top} queries ({100 * target:.2f} %, "
+                  f"{len(re)} seeds; RE's median simulated time for its {top} queries: "
+                  f"{re_h:.0f} h): queries and simulated hours (NB101 training of the queries "
+                  "+ the predictor's measured time) per seed; a seed that never reaches it "
+                  "within its budget counts as not reached.", ""]
         for name, c in cur.items():
             hit = [int(np.argmax(row >= target)) + 1 if (row >= target).any() else None
                    for row in c]
             got = [h for h in hit if h is not None]
-            if len(got) == len(hit):
-                lines.append(f"- {name}: median {np.median(got):.0f} queries (range "
-                             f"{min(got)}-{max(got)}), reached by {len(got)} of {len(hit)} "
-                             f"seeds: RE's 300 queries / median = "
-                             f"{300 / np.median(got):.1f}x")
-            else:
+            if len(got) * 2 < len(hit):  # no median to speak of
                 lines.append(f"- {name}: reached by {len(got)} of {len(hit)} seeds")
-    timed = [r for r in runs if r["label"] == args.timing_label]
-    if timed:
-        secs = [r["wall_seconds"] for r in timed]
-        lines += ["", f"Wall time of one {args.timing_label} run ({timed[0]['budget']} "
-                  f"queries): {np.mean(secs) / 60:.1f} +- {np.std(secs) / 60:.1f} min "
-                  f"({timed[0]['machine']}), of which the predictor (fits and queries) "
-                  f"{np.mean([r['predictor_seconds'] for r in timed]):.0f} s."]
-    _figure(cur, refs, best, args.results / "search_guided.png")
+                continue
+            hours = [s[h - 1] / 3600 for (_, s), h in zip(sims[name], hit) if h is not None]
+            lines.append(f"- {name}: reached by {len(got)} of {len(hit)} seeds; median "
+                         f"{np.median(got):.0f} queries (range {min(got)}-{max(got)}; "
+                         f"{top} / median = {top / np.median(got):.1f}x), median "
+                         f"{np.median(hours):.0f} h simulated ({re_h / np.median(hours):.1f}x "
+                         "less than RE)")
+    timed = [r for path in sorted(args.results.glob(RECORD.replace(".jsonl", "*.jsonl")))
+             for r in read(path) if r["label"] == args.timing_label]
+    for b in sorted({r["budget"] for r in timed}):
+        secs = [r["wall_seconds"] for r in timed if r["budget"] == b]
+        pred = [r["predictor_seconds"] for r in timed if r["budget"] == b]
+        lines += ["", f"Wall time of one {args.timing_label} run ({b} queries, {len(secs)} "
+                  f"runs): {np.mean(secs) / 60:.1f} +- {np.std(secs) / 60:.1f} min "
+                  f"({timed[0]['machine']}; runs side by side), of which the predictor (fits "
+                  f"and queries) {np.mean(pred):.0f} s."]
+    _figure(allc, sims, best, top, args.results / "search_guided.png")
     lines += ["", "![guided search](search_guided.png)"]
     harness.write_section(args.results / "SEARCH.md", BEGIN, END, "\n".join(lines))
     print("\n".join(lines))
     return 0
 
 
-def _figure(cur, refs, best, path: Path) -> None:
+def _figure(allc, sims, best, top, path: Path) -> None:
+    """Mean regret against ground-truth queries (left) and simulated hours (right; each
+    curve over the runs of its longest budget, drawn up to their median end)."""
+    from benchmarks import search_comparison as sc
+
     plt = harness.pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name, c in [*cur.items(), *((f"{k} (NASLib)", v) for k, v in refs.items())]:
-        m = np.nanmean(c, axis=0)
-        x = np.arange(1, len(m) + 1)
-        ax.plot(x, 100 * (best - m), label=f"{name} ({len(c)})",
-                ls="--" if "(NASLib)" in name else "-")
-    ax.set_yscale("log")
-    ax.set_xlabel("ground-truth queries")
-    ax.set_ylabel("mean regret (pp, log)")
-    ax.set_xlim(10, 300)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.8))
+    ends = [xs[1][-1] for v in sims.values() for xs in v]
+    hours = np.geomspace(3600.0, max(ends), 400)
+    for name, c in allc.items():
+        ls = "--" if "(NASLib)" in name else "-"
+        a1.plot(np.arange(1, top + 1), 100 * (best - np.nanmean(c, axis=0)), ls=ls,
+                label=f"{name} ({len(_at(c, 150))} / {len(_at(c, top))} seeds)")
+        longest = max(x[-1] for x, _ in sims[name])
+        t = [sc.step_values(s, row[x - 1], hours) for (x, s), row in zip(sims[name], c)
+             if x[-1] == longest]
+        end = np.median([s[-1] for x, s in sims[name] if x[-1] == longest])
+        m = np.nanmean(np.array(t), axis=0)
+        m[hours > end] = np.nan
+        a2.plot(hours / 3600, 100 * (best - m), ls=ls, color=a1.lines[-1].get_color())
+    for a in (a1, a2):
+        a.set_yscale("log")
+        a.set_ylabel("mean regret (pp, log)")
+        a.grid(alpha=0.3, which="both")
+    a1.set_xlabel("ground-truth queries")
+    a1.set_xlim(10, top)
+    a2.set_xscale("log")
+    a2.set_xlabel("simulated wall-clock (h): NB101 training of the queries + predictor")
+    a1.legend(fontsize=7)
     harness.save_figure(fig, path)
+
+
+def cmd_ceiling(args) -> int:
+    """What a regret goal asks of a search: how many cells of the space are within it of the
+    best, and how the top cells sit among their one-edit neighbours."""
+    from naslib_petridish.cells import neighbours
+
+    table = harness.ground_truth(args.nb101)
+    acc = table.metric(np.arange(len(table)), "test").astype(np.float64)
+    best = float(np.nanmax(acc))
+    order = np.argsort(-acc, kind="stable")
+    within = {r: int((acc >= best - r / 100 - 1e-9).sum()) for r in (0.1, 0.2, 0.3, 0.5)}
+    rows = []
+    for r in order[:args.top]:
+        nb = [table.index(c.hash) for c in neighbours(table.cell(r)) if c.hash in table]
+        a = acc[nb]
+        rows.append({"hash": str(table.hashes[r]), "accuracy": float(acc[r]),
+                     "params": int(table.params[r]), "neighbours": len(nb),
+                     "neighbours_mean": float(a.mean()), "neighbours_best": float(a.max()),
+                     "neighbours_in_top": int(np.isin(nb, order[:args.top]).sum())})
+    harness.save_json(args.results / "search_ceiling.json",
+                      {"best": best, "cells_within_pp": within, "top": rows,
+                       **harness.provenance()})
+    lines = [f"Cells of the space within r pp of the best cell ({100 * best:.2f} %, 108-epoch "
+             "test accuracy, repeat 0): " + ", ".join(f"{r} pp: {n}" for r, n in within.items())
+             + f". The top {args.top} and their one-edit neighbours (an edge added or removed, "
+             "or an operation changed; `naslib_petridish.cells.neighbours`):", "",
+             "| cell | accuracy | parameters | neighbours | their mean | their best | "
+             f"of them in the top {args.top} |", "|---" * 7 + "|"]
+    for x in rows:
+        lines.append(f"| {x['hash'][:8]} | {100 * x['accuracy']:.2f} | {x['params']:,} | "
+                     f"{x['neighbours']} | {100 * x['neighbours_mean']:.2f} | "
+                     f"{100 * x['neighbours_best']:.2f} | {x['neighbours_in_top']} |")
+    harness.write_section(args.results / "SEARCH.md", CEIL_BEGIN, CEIL_END, "\n".join(lines))
+    print("\n".join(lines))
+    return 0
 
 
 def main(argv=None) -> int:
@@ -244,15 +353,18 @@ def main(argv=None) -> int:
     f.add_argument("--budget", type=int, default=300)
     rp = sub.add_parser("report")
     rp.add_argument("--timing-label", default="cell-features-boosted")
+    ce = sub.add_parser("ceiling")
+    ce.add_argument("--top", type=int, default=10)
     for p in (r, f):
         p.add_argument("--seeds", type=int, default=20)
         p.add_argument("--first-seed", type=int, default=0)
-    for p in (r, f, rp):
+    for p in (r, f, rp, ce):
         p.add_argument("--work", default=str(WORK))
         harness.add_nb101_argument(p)
     r.set_defaults(fn=cmd_run)
     f.set_defaults(fn=cmd_refs)
     rp.set_defaults(fn=cmd_report)
+    ce.set_defaults(fn=cmd_ceiling)
     args = ap.parse_args(argv)
     return args.fn(args)
 

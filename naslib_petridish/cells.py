@@ -392,6 +392,34 @@ def random_cell(rng: np.random.Generator | int | None = None,
             continue
 
 
+def neighbours(cell: Cell) -> list[Cell]:
+    """The cells one edit from ``cell`` (NASLib's NB101 neighbourhood, on the pruned cell):
+    one edge added or removed, or one hidden operation changed; the valid ones (at most 9
+    edges), pruned, distinct and other than ``cell``, in that order."""
+    n = len(cell.ops)
+    edits = []
+    for i in range(n):
+        for j in range(i + 1, n):
+            m = cell.matrix.copy()
+            m[i, j] = 1 - m[i, j]
+            edits.append((m, list(cell.ops)))
+    for j in range(1, n - 1):
+        for op in OPS:
+            if op != cell.ops[j]:
+                ops = list(cell.ops)
+                ops[j] = op
+                edits.append((cell.matrix.copy(), ops))
+    out: dict[str, Cell] = {}
+    for m, ops in edits:
+        try:
+            c = Cell(m, ops)
+        except InvalidCellError:
+            continue
+        if c.hash != cell.hash:
+            out.setdefault(c.hash, c)
+    return list(out.values())
+
+
 def mutate(cell: Cell, rng: np.random.Generator | int | None = None,
            mutation_rate: float = 1.0, max_tries: int = 1000) -> Cell:
     """Mutate a cell as NB101's and NASLib's regularized evolution do.

@@ -154,3 +154,22 @@ def test_mutation_gives_valid_different_cells():
     grown = [mutate(small, rng, mutation_rate=3.0) for _ in range(50)]
     assert max(c.num_vertices for c in grown) > 3  # mutation can add vertices
     assert mutate(parent, 5).hash == mutate(parent, 5).hash
+
+
+def test_neighbours_are_the_valid_cells_one_edit_away():
+    from naslib_petridish.cells import neighbours
+
+    chain = Cell(np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]]), [INPUT, CONV3X3, OUTPUT])
+    got = {(c.matrix.tobytes(), c.ops) for c in neighbours(chain)}
+    # cutting either edge disconnects the output: only the skip and the two other ops remain
+    want = {Cell(np.array([[0, 1, 1], [0, 0, 1], [0, 0, 0]]), [INPUT, CONV3X3, OUTPUT]),
+            Cell(chain.matrix, [INPUT, CONV1X1, OUTPUT]),
+            Cell(chain.matrix, [INPUT, MAXPOOL3X3, OUTPUT])}
+    assert got == {(c.matrix.tobytes(), c.ops) for c in want}
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        c = random_cell(rng)
+        nb = neighbours(c)
+        assert nb or len(c.ops) == 2  # input -> output alone has no valid edit
+        assert len({n.hash for n in nb}) == len(nb) and c.hash not in {n.hash for n in nb}
+        assert all(int(n.matrix.sum()) <= 9 for n in nb)

@@ -160,3 +160,34 @@ def test_cli_search_writes_its_summary(table_path, tmp_path, capsys):
     assert s["config"]["search"]["seed"] == 2 and "best test accuracy" in capsys.readouterr().out
     assert main(["-q", "search", "--nb101", table_path, "--predictor", "params", "--budget",
                  "30", "--pool", "50", "--seed", "2", "--out", str(out)]) == 2  # no overwrite
+
+
+def test_a_shorter_budget_is_a_prefix_of_a_longer_one(table, tmp_path):
+    """The same seed draws the same cells whatever the budget (the budget only cuts the last
+    round), so a 300-query run also gives its seed's 150-query curve: the search report
+    relies on it (and checks it on the records)."""
+    short = search(table, tmp_path / "a", "params", budget=42)
+    long_ = search(table, tmp_path / "b", "params", budget=47)
+    assert [q["hash"] for q in short["queries"]] == \
+        [q["hash"] for q in long_["queries"]][:42]
+
+
+def test_the_search_report_merges_budgets_and_refuses_a_run_that_is_no_prefix(tmp_path):
+    from benchmarks import guided_search as gs
+
+    def rec(budget, inc):
+        return {"label": "x", "seed": 3, "budget": budget, "incumbent": inc,
+                "train_seconds": [10.0 * (i + 1) for i in range(len(inc))],
+                "rounds": [[2, 1.0, 0.5]]}
+
+    (tmp_path / "guided_runs.jsonl").write_text(json.dumps(rec(3, [0.1, 0.2, 0.3])) + "\n")
+    (tmp_path / "guided_runs_b300.jsonl").write_text(
+        json.dumps(rec(4, [0.1, 0.2, 0.3, 0.4])) + "\n")
+    runs = gs.read_all(tmp_path)
+    assert runs["x"][3]["budget"] == 4  # the longer run stands for the seed
+    # NB101 seconds of the queries so far + the predictor's round fitted after query 2
+    assert gs.simulated_seconds(runs["x"][3]).tolist() == [10.0, 20.0, 31.5, 41.5]
+    (tmp_path / "guided_runs_b300.jsonl").write_text(
+        json.dumps(rec(4, [0.1, 0.25, 0.3, 0.4])) + "\n")
+    with pytest.raises(SystemExit, match="not a prefix"):
+        gs.read_all(tmp_path)
