@@ -29,6 +29,8 @@ GRID = (50, 100, 150, 300)
 #: the settings of every run unless given: 20 uniform cells, 10 per round, 20,000 candidates
 SEARCH = {"init": 20, "batch": 10, "pool": 20000, "mutations": 0, "top_k": 10}
 REFS = ("re", "rs", "bananas", "npenas")
+#: the predictor every other one is compared with, seed by seed; and the two controls
+PAIRED_REF, CONTROLS = "cell-features-boosted", ("params", "mean")
 BEGIN, END = harness.markers("guided", "python -m benchmarks.guided_search report")
 CEIL_BEGIN, CEIL_END = harness.markers("guided-ceiling",
                                        "python -m benchmarks.guided_search ceiling")
@@ -166,6 +168,22 @@ def _welch(a, b):
     return (float(np.mean(a) - np.mean(b)), float(t.pvalue), float(ci.low), float(ci.high))
 
 
+def _paired(runs: dict[int, dict], ref: dict[int, dict], n: int):
+    """Mean paired difference after ``n`` queries over the seeds both ran that far, the
+    paired t-test's p, its 95 % confidence interval and the number of seeds (SciPy)."""
+    from scipy import stats
+
+    seeds = sorted(s for s in runs if s in ref and len(runs[s]["incumbent"]) >= n
+                   and len(ref[s]["incumbent"]) >= n)
+    if len(seeds) < 2:
+        return None
+    a = np.array([runs[s]["incumbent"][n - 1] for s in seeds])
+    b = np.array([ref[s]["incumbent"][n - 1] for s in seeds])
+    t = stats.ttest_rel(a, b)
+    ci = t.confidence_interval(0.95)
+    return (float(np.mean(a - b)), float(t.pvalue), float(ci.low), float(ci.high), len(seeds))
+
+
 def _at(c: np.ndarray, n: int) -> np.ndarray:
     """The incumbents after ``n`` queries of the runs that got that far."""
     v = c[:, n - 1] if c.shape[1] >= n else np.array([])
@@ -208,6 +226,8 @@ def cmd_report(args) -> int:
         lines.append(f"| {name} | {len(_at(c, 150))} / {len(_at(c, 300))} | "
                      + " | ".join(cells + reg) + " |")
     # differences: each curve against RE and against the same loop with the two controls
+    # (Welch), and each other predictor of the loop against the reference predictor on the
+    # seeds both ran (paired: the same seed queries the same initial cells)
     refs_vs = {"RE": re, "mean": cur.get("mean"), "params": cur.get("params")}
     comps, pvals = [], []
     for name, c in allc.items():
@@ -219,8 +239,15 @@ def cmd_report(args) -> int:
                 if w:
                     comps.append((name, ref_name, n, w))
                     pvals.append(w[1])
+        if name in runs and name not in (PAIRED_REF, *CONTROLS) and PAIRED_REF in runs:
+            for n in GRID:
+                w = _paired(runs[name], runs[PAIRED_REF], n)
+                if w:
+                    comps.append((name, f"{PAIRED_REF}, paired ({w[4]} seeds)", n, w))
+                    pvals.append(w[1])
     qv = false_discovery_control(pvals) if pvals else []
-    lines += ["", "Differences (pp): difference of means [95 % CI], Welch p, Benjamini-Hochberg "
+    lines += ["", "Differences (pp): difference of means [95 % CI], Welch p (paired t-test p "
+              "where marked paired), Benjamini-Hochberg "
               f"q over all {len(pvals)} comparisons of this table.", "",
               "| method | against | " + " | ".join(f"{n} queries" for n in GRID) + " |",
               "|---" * (len(GRID) + 2) + "|"]
