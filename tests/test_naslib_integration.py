@@ -442,3 +442,18 @@ def test_guided_search_in_naslib_makes_the_commands_queries(predictor, real_tabl
     assert alone["best_hash"] == summary["best_hash"]
     assert alone["best_test_accuracy"] == pytest.approx(summary["best_true_test_accuracy"])
     assert alone["incumbent"] == pytest.approx(summary["trajectory"]["best_true_test_accuracy"])
+
+
+@needs_naslib
+def test_an_ensemble_of_naslib_drives_the_guided_command(real_table_path, tmp_path):
+    """NASLib's bananas answers one row of scores per ensemble member: the loop ranks by
+    their mean (as NASLib's evaluator does), and the same seed makes the same queries."""
+    from naslib_petridish.guided import GuidedConfig, run_guided
+    from naslib_petridish.naslib import open_table
+
+    table = open_table(real_table_path)
+    cfg = GuidedConfig(budget=25, init=10, batch=5, pool=300, seed=2)
+    a, b = (run_guided(table, "bananas", cfg, tmp_path / d) for d in ("a", "b"))
+    assert a["ground_truth_queries"] == 25 and len(a["rounds"]) == 3
+    assert all(r["candidates"] == 300 for r in a["rounds"])
+    assert a["queries"] == b["queries"]

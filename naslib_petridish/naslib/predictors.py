@@ -315,7 +315,12 @@ def naslib_cells_predictor(name: str, table: NB101Table, seed: int = 0, config=N
             return inner.fit(archs(xtrain), np.asarray(ytrain, np.float64))
 
         def query(self, xtest, info=None):
-            return np.asarray(inner.query(archs(xtest)), dtype=np.float64).reshape(-1)
+            out = np.asarray(inner.query(archs(xtest)), dtype=np.float64)
+            if out.ndim == 2 and out.shape[1] == len(xtest):
+                # an ensemble (NASLib's bananas: one row per member): their mean, as
+                # NASLib's own evaluator scores it
+                out = out.mean(axis=0)
+            return out.reshape(-1)
 
     return NASLibOnCells()
 
