@@ -31,9 +31,17 @@ SEARCH = {"init": 20, "batch": 10, "pool": 20000, "mutations": 0, "top_k": 10}
 REFS = ("re", "rs", "bananas", "npenas")
 #: the predictor every other one is compared with, seed by seed; and the two controls
 PAIRED_REF, CONTROLS = "cell-features-boosted", ("params", "mean")
+#: how a reference optimizer is named in the tables (apart from a NASLib *predictor* of the
+#: guided loop, e.g. ``bananas``)
+REF_TAG = " (NASLib optimizer)"
+
 BEGIN, END = harness.markers("guided", "python -m benchmarks.guided_search report")
 CEIL_BEGIN, CEIL_END = harness.markers("guided-ceiling",
                                        "python -m benchmarks.guided_search ceiling")
+
+
+def ref_label(name: str) -> str:
+    return name.upper() + REF_TAG
 
 
 def record_name(budget: int) -> str:
@@ -153,7 +161,7 @@ def reference_runs(args, budget: int) -> dict[str, list[dict]]:
         runs = sorted((r for (m, b, _), r in rows.items() if m == name and b == budget),
                       key=lambda r: r["seed"])
         if runs:
-            out[f"{name} (NASLib)"] = runs
+            out[ref_label(name)] = runs
     return out
 
 
@@ -206,7 +214,7 @@ def cmd_report(args) -> int:
     refs = {k: sc.curves(v, "ground_truth_queries", np.arange(1, top + 1))
             for k, v in ref_runs.items()}
     allc = {**cur, **refs}
-    re = refs.get("re (NASLib)")
+    re = refs.get(ref_label("re"))
     target = float(np.mean(re[:, top - 1])) if re is not None else None
     lines = [f"Protocol: best true 108-epoch test accuracy (repeat 0) among the cells queried, "
              f"after N ground-truth queries; regret against the best cell of the space "
@@ -232,7 +240,7 @@ def cmd_report(args) -> int:
     comps, pvals = [], []
     for name, c in allc.items():
         for ref_name, ref in refs_vs.items():
-            if ref is None or ref is c or (ref_name != "RE" and "(NASLib)" in name):
+            if ref is None or ref is c or (ref_name != "RE" and name.endswith(REF_TAG)):
                 continue
             for n in GRID:
                 w = _welch(_at(c, n), _at(ref, n))
@@ -264,7 +272,7 @@ def cmd_report(args) -> int:
                       np.asarray(r["trajectory"]["simulated_seconds"])) for r in v]
                  for k, v in ref_runs.items()})
     if target is not None:
-        re_h = np.median([s[1][-1] for s in sims["re (NASLib)"]]) / 3600
+        re_h = np.median([s[1][-1] for s in sims[ref_label("re")]]) / 3600
         lines += ["", f"To reach RE's mean accuracy after {top} queries ({100 * target:.2f} %, "
                   f"{len(re)} seeds; RE's median simulated time for its {top} queries: "
                   f"{re_h:.0f} h): queries and simulated hours (NB101 training of the queries "
@@ -309,7 +317,7 @@ def _figure(allc, sims, best, top, path: Path) -> None:
     ends = [xs[1][-1] for v in sims.values() for xs in v]
     hours = np.geomspace(3600.0, max(ends), 400)
     for name, c in allc.items():
-        ls = "--" if "(NASLib)" in name else "-"
+        ls = "--" if name.endswith(REF_TAG) else "-"
         a1.plot(np.arange(1, top + 1), 100 * (best - np.nanmean(c, axis=0)), ls=ls,
                 label=f"{name} ({len(_at(c, 150))} / {len(_at(c, top))} seeds)")
         longest = max(x[-1] for x, _ in sims[name])
