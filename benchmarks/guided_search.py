@@ -120,24 +120,34 @@ def read(path: Path) -> list[dict]:
         if path.exists() else []
 
 
-def read_all(results: Path) -> dict[str, dict[int, dict]]:
-    """Every reported run (``guided_runs*.jsonl``, not the development screen) by label and
-    seed.  A seed run at several budgets is kept once, the longest: the shorter run is a
-    prefix of it (the same seed draws the same cells whatever the budget), which is checked
-    here rather than assumed."""
+def read_records(results: Path) -> list[dict]:
+    """Every reported run: the records of every budget (``guided_runs*.jsonl``; the
+    development screen's ``guided_dev_runs.jsonl`` is not one of them)."""
+    return [r for path in sorted(results.glob(RECORD.replace(".jsonl", "*.jsonl")))
+            for r in read(path)]
+
+
+def by_seed(records: list[dict]) -> dict[str, dict[int, dict]]:
+    """The runs by label and seed.  A seed run at several budgets is kept once, the longest:
+    the shorter run is a prefix of it (the same seed draws the same cells whatever the
+    budget), which is checked here rather than assumed."""
     out: dict[str, dict[int, dict]] = {}
-    for path in sorted(results.glob(RECORD.replace(".jsonl", "*.jsonl"))):
-        for r in read(path):
-            have = out.setdefault(r["label"], {}).get(r["seed"])
-            if have is not None:
-                short, long_ = sorted((have, r), key=lambda x: x["budget"])
-                n = short["budget"]
-                if short["incumbent"] != long_["incumbent"][:n]:
-                    raise SystemExit(f"{r['label']} seed {r['seed']}: the {n}-query run is not a "
-                                     f"prefix of the {long_['budget']}-query run")
-                r = long_
-            out[r["label"]][r["seed"]] = r
+    for r in records:
+        have = out.setdefault(r["label"], {}).get(r["seed"])
+        if have is not None:
+            short, long_ = sorted((have, r), key=lambda x: x["budget"])
+            n = short["budget"]
+            if short["incumbent"] != long_["incumbent"][:n]:
+                raise SystemExit(f"{r['label']} seed {r['seed']}: the {n}-query run is not a "
+                                 f"prefix of the {long_['budget']}-query run")
+            r = long_
+        out[r["label"]][r["seed"]] = r
     return out
+
+
+def read_all(results: Path) -> dict[str, dict[int, dict]]:
+    """:func:`by_seed` of :func:`read_records`."""
+    return by_seed(read_records(results))
 
 
 def simulated_seconds(r: dict) -> np.ndarray:
@@ -205,7 +215,8 @@ def cmd_report(args) -> int:
 
     table = harness.ground_truth(args.nb101)
     best = float(np.nanmax(table.metric(np.arange(len(table)), "test")))
-    runs = read_all(args.results)
+    records = read_records(args.results)
+    runs = by_seed(records)
     top = max(GRID)
     cur = {k: np.array([np.pad(r["incumbent"], (0, max(0, top - len(r["incumbent"]))),
                                constant_values=np.nan)[:top] for _, r in sorted(v.items())])
@@ -291,8 +302,7 @@ def cmd_report(args) -> int:
                          f"{top} / median = {top / np.median(got):.1f}x), median "
                          f"{np.median(hours):.0f} h simulated ({re_h / np.median(hours):.1f}x "
                          "less than RE)")
-    timed = [r for path in sorted(args.results.glob(RECORD.replace(".jsonl", "*.jsonl")))
-             for r in read(path) if r["label"] == args.timing_label]
+    timed = [r for r in records if r["label"] == args.timing_label]
     for b in sorted({r["budget"] for r in timed}):
         secs = [r["wall_seconds"] for r in timed if r["budget"] == b]
         pred = [r["predictor_seconds"] for r in timed if r["budget"] == b]
