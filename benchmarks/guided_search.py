@@ -4,12 +4,14 @@ Runs ``naslib_petridish.guided.run_guided`` (the algorithm of ``naslib-petridish
 for each predictor and seed, resumable (each run is a directory under WORK; a finished one
 is skipped, an interrupted one resumes from its last round), and records each run compactly
 in ``benchmarks/results/guided_runs.jsonl``.  The references are NASLib's runs of
-``benchmarks.search_comparison`` (its committed ``search_runs.jsonl``, and with ``refs``
-further seeds of RE and random search run into WORK/refs by that script's code).
+``benchmarks.search_comparison`` (its committed ``search_runs.jsonl``), and with ``refs``
+further seeds of them run into WORK/refs by that script's code, recorded compactly in
+``benchmarks/results/search_refs_runs.jsonl``.
 
     python -m benchmarks.guided_search run --work runs/guided --predictors cell-features-boosted \\
         params mean --seeds 20 --budget 150
-    python -m benchmarks.guided_search refs --work runs/guided --first-seed 10 --seeds 10  # NASLib
+    python -m benchmarks.guided_search refs --work runs/guided --methods rs bananas npenas \\
+        --first-seed 10 --seeds 10   # needs NASLib
     python -m benchmarks.guided_search report --work runs/guided
     python -m benchmarks.guided_search ceiling   # how many cells a regret goal leaves
 """
@@ -25,6 +27,9 @@ from benchmarks import harness
 
 WORK = Path("runs/guided")
 RECORD = "guided_runs.jsonl"
+#: further seeds of NASLib's reference optimizers (``refs``), apart from search_comparison's
+#: ``search_runs.jsonl`` (that file is near the 1 MiB limit of a committed record)
+REFS_RECORD = "search_refs_runs.jsonl"
 GRID = (50, 100, 150, 300)
 #: the settings of every run unless given: 20 uniform cells, 10 per round, 20,000 candidates
 SEARCH = {"init": 20, "batch": 10, "pool": 20000, "mutations": 0, "top_k": 10}
@@ -100,8 +105,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_refs(args) -> int:
-    """More seeds of RE and random search at ``--budget`` through search_comparison's own
-    runner (needs NASLib), kept in WORK/refs (the committed search_runs.jsonl has 10)."""
+    """More seeds of NASLib's reference optimizers at ``--budget`` through search_comparison's
+    own runner (needs NASLib), kept in WORK/refs and recorded in ``REFS_RECORD`` after each
+    run (the committed search_runs.jsonl has seeds 0-9, RE 0-19)."""
     from benchmarks import search_comparison as sc
 
     table = harness.ground_truth(args.nb101)
@@ -111,8 +117,27 @@ def cmd_refs(args) -> int:
             if not sc.result_path(Path(args.work) / "refs", name, args.budget, seed).exists():
                 sc.run_one(sc.BY_NAME[name], args.budget, seed, Path(args.work) / "refs",
                            table, tm)
+                record_refs(args)
                 print(f"{name} seed {seed} done", flush=True)
     return 0
+
+
+def record_refs(args) -> int:
+    """Rewrite ``REFS_RECORD`` as the union of what it holds and the finished runs in
+    WORK/refs (compacted as search_comparison compacts its record; a run already in
+    search_runs.jsonl is not written twice).  Returns the number of runs recorded."""
+    from benchmarks import search_comparison as sc
+
+    results = Path(args.results)
+    have = {sc.run_key(r) for r in sc.read_committed(results)}
+    rows = {sc.run_key(r): r for r in read(results / REFS_RECORD)}
+    rows.update({sc.run_key(r): sc.compact(r)
+                 for r in sc.read_results(Path(args.work) / "refs")})
+    lines = [json.dumps(r, separators=(",", ":")) for k, r in sorted(rows.items())
+             if k not in have]
+    if lines:
+        (results / REFS_RECORD).write_text("\n".join(lines) + "\n")
+    return len(lines)
 
 
 def read(path: Path) -> list[dict]:
@@ -161,10 +186,11 @@ def simulated_seconds(r: dict) -> np.ndarray:
 
 def reference_runs(args, budget: int) -> dict[str, list[dict]]:
     """NASLib's runs of RE, RS, BANANAS and NPENAS at ``budget``: the committed ones and
-    those of ``refs``."""
+    those of ``refs`` (recorded, and any not yet recorded in WORK/refs)."""
     from benchmarks import search_comparison as sc
 
     rows = {sc.run_key(r): r for r in sc.read_committed(args.results)}
+    rows.update({sc.run_key(r): r for r in read(Path(args.results) / REFS_RECORD)})
     rows.update({sc.run_key(r): r for r in sc.read_results(Path(args.work) / "refs")})
     out = {}
     for name in REFS:
@@ -215,6 +241,7 @@ def cmd_report(args) -> int:
 
     table = harness.ground_truth(args.nb101)
     best = float(np.nanmax(table.metric(np.arange(len(table)), "test")))
+    print(f"{record_refs(args)} further reference runs in {Path(args.results) / REFS_RECORD}")
     records = read_records(args.results)
     runs = by_seed(records)
     top = max(GRID)

@@ -191,3 +191,39 @@ def test_the_search_report_merges_budgets_and_refuses_a_run_that_is_no_prefix(tm
         json.dumps(rec(4, [0.1, 0.25, 0.3, 0.4])) + "\n")
     with pytest.raises(SystemExit, match="not a prefix"):
         gs.read_all(tmp_path)
+
+
+def test_further_reference_runs_are_recorded_once_and_survive_their_work_folder(tmp_path):
+    """``refs`` runs live under WORK/refs (outside git); ``record_refs`` keeps them in a
+    committed record of their own, never twice beside search_runs.jsonl, and the report's
+    reference curves read committed, recorded and unrecorded runs alike."""
+    import argparse
+
+    from benchmarks import guided_search as gs
+    from benchmarks import search_comparison as sc
+
+    def rec(method, seed, ys):
+        return {"method": method, "budget": 4, "seed": seed, "label": method,
+                "trajectory": {"ground_truth_queries": list(range(1, len(ys) + 1)),
+                               "best_true_test_accuracy": ys},
+                "cost": {"wall": 1.234}}
+
+    results, work = tmp_path / "results", tmp_path / "work"
+    (results).mkdir()
+    (results / sc.COMMITTED).write_text(json.dumps(rec("rs", 0, [0.1, 0.2, 0.2, 0.3])) + "\n")
+    for r in (rec("rs", 0, [0.1, 0.2, 0.2, 0.3]), rec("rs", 10, [0.5, 0.5, 0.5, 0.6])):
+        p = sc.result_path(work / "refs", r["method"], 4, r["seed"])
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(r))
+    args = argparse.Namespace(results=results, work=work)
+    assert gs.record_refs(args) == 1  # seed 0 is committed already
+    written = [json.loads(x) for x in (results / gs.REFS_RECORD).read_text().splitlines()]
+    assert [(r["method"], r["seed"]) for r in written] == [("rs", 10)]
+    # compacted: the incumbent's unchanged steps are dropped, its step function is kept
+    assert written[0]["trajectory"]["best_true_test_accuracy"] == [0.5, 0.6]
+    for p in (work / "refs" / "results").glob("*.json"):
+        p.unlink()  # a fresh machine: the work folder is gone, the record is not
+    assert gs.record_refs(args) == 1
+    runs = gs.reference_runs(args, 4)
+    curve = sc.curves(runs[gs.ref_label("rs")], "ground_truth_queries", np.arange(1, 5))
+    assert curve.tolist() == [[0.1, 0.2, 0.2, 0.3], [0.5, 0.5, 0.5, 0.6]]
