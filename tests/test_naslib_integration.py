@@ -412,7 +412,8 @@ def test_unknown_predictor_is_a_config_error():
 
 
 @needs_naslib
-@pytest.mark.parametrize("predictor", ["params", "ranker-cell-features-boosted", "xgb"])
+@pytest.mark.parametrize("predictor", ["params", "ranker-cell-features-boosted", "xgb",
+                                       "bananas", "gcn"])
 def test_guided_search_in_naslib_makes_the_commands_queries(predictor, real_table_path,
                                                             tmp_path):
     """optimizer: guided through NASLib's Trainer and ``naslib-petridish search`` share the

@@ -400,7 +400,11 @@ def guided_optimizer_class() -> type:
             model.arch.set_spec(str(self.table.hashes[row]), dataset_api=self.dataset_api)
             model.accuracy = model.arch.query(self.performance_metric, self.dataset,
                                               epoch=self.fidelity, dataset_api=self.dataset_api)
-            self.algorithm.tell(row, float(model.accuracy))
+            # NASLib answers in percent (its NB101 query multiplies by 100); the algorithm
+            # takes fractions, exactly as the command's Oracle reads them (the table holds
+            # float32).  Told in percent, predictors that are not scale-free (the bananas
+            # MLP: L1 loss + an L1 penalty on its output layer) made other queries.
+            self.algorithm.tell(row, float(np.float32(float(model.accuracy) / 100.0)))
             self.sampled_archs.append(model)
             self._update_history(model)
 
