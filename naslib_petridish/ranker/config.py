@@ -43,6 +43,11 @@ class RankerConfig:
     #: a fitted dish (``dish.pt`` or its run directory) for the ``dish`` source; None: the
     #: seeded initial dish of ``dish``'s settings
     dish_file: Any = None
+    #: settings of the ``metadish`` source (MetaDishConfig fields; its seed is the ranker's)
+    metadish: dict = field(default_factory=dict)
+    #: what the ``metadish`` source's dish learns to rank: ``accuracy`` (the training
+    #: accuracies) or ``residual`` (the other sources' trees' out-of-fold rank residual)
+    metadish_target: str = "accuracy"
     seed: int = 0
     # ground truth the command line draws (as for the dish)
     metric: str = "test"
@@ -93,6 +98,25 @@ class RankerConfig:
             raise ConfigError(f"'dish_file' must be a path, got {self.dish_file!r}")
         if "dish" in self.features:
             self.dish_config()  # a bad dish setting is an error now, not after the features
+        if self.metadish_target not in ("accuracy", "residual"):
+            raise ConfigError(f"'metadish_target' must be 'accuracy' or 'residual', got "
+                              f"{self.metadish_target!r}")
+        if not isinstance(self.metadish, dict):
+            raise ConfigError(f"'metadish' must be a mapping of MetaDishConfig fields, got "
+                              f"{self.metadish!r}")
+        if "metadish" in self.features:
+            self.metadish_config()
+
+    def metadish_config(self):
+        """The settings of the ``metadish`` source (its seed is the ranker's)."""
+        from ..metadish import MetaDishConfig
+
+        if "seed" in self.metadish:
+            raise ConfigError("'metadish' may not set 'seed': the ranker's seed applies")
+        try:
+            return MetaDishConfig.from_dict({**self.metadish, "seed": self.seed})
+        except (ConfigError, TypeError) as exc:
+            raise ConfigError(f"'metadish' section: {exc}") from exc
 
     def dish_config(self) -> PetriDishConfig:
         """The dish settings of the ``dish`` source (its seed and workers are the ranker's)."""

@@ -173,6 +173,11 @@ class RankerPredictor(NASLibContract):
             self._models = []
             return fitted
         t0 = time.perf_counter()
+        learners = [s for s in self.sources if s.learns]
+        if learners:  # sources that learn see the others' columns first
+            X0, n0 = feature_matrix([s for s in self.sources if not s.learns], cells)
+            for s in learners:
+                s.prepare(cells, y, X0, n0)
         X, names = self._matrix(cells, self._bar_update("fit"))
         fitted["feature_seconds"] = time.perf_counter() - t0
         models = [MODELS[m](cfg) for m in cfg.models]
@@ -255,7 +260,8 @@ class RankerPredictor(NASLibContract):
         f = self._require()
         return {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "package_version": __version__, "config": self.config.to_dict(),
-                "fitted": f, "models": {m.name: m.state() for m in self._models}}
+                "fitted": f, "models": {m.name: m.state() for m in self._models},
+                "sources": {s.name: s.state() for s in self.sources if s.learns}}
 
     def _write(self, path: Path) -> None:
         rundir.write_atomic(path, json.dumps(self._payload()))
@@ -308,6 +314,9 @@ class RankerPredictor(NASLibContract):
         self.fitted = d["fitted"]
         self._models = [MODELS[n].from_state(self.config, d["models"][n])
                         for n in self.config.models if n in d["models"]]
+        for s in self.sources:
+            if s.learns:
+                s.restore(d.get("sources", {}).get(s.name, {}))
         self.fit_seconds = float(self.fitted.get("meta", {}).get("fit_seconds", float("nan")))
 
     def _reuse(self, out: Path, cells) -> dict:

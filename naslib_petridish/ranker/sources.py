@@ -11,6 +11,12 @@ ranker stacks the columns of ``config.features`` in that order.  Four ship:
   ``config.dish``, or the fitted one of ``config.dish_file``): its per-epoch training loss
   and accuracy, training speed, mean accuracy and loss drop.  The motifs are trained by the
   dish code (:func:`naslib_petridish.outer.score_cells`), which knows nothing of the ranker.
+* ``metadish`` - the learning curve on a dish the ranker trains itself at ``fit`` by the
+  full meta-gradient (:mod:`naslib_petridish.metadish`, settings ``config.metadish``), for
+  the training accuracies or, with ``metadish_target: residual``, for what the other
+  sources' trees get wrong (their out-of-fold rank residual): such a source *learns*, so
+  the ranker calls its ``prepare`` with the training cells, their accuracies and the other
+  sources' columns before any ``columns`` call, and keeps its ``state()`` in ranker.json.
 
 A new source is one class::
 
@@ -58,8 +64,22 @@ class FeatureSource:
         #: called with 1 per cell as a motif finishes (sources that train motifs)
         self.progress: Callable[[int], object] | None = None
 
+    #: whether ``prepare`` learns from the training cells (then ``state``/``restore`` too)
+    learns = False
+
     def columns(self, cells: Sequence[Cell]) -> tuple[np.ndarray, list[str]]:
         raise NotImplementedError
+
+    def prepare(self, cells: Sequence[Cell], y: np.ndarray, X: np.ndarray,
+                names: list[str]) -> None:
+        """Learn from the training cells (``learns`` sources): their accuracies ``y`` and
+        the columns ``X`` of the sources that do not learn."""
+
+    def state(self) -> dict:
+        return {}
+
+    def restore(self, state: dict) -> None:
+        """Take back what ``state`` returned (a loaded ranker)."""
 
     def close(self) -> None:
         """Release what the source holds (worker processes)."""
@@ -151,6 +171,82 @@ class DishCurve(FeatureSource):
         if self._runner is not None:
             runner, self._runner = self._runner, None
             runner.__exit__(KeyboardInterrupt if abort else None, None, None)
+
+
+@register_source
+class MetaDishCurve(FeatureSource):
+    """The learning curve of each cell's motif on a dish trained at ``fit`` by the full
+    meta-gradient (:func:`naslib_petridish.metadish.fit_metadish`).  ``outer_steps: 0`` in
+    ``config.metadish`` gives the untrained dish of the same settings (the control)."""
+
+    name = "metadish"
+    trains_motifs = True
+    learns = True
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.dish = None
+        self._results: dict = {}
+        self.motifs_trained = 0
+        self.last_results: list = []
+
+    def prepare(self, cells, y, X, names):
+        from ..metadish import fit_metadish
+
+        targets = (out_of_fold_residual(X, names, y, self.config.seed)
+                   if self.config.metadish_target == "residual" else np.asarray(y, float))
+        self.dish = fit_metadish(cells, targets, self.config.metadish_config())
+        self._results = {}
+
+    def results(self, cells):
+        from ..metadish import curves
+
+        if self.dish is None:
+            raise ConfigError("the 'metadish' source has no dish: fit the ranker first")
+        todo = list({c.hash: c for c in cells if c.hash not in self._results}.values())
+        for c, r in zip(todo, curves(self.dish, todo, self.config.seed, self.progress)):
+            self._results[c.hash] = r
+        self.motifs_trained += len(todo)
+        self.last_results = [self._results[c.hash] for c in cells]
+        return self.last_results
+
+    def columns(self, cells):
+        from ..metadish import curve_features as meta_curve_features
+
+        return meta_curve_features(self.results(cells))
+
+    def state(self) -> dict:
+        return {} if self.dish is None else self.dish.state()
+
+    def close(self, abort: bool = False) -> None:
+        """Nothing to release: the motifs train in this process."""
+
+    def restore(self, state: dict) -> None:
+        from ..metadish import MetaDish
+
+        self.dish = MetaDish.from_state(state) if state else None
+        self._results = {}
+
+
+def out_of_fold_residual(X: np.ndarray, names: list[str], y: np.ndarray, seed: int,
+                         folds: int = 5) -> np.ndarray:
+    """What the ranker's trees on ``X`` get wrong about each training cell: its rank target
+    minus the trees' prediction from the other folds (seeded folds; LightGBM as
+    :mod:`.trees`)."""
+    from .models import rank_target
+    from .trees import train_trees
+
+    t = rank_target(np.asarray(y, float))
+    if X.shape[1] == 0:  # no other columns: nothing predicts the ranks
+        return t - t.mean()
+    out = np.zeros(len(t))
+    fold = np.random.default_rng([seed, 0x00F]).permutation(len(t)) % folds
+    for k in range(folds):
+        tr, te = fold != k, fold == k
+        if te.any() and tr.sum() >= 2:
+            out[te] = t[te] - np.clip(train_trees(X[tr], names, t[tr], seed).predict(
+                X[te], num_threads=1), 0.0, 1.0)
+    return out
 
 
 def curve_features(results) -> tuple[np.ndarray, list[str]]:

@@ -1,0 +1,225 @@
+"""Issue 46: does any trained dish rank unseen cells better than an untrained one (DISH.md)?
+
+Protocol (c) of COMPARISON.md (``benchmarks.ranking_features.splits``: per trial 200 test
+cells, then training cells drawn uniformly, disjoint; sizes are prefixes), 108-epoch test
+accuracy, repeat 0.  Every recipe is the ranker's trees (LightGBM on the ranks) on the cell
+features ``free + path + encoding``, with or without one dish source; the trees alone, so
+that a dish's columns act where they can (the graph networks never see them).  Each job
+(recipe, trial, size) is one row of WORK/rows.jsonl with its test predictions (resumable:
+a finished row is skipped); ``report`` writes the paired differences (two-level bootstrap
+over trials and test cells) to ``dish_study.json``, the rows to ``dish_study_rows.jsonl``
+and the tables into DISH.md.
+
+    python -m benchmarks.dish_study run --recipes none untrained-meta meta-accuracy \\
+        --trials 10 --sizes 100          # development: choices are made here only
+    python -m benchmarks.dish_study run --trials 3 4 5 6 7 --sizes 100 424
+    python -m benchmarks.dish_study report --trials 3 4 5 6 7
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import harness
+
+WORK = Path("runs/dish_study")
+ROWS = "dish_study_rows.jsonl"
+CELL = ["free", "path", "encoding"]
+#: the full-meta-gradient dish's settings unless a recipe says otherwise (chosen on the
+#: development trial 10 only)
+META = {"inner_steps": 20, "inner_lr": 0.01, "outer_steps": 40, "motifs_per_step": 12,
+        "eval_every": 10, "holdout": 0.2}
+#: recipe -> ranker config fields (features, models, dish settings)
+RECIPES = {
+    "none": {"features": CELL},
+    # the untrained dish of dish-curve-boosted (motif C, 5 epochs of the paper's inner loop)
+    "untrained-paper": {"features": ["dish"] + CELL},
+    # the meta-dish's settings, untrained (outer_steps 0): the control of the two below
+    "untrained-meta": {"features": ["metadish"] + CELL,
+                       "metadish": {**META, "outer_steps": 0}},
+    "meta-accuracy": {"features": ["metadish"] + CELL, "metadish": META},
+    "meta-residual": {"features": ["metadish"] + CELL, "metadish": META,
+                      "metadish_target": "residual"},
+}
+#: the comparisons of the report: (recipe, against)
+PAIRS = [("untrained-paper", "none"), ("untrained-meta", "none"),
+         ("meta-accuracy", "untrained-meta"), ("meta-residual", "untrained-meta"),
+         ("meta-accuracy", "none"), ("meta-residual", "none")]
+
+
+def split(table, trial: int, size: int):
+    from benchmarks.ranking_features import splits
+
+    sp = splits(table, (trial,))[trial]
+    test = [table.cell(x["hash"]) for x in sp["test"]]
+    train = [table.cell(x["hash"]) for x in sp["train"][:size]]
+    return train, test
+
+
+def run_job(table, recipe: str, trial: int, size: int, seed: int = 0) -> dict:
+    """One recipe on one trial and size: its fit, query and Kendall tau on the test cells."""
+    from scipy.stats import kendalltau, spearmanr
+
+    from naslib_petridish.ranker import RankerConfig, RankerPredictor
+
+    train, test = split(table, trial, size)
+    y = table.metric(table.indices([c.hash for c in train]), "test")
+    yte = table.metric(table.indices([c.hash for c in test]), "test")
+    cfg = RankerConfig(models=["trees"], seed=seed, workers=1, **RECIPES[recipe])
+    r = RankerPredictor(config=cfg, table=table)
+    try:
+        t0 = time.perf_counter()
+        r.fit(train, y)
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        p = r.query(test)
+        query_s = time.perf_counter() - t0
+        meta = {}
+        if "metadish" in cfg.features:
+            d = r.source("metadish").dish
+            meta = {"metadish": d.meta, "history": d.history}
+    finally:
+        r.close()
+    return {"recipe": recipe, "trial": trial, "size": size, "seed": seed,
+            "kendall": float(kendalltau(p, yte).statistic),
+            "spearman": float(spearmanr(p, yte).statistic),
+            "fit_seconds": fit_s, "query_seconds": query_s,
+            "config": cfg.to_dict(), "test_hashes": [c.hash for c in test],
+            "test_truth": yte.tolist(), "predictions": p.tolist(), **meta}
+
+
+def read_rows(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] \
+        if path.exists() else []
+
+
+def cmd_run(args) -> int:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    import torch
+
+    torch.set_num_threads(1)
+    unknown = sorted(set(args.recipes) - set(RECIPES))
+    if unknown:
+        raise SystemExit(f"unknown recipe(s) {unknown}; known: {', '.join(RECIPES)}")
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "rows.jsonl"
+    done = {(r["recipe"], r["trial"], r["size"]) for r in read_rows(path)}
+    table = harness.ground_truth(args.nb101)
+    for trial in args.trials:
+        for size in args.sizes:
+            for recipe in args.recipes:
+                if (recipe, trial, size) in done:
+                    continue
+                row = run_job(table, recipe, trial, size)
+                with open(path, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(f"{recipe} trial {trial} n={size}: tau {row['kendall']:+.3f} fit "
+                      f"{row['fit_seconds']:.0f} s", flush=True)
+    return 0
+
+
+def compact(row: dict) -> dict:
+    """A row small enough to commit: predictions to 6 significant digits, the meta-dish's
+    history without its per-step gradient norms."""
+    out = {k: v for k, v in row.items() if k not in ("history", "test_hashes")}
+    out["predictions"] = [float(f"{v:.6g}") for v in row["predictions"]]
+    if "history" in row:
+        out["history"] = [{k: v for k, v in h.items() if k != "grad_norms"}
+                          for h in row["history"]]
+    return out
+
+
+def cmd_report(args) -> int:
+    from naslib_petridish.correlation import paired_kendall_difference
+
+    rows = read_rows(Path(args.work) / "rows.jsonl")
+    committed = read_rows(Path(args.results) / ROWS)
+    by = {(r["recipe"], r["trial"], r["size"]): r for r in committed}
+    by.update({(r["recipe"], r["trial"], r["size"]): compact(r) for r in rows})
+    rows = [by[k] for k in sorted(by)]
+    (Path(args.results) / ROWS).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sizes = sorted({r["size"] for r in rows})
+    recipes = [k for k in RECIPES if any(r["recipe"] == k for r in rows)]
+    summary, diffs = [], []
+    for n in sizes:
+        for rec in recipes:
+            got = [by[(rec, t, n)] for t in args.trials if (rec, t, n) in by]
+            if got:
+                tau = [g["kendall"] for g in got]
+                summary.append({"recipe": rec, "size": n, "trials": [g["trial"] for g in got],
+                                "kendall": harness.seed_stats(tau),
+                                "spearman": harness.seed_stats([g["spearman"] for g in got]),
+                                "fit_seconds": float(np.mean([g["fit_seconds"] for g in got])),
+                                "query_ms_per_cell": 1000 * float(np.mean(
+                                    [g["query_seconds"] / len(g["predictions"]) for g in got]))})
+        for a, b in PAIRS:
+            ts = [t for t in args.trials if (a, t, n) in by and (b, t, n) in by]
+            if len(ts) < 1:
+                continue
+            d = paired_kendall_difference([by[(a, t, n)]["test_truth"] for t in ts],
+                                          [by[(a, t, n)]["predictions"] for t in ts],
+                                          [by[(b, t, n)]["predictions"] for t in ts],
+                                          reps=args.reps, seed=0)
+            diffs.append({"recipe": a, "against": b, "size": n, "trials": ts, **d,
+                          "fit_seconds": float(np.mean([by[(a, t, n)]["fit_seconds"]
+                                                        for t in ts]))})
+    harness.save_json(Path(args.results) / "dish_study.json", {
+        "protocol": "c (benchmarks.ranking_features.splits): 200 uniform test cells per "
+                    "trial, training cells uniform and disjoint; 108-epoch test accuracy, "
+                    "repeat 0; the ranker's trees on free+path+encoding (+ one dish source)",
+        "trials": list(args.trials), "recipes": RECIPES, "summary": summary,
+        "differences": diffs})
+    harness.write_sections(Path(args.results) / "DISH.md", markdown(summary, diffs, args))
+    print(f"wrote {Path(args.results) / 'DISH.md'}, dish_study.json and {ROWS} "
+          f"({len(rows)} rows)")
+    return 0
+
+
+def markdown(summary, diffs, args) -> str:
+    b, e = harness.markers("dish-study", "python -m benchmarks.dish_study report")
+    L = [b, "", f"Protocol (c), trials {', '.join(map(str, args.trials))} (none used for a "
+         "choice), 200 test cells each; mean ± std over trials.", "",
+         "| size | recipe | trials | Kendall tau | Spearman | fit s | query ms/cell |",
+         "|---|---|---|---|---|---|---|"]
+    for s in summary:
+        L.append(f"| {s['size']} | {s['recipe']} | {len(s['trials'])} | "
+                 f"{harness.pm(s['kendall']['mean'], s['kendall']['std'], sign=True)} | "
+                 f"{harness.pm(s['spearman']['mean'], s['spearman']['std'], sign=True)} | "
+                 f"{s['fit_seconds']:.0f} | {s['query_ms_per_cell']:.1f} |")
+    L += ["", "Paired differences in Kendall tau (same trials, same test cells; 95 % "
+          f"interval from {args.reps} two-level bootstrap draws: trials, then test cells "
+          "within each):", "",
+          "| size | recipe | against | trials | mean difference | 95 % CI |",
+          "|---|---|---|---|---|---|"]
+    for d in diffs:
+        L.append(f"| {d['size']} | {d['recipe']} | {d['against']} | {len(d['trials'])} | "
+                 f"{d['mean']:+.3f} | [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] |")
+    return "\n".join(L + ["", e])
+
+
+def main(argv=None) -> int:
+    ap = harness.argument_parser(__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--recipes", nargs="+", default=list(RECIPES))
+    r.add_argument("--sizes", nargs="+", type=int, default=[100, 424])
+    rp = sub.add_parser("report")
+    rp.add_argument("--reps", type=int, default=2000)
+    for p in (r, rp):
+        p.add_argument("--trials", nargs="+", type=int, default=[3, 4, 5, 6, 7])
+        p.add_argument("--work", default=str(WORK))
+        harness.add_nb101_argument(p)
+    r.set_defaults(fn=cmd_run)
+    rp.set_defaults(fn=cmd_report)
+    args = ap.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
