@@ -60,6 +60,20 @@ def label(predictor: str, search: dict) -> str:
     return predictor + (f" ({', '.join(extra)})" if extra else "")
 
 
+def paired_ref(name: str, runs: dict) -> str | None:
+    """The run a guided curve is paired with, seed by seed: the reference predictor with the
+    same search settings (``cell-features-boosted (pool 300)`` for ``X (pool 300)``), else
+    with the default ones (so the reference with other settings is paired with itself at
+    the default ones); None for the reference and the controls themselves."""
+    if name in (PAIRED_REF, *CONTROLS):
+        return None
+    _, _, opts = name.partition(" (")
+    same = PAIRED_REF + (f" ({opts}" if opts else "")
+    if same != name and same in runs:
+        return same
+    return PAIRED_REF if PAIRED_REF in runs else None
+
+
 def compact(s: dict) -> dict:
     """A run small enough to commit: the incumbent after every query, the cumulative NB101
     training seconds and the predictor's seconds per round."""
@@ -285,11 +299,12 @@ def cmd_report(args) -> int:
                 if w:
                     comps.append((name, ref_name, n, w))
                     pvals.append(w[1])
-        if name in runs and name not in (PAIRED_REF, *CONTROLS) and PAIRED_REF in runs:
+        ref = paired_ref(name, runs)
+        if name in runs and ref is not None:
             for n in GRID:
-                w = _paired(runs[name], runs[PAIRED_REF], n)
+                w = _paired(runs[name], runs[ref], n)
                 if w:
-                    comps.append((name, f"{PAIRED_REF}, paired ({w[4]} seeds)", n, w))
+                    comps.append((name, f"{ref}, paired ({w[4]} seeds)", n, w))
                     pvals.append(w[1])
     qv = false_discovery_control(pvals) if pvals else []
     lines += ["", "Differences (pp): difference of means [95 % CI], Welch p (paired t-test p "

@@ -227,3 +227,18 @@ def test_further_reference_runs_are_recorded_once_and_survive_their_work_folder(
     runs = gs.reference_runs(args, 4)
     curve = sc.curves(runs[gs.ref_label("rs")], "ground_truth_queries", np.arange(1, 5))
     assert curve.tolist() == [[0.1, 0.2, 0.2, 0.3], [0.5, 0.5, 0.5, 0.6]]
+
+
+def test_a_guided_curve_is_paired_with_the_reference_of_its_own_search_settings():
+    from benchmarks import guided_search as gs
+
+    runs = dict.fromkeys(["cell-features-boosted", "cell-features-boosted (pool 300)",
+                          "params", "dish-curve-boosted (pool 300)", "xgb",
+                          "gcn (pool 500)"])
+    assert gs.paired_ref("dish-curve-boosted (pool 300)", runs) == \
+        "cell-features-boosted (pool 300)"
+    assert gs.paired_ref("cell-features-boosted (pool 300)", runs) == "cell-features-boosted"
+    assert gs.paired_ref("xgb", runs) == gs.paired_ref("gcn (pool 500)", runs) == \
+        "cell-features-boosted"
+    assert gs.paired_ref("cell-features-boosted", runs) is None
+    assert gs.paired_ref("params", runs) is None
