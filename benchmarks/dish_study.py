@@ -109,7 +109,9 @@ def cmd_run(args) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     path = work / "rows.jsonl"
-    done = {(r["recipe"], r["trial"], r["size"]) for r in read_rows(path)}
+    # a row recorded here or in the committed record is not run again
+    done = {(r["recipe"], r["trial"], r["size"])
+            for r in read_rows(path) + read_rows(Path(args.results) / ROWS)}
     table = harness.ground_truth(args.nb101)
     for trial in args.trials:
         for size in args.sizes:
@@ -166,19 +168,59 @@ def cmd_report(args) -> int:
                                           [by[(a, t, n)]["predictions"] for t in ts],
                                           [by[(b, t, n)]["predictions"] for t in ts],
                                           reps=args.reps, seed=0)
-            diffs.append({"recipe": a, "against": b, "size": n, "trials": ts, **d,
+            diffs.append({"recipe": a, "against": b, "size": n, **d, "trial_ids": ts,
                           "fit_seconds": float(np.mean([by[(a, t, n)]["fit_seconds"]
                                                         for t in ts]))})
+    fig = plot_outer(by, args, Path(args.results))
     harness.save_json(Path(args.results) / "dish_study.json", {
         "protocol": "c (benchmarks.ranking_features.splits): 200 uniform test cells per "
                     "trial, training cells uniform and disjoint; 108-epoch test accuracy, "
                     "repeat 0; the ranker's trees on free+path+encoding (+ one dish source)",
         "trials": list(args.trials), "recipes": RECIPES, "summary": summary,
+        "figure": fig.name if fig else None,
         "differences": diffs})
     harness.write_sections(Path(args.results) / "DISH.md", markdown(summary, diffs, args))
     print(f"wrote {Path(args.results) / 'DISH.md'}, dish_study.json and {ROWS} "
           f"({len(rows)} rows)")
     return 0
+
+
+def plot_outer(by: dict, args, out: Path) -> Path | None:
+    """The paper's own view of a trained dish (its Figure 4): the Kendall tau of each outer
+    step's training motifs (mean over trials), and the held-out part's tau at the
+    evaluations, for each meta-trained recipe and size; the paper's mean outer Kendall tau
+    of motifs A, B and C (Section 5) as dashed lines."""
+    rows = [r for r in by.values() if r.get("history") and r["trial"] in args.trials
+            and len(r["history"]) > 1]
+    if not rows:
+        return None
+    plt = harness.pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, n in zip(axes, (100, 424)):
+        for rec in [k for k in RECIPES if k.startswith("meta-")]:
+            got = [r for r in rows if r["recipe"] == rec and r["size"] == n]
+            if not got:
+                continue
+            steps = len(got[0]["history"]) - 1
+            tau = np.array([[h.get("train_tau", np.nan) for h in r["history"][1:]]
+                            for r in got if len(r["history"]) - 1 == steps])
+            x = np.arange(1, steps + 1)
+            line, = ax.plot(x, np.nanmean(tau, 0), lw=1, alpha=0.8,
+                            label=f"{rec}: training motifs ({len(tau)} trials)")
+            ev = [(h["step"], h["holdout_tau"]) for h in got[0]["history"]
+                  if h.get("holdout_tau") is not None]
+            held = np.array([[h["holdout_tau"] for h in r["history"]
+                              if h.get("holdout_tau") is not None] for r in got])
+            ax.plot([e[0] for e in ev], held.mean(0), "o--", color=line.get_color(),
+                    label=f"{rec}: held-out cells")
+        for motif, c in (("A", "0.6"), ("B", "0.4"), ("C", "0.2")):
+            ax.axhline(harness.PAPER_SECTION5[motif]["kendall_mean_with_undefined_as_0"],
+                       ls=":", color=c, lw=1, label=f"paper, motif {motif} (mean)")
+        ax.set_title(f"{n} training cells")
+        ax.set_xlabel("outer step")
+    axes[0].set_ylabel("Kendall tau (targets vs motif scores)")
+    axes[0].legend(fontsize=7)
+    return harness.save_figure(fig, out / "dish_study_outer.png")
 
 
 def markdown(summary, diffs, args) -> str:
@@ -198,7 +240,7 @@ def markdown(summary, diffs, args) -> str:
           "| size | recipe | against | trials | mean difference | 95 % CI |",
           "|---|---|---|---|---|---|"]
     for d in diffs:
-        L.append(f"| {d['size']} | {d['recipe']} | {d['against']} | {len(d['trials'])} | "
+        L.append(f"| {d['size']} | {d['recipe']} | {d['against']} | {d['trials']} | "
                  f"{d['mean']:+.3f} | [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] |")
     return "\n".join(L + ["", e])
 
