@@ -38,6 +38,20 @@ LEGACY_FIELDS = ("calibration_features", "calibration_graph_members",
                  "calibration_self_training", "extra")
 
 
+def from_fields(cls, d: dict, what: str):
+    """``cls(**d)`` for a config dataclass, with a one-line :class:`ConfigError` naming
+    unknown fields (and the known ones) or a field of the wrong kind."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} field(s) {unknown}; known fields: "
+                          f"{', '.join(sorted(known))}")
+    try:
+        return cls(**d)
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 @dataclass
 class PetriDishConfig:
     # motif network (Section 3.2): "A", "B", "C" or a dict of MotifShape fields
@@ -216,15 +230,7 @@ class PetriDishConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PetriDishConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown config field(s) {unknown}; known fields: "
-                              f"{', '.join(sorted(known))}")
-        try:
-            return cls(**d)
-        except TypeError as exc:
-            raise ConfigError(str(exc)) from exc
+        return from_fields(cls, d, "config")
 
     def replace(self, **changes) -> "PetriDishConfig":
         return PetriDishConfig.from_dict({**self.to_dict(), **changes})

@@ -49,6 +49,7 @@ import torch.nn.functional as F
 
 from . import __version__, seeds
 from .cells import Cell, as_cell
+from .config import from_fields
 from .correlation import kendall
 from .errors import ConfigError, DishFileError, RunDirError, UsageError
 from .motifs import build_network, motif_shape
@@ -131,12 +132,7 @@ class MetaDishConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "MetaDishConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown metadish field(s) {unknown}; known: "
-                              f"{', '.join(sorted(known))}")
-        return cls(**d)
+        return from_fields(cls, d, "metadish")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from .. import presetfiles
-from ..config import PetriDishConfig, parse_override
+from ..config import PetriDishConfig, from_fields, parse_override
 from ..errors import ConfigError
 
 #: the dish of the ``dish`` source unless ``dish`` says otherwise: the seeded initial dish
@@ -146,15 +146,7 @@ class RankerConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RankerConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown ranker config field(s) {unknown}; known fields: "
-                              f"{', '.join(sorted(known))}")
-        try:
-            return cls(**d)
-        except TypeError as exc:
-            raise ConfigError(str(exc)) from exc
+        return from_fields(cls, d, "ranker config")
 
     def replace(self, **changes) -> "RankerConfig":
         return RankerConfig.from_dict({**self.to_dict(), **changes})
