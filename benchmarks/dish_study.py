@@ -12,8 +12,9 @@ and the tables into DISH.md.
 
     python -m benchmarks.dish_study run --recipes none untrained-meta meta-accuracy \\
         --trials 10 --sizes 100          # development: choices are made here only
-    python -m benchmarks.dish_study run --trials 3 4 5 6 7 --sizes 100 424
-    python -m benchmarks.dish_study report --trials 3 4 5 6 7
+    python -m benchmarks.dish_study run --trials 3 4 5 --work runs/dish_study   # lane 1
+    python -m benchmarks.dish_study run --trials 6 7 --work runs/dish_study2    # lane 2
+    python -m benchmarks.dish_study report --work runs/dish_study runs/dish_study2
 """
 from __future__ import annotations
 
@@ -140,7 +141,7 @@ def compact(row: dict) -> dict:
 def cmd_report(args) -> int:
     from naslib_petridish.correlation import paired_kendall_difference
 
-    rows = read_rows(Path(args.work) / "rows.jsonl")
+    rows = [r for w in args.work for r in read_rows(Path(w) / "rows.jsonl")]
     committed = read_rows(Path(args.results) / ROWS)
     by = {(r["recipe"], r["trial"], r["size"]): r for r in committed}
     by.update({(r["recipe"], r["trial"], r["size"]): compact(r) for r in rows})
@@ -253,9 +254,12 @@ def main(argv=None) -> int:
     r.add_argument("--sizes", nargs="+", type=int, default=[100, 424])
     rp = sub.add_parser("report")
     rp.add_argument("--reps", type=int, default=2000)
+    r.add_argument("--work", default=str(WORK),
+                   help="one folder per process: run two lanes with two folders")
+    rp.add_argument("--work", nargs="+", default=[str(WORK)],
+                    help="the run folders to merge (each lane's)")
     for p in (r, rp):
         p.add_argument("--trials", nargs="+", type=int, default=[3, 4, 5, 6, 7])
-        p.add_argument("--work", default=str(WORK))
         harness.add_nb101_argument(p)
     r.set_defaults(fn=cmd_run)
     rp.set_defaults(fn=cmd_report)
