@@ -288,9 +288,15 @@ def cmd_report(args) -> int:
     # differences: each curve against RE and against the same loop with the two controls
     # (Welch), and each other predictor of the loop against the reference predictor on the
     # seeds both ran (paired: the same seed queries the same initial cells)
-    refs_vs = {"RE": re, "mean": cur.get("mean"), "params": cur.get("params")}
     comps, pvals = [], []
     for name, c in allc.items():
+        # the controls with the curve's own search settings where they ran (``params (pool
+        # 300)`` for ``X (pool 300)``), else the default ones
+        opts = name.partition(" (")[2] if not name.endswith(REF_TAG) else ""
+        refs_vs = {"RE": re}
+        for ctl in CONTROLS:
+            own = f"{ctl} ({opts}" if opts else ctl
+            refs_vs[own if own in cur else ctl] = cur.get(own, cur.get(ctl))
         for ref_name, ref in refs_vs.items():
             if ref is None or ref is c or (ref_name != "RE" and name.endswith(REF_TAG)):
                 continue
