@@ -29,6 +29,7 @@ from benchmarks import harness
 
 WORK = Path("runs/dish_study")
 ROWS = "dish_study_rows.jsonl"
+BEGIN, END = harness.markers("dish-study", "python -m benchmarks.dish_study report")
 CELL = ["free", "path", "encoding"]
 #: the full-meta-gradient dish's settings unless a recipe says otherwise (chosen on the
 #: development trial 10 only)
@@ -225,8 +226,7 @@ def plot_outer(by: dict, args, out: Path) -> Path | None:
 
 
 def markdown(summary, diffs, args) -> str:
-    b, e = harness.markers("dish-study", "python -m benchmarks.dish_study report")
-    L = [b, "", f"Protocol (c), trials {', '.join(map(str, args.trials))} (none used for a "
+    L = [BEGIN, "", f"Protocol (c), trials {', '.join(map(str, args.trials))} (none used for a "
          "choice), 200 test cells each; mean ± std over trials.", "",
          "| size | recipe | trials | Kendall tau | Spearman | fit s | query ms/cell |",
          "|---|---|---|---|---|---|---|"]
@@ -243,7 +243,7 @@ def markdown(summary, diffs, args) -> str:
     for d in diffs:
         L.append(f"| {d['size']} | {d['recipe']} | {d['against']} | {d['trials']} | "
                  f"{d['mean']:+.3f} | [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] |")
-    return "\n".join(L + ["", e])
+    return "\n".join(L + ["", END])
 
 
 def main(argv=None) -> int:

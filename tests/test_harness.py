@@ -145,17 +145,19 @@ def test_write_sections_merges_a_generated_page_into_the_prose(tmp_path):
 
 
 def _committed_pages():
+    from benchmarks import dish_study as ds
     from benchmarks import predictor_comparison as pc
     from benchmarks import ranking_features as rf
     from benchmarks import search_comparison as sc
-    return {"COMPARISON.md": ([pc.SECTION, (sc.SECTION_BEGIN, sc.SECTION_END)],
+    return {"DISH.md": ([(ds.BEGIN, ds.END)], "## Commands"),
+            "COMPARISON.md": ([pc.SECTION, (sc.SECTION_BEGIN, sc.SECTION_END)],
                               "## Notes, cuts and how to continue"),
             "SEARCH.md": ([sc.HEADING, sc.RESULTS], "## Methods and budgets"),
             "RANKING.md": ([(rf.BEGIN, rf.END), (rf.SCREEN_BEGIN, rf.SCREEN_END)],
                            "## What the measurements say")}
 
 
-@pytest.mark.parametrize("page", ["COMPARISON.md", "SEARCH.md", "RANKING.md"])
+@pytest.mark.parametrize("page", ["COMPARISON.md", "SEARCH.md", "RANKING.md", "DISH.md"])
 def test_committed_pages_carry_the_markers_their_reports_write(page):
     """Each report finds its parts in the committed page (once, in order), so a rerun
     replaces them and keeps the page's own prose instead of appending a second copy."""
