@@ -16,15 +16,14 @@ def _row(recipe, trial, noise, rng):
 
 
 def test_report_merges_lanes_and_pairs_recipes_on_common_trials(tmp_path):
-    rng = np.random.default_rng(0)
     lanes = [tmp_path / "w1", tmp_path / "w2"]
     for lane, trials in zip(lanes, ([3, 4], [5])):
         lane.mkdir()
         rows = []
         for t in trials:
-            r = np.random.default_rng(t)  # the same truth for both recipes of a trial
+            # the same truth for both recipes of a trial (the same seed), other noise
             rows += [_row("none", t, 2.0, np.random.default_rng(t)),
-                     _row("untrained-meta", t, 0.1, r)]
+                     _row("untrained-meta", t, 0.1, np.random.default_rng(t))]
         (lane / "rows.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
     (tmp_path / "res").mkdir()
     args = ["--results", str(tmp_path / "res"), "report", "--work", *map(str, lanes),
