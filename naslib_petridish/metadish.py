@@ -53,6 +53,7 @@ from .config import from_fields
 from .correlation import kendall
 from .errors import ConfigError, DishFileError, RunDirError, UsageError
 from .motifs import build_network, motif_shape
+from .outer import seeded_passes
 
 #: the streams of this module (see :mod:`.seeds`)
 META_SPLIT = 0x3E7A
@@ -408,18 +409,9 @@ def fit_metadish(cells: Sequence[Cell], targets: Sequence[float], cfg: MetaDishC
         opt.load_state_dict(state["optimizer"])
         start, history, best = state["step"], state["history"], state["best"]
     t_fit = time.perf_counter()
-    rng_sched = seeds.rng(cfg.seed, META_SCHEDULE)
-    stream: list[int] = []
-    batches = []
-    for _ in range(cfg.outer_steps):  # the whole schedule, so that a resume draws the same
-        if len(stream) < min(cfg.motifs_per_step, len(fit_idx)):
-            stream = stream + list(rng_sched.permutation(fit_idx))
-        take = min(cfg.motifs_per_step, len(fit_idx))
-        batch, rest = [], []
-        for i in stream:
-            (batch if len(batch) < take and i not in batch else rest).append(i)
-        batches.append(batch)
-        stream = rest
+    # the whole schedule up front, so that a resume draws the same
+    batches = seeded_passes(fit_idx, cfg.outer_steps, min(cfg.motifs_per_step, len(fit_idx)),
+                            seeds.rng(cfg.seed, META_SCHEDULE))
 
     def current() -> MetaDish:
         return MetaDish(parts["images"].detach().clone(),

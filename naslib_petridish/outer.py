@@ -113,17 +113,24 @@ def outer_schedule(n: int, cfg: PetriDishConfig) -> np.ndarray:
         raise ConfigError(
             f"the training pool has {n} architectures but each outer epoch needs "
             f"outer_batch={cfg.outer_batch}; give more architectures or lower outer_batch")
-    rng = seeds.rng(cfg.seed, seeds.SCHEDULE)
+    return np.asarray(seeded_passes(np.arange(n), cfg.outer_epochs, cfg.outer_batch,
+                                    seeds.rng(cfg.seed, seeds.SCHEDULE)), dtype=np.int64)
+
+
+def seeded_passes(items: np.ndarray, steps: int, batch: int,
+                  rng: np.random.Generator) -> list[list[int]]:
+    """``steps`` batches of ``batch`` distinct ``items``: seeded permutations of them, one
+    after another (fresh items while a pass lasts, then the next pass)."""
     out, stream = [], []
-    for _ in range(cfg.outer_epochs):
-        if len(stream) < cfg.outer_batch:
-            stream = stream + list(rng.permutation(n))
-        batch, rest = [], []
-        for i in stream:  # take the first outer_batch distinct indices
-            (batch if len(batch) < cfg.outer_batch and i not in batch else rest).append(i)
-        out.append(batch)
+    for _ in range(steps):
+        if len(stream) < batch:
+            stream = stream + list(rng.permutation(items))
+        taken, rest = [], []
+        for i in stream:  # take the first ``batch`` distinct items
+            (taken if len(taken) < batch and i not in taken else rest).append(i)
+        out.append(taken)
         stream = rest
-    return np.asarray(out, dtype=np.int64)
+    return out
 
 
 # -- the loop ------------------------------------------------------------------------
