@@ -283,6 +283,40 @@ def test_self_training_replaces_the_graph_networks_and_is_reproducible(table, fa
     assert np.array_equal(again, p)
 
 
+def test_co_training_refits_the_trees_each_round_and_keeps_round_one_as_before(table):
+    cells = [table.cell(i) for i in range(160)]
+    y = _accuracy_of(cells)
+    kw = dict(models=["trees", "graph"], graph_members=1, self_training=300)
+    one = ranker(["free", "path"], **kw)
+    p1 = fit_query(one, cells[:120], y[:120], cells[120:])
+    # rounds and co-trained trees: the trees change, the round is recorded, same seed same model
+    co = ranker(["free", "path"], self_training_rounds=2, self_training_trees=0.5, **kw)
+    p2 = fit_query(co, cells[:120], y[:120], cells[120:])
+    info = co.fitted["self_training"]
+    assert info["rounds"] == 2 and info["tree_weight"] == 0.5
+    assert co.model("trees").booster != one.model("trees").booster
+    assert co.model("graph").model["members"] != one.model("graph").model["members"]
+    assert kendalltau(p2, y[120:]).statistic > 0.5 and not np.array_equal(p1, p2)
+    again = ranker(["free", "path"], self_training_rounds=2, self_training_trees=0.5, **kw)
+    assert np.array_equal(fit_query(again, cells[:120], y[:120], cells[120:]), p2)
+    # a co-trained ranker saves and loads to the same predictions
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        co.save(d)
+        assert np.array_equal(RankerPredictor.load(d).query(cells[120:]), p2)
+
+
+def test_co_training_needs_trees_self_training_and_no_motif_features():
+    with pytest.raises(ConfigError, match="'self_training_rounds' must be a positive"):
+        RankerConfig(self_training=100, self_training_rounds=0)
+    with pytest.raises(ConfigError, match="'self_training_trees' must be a non-negative"):
+        RankerConfig(self_training=100, self_training_trees=-1)
+    with pytest.raises(ConfigError, match="needs 'trees' in 'models' and 'self_training'"):
+        RankerConfig(self_training_trees=0.5)
+    with pytest.raises(ConfigError, match="drop 'dish'"):
+        RankerConfig(features=["dish", "free"], self_training=100, self_training_trees=0.5)
+
+
 def test_a_registered_source_and_model_are_usable_by_name(table):
     from naslib_petridish.ranker.models import MODELS, RankModel, register_model
     from naslib_petridish.ranker.sources import SOURCES, FeatureSource, register_source

@@ -38,6 +38,12 @@ class RankerConfig:
     graph_members: int = 3
     #: self-train the graph networks on this many unlabelled random cells (0 = off)
     self_training: int = 0
+    #: rounds of self-training (each round's students teach the next round)
+    self_training_rounds: int = 1
+    #: > 0: co-train the trees as well: each round refits them on the training cells and
+    #: the teacher's order of the unlabelled cells, the training cells together weighing
+    #: this many times the unlabelled ones (0: the trees see the training cells only)
+    self_training_trees: float = 0.0
     #: settings of the ``dish`` source: PetriDishConfig fields over DISH_DEFAULTS
     dish: dict = field(default_factory=dict)
     #: a fitted dish (``dish.pt`` or its run directory) for the ``dish`` source; None: the
@@ -86,6 +92,23 @@ class RankerConfig:
         if self.self_training and "graph" not in self.models:
             raise ConfigError("'self_training' trains the graph networks: add 'graph' to "
                               "'models', or set 'self_training: 0'")
+        r = self.self_training_rounds
+        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+            raise ConfigError(f"'self_training_rounds' must be a positive integer, got {r!r}")
+        w = self.self_training_trees
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < float("inf"):
+            raise ConfigError(f"'self_training_trees' must be a non-negative number (the "
+                              f"training cells' weight beside the unlabelled ones), got {w!r}")
+        self.self_training_trees = float(w)
+        if self.self_training_trees and not (self.self_training and "trees" in self.models):
+            raise ConfigError("'self_training_trees' co-trains the trees during self-training: "
+                              "it needs 'trees' in 'models' and 'self_training' > 0")
+        if self.self_training_trees and any(SOURCES[f].trains_motifs for f in self.features):
+            raise ConfigError("'self_training_trees' needs features that train no motif (the "
+                              "unlabelled cells have no learning curve): drop "
+                              + ", ".join(repr(f) for f in self.features
+                                          if SOURCES[f].trains_motifs)
+                              + " or set 'self_training_trees: 0'")
         if str(self.metric).lower() not in ("val", "test"):
             raise ConfigError(f"metric must be 'val' or 'test', got '{self.metric}'")
         self.metric = str(self.metric).lower()

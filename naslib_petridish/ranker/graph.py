@@ -124,9 +124,10 @@ def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
 
 def pretrain_states(cells: Sequence[Cell], teacher: Sequence[float], members: int,
                     seed: int = 0, epochs: int = PRETRAIN_EPOCHS,
-                    batch: int = PRETRAIN_BATCH) -> list[dict]:
+                    batch: int = PRETRAIN_BATCH, round_: int = 0) -> list[dict]:
     """``members`` networks trained to order ``cells`` as the ``teacher`` scores do
-    (pairwise loss within shuffled mini-batches); their weights, for ``init``."""
+    (pairwise loss within shuffled mini-batches); their weights, for ``init``.  Round
+    ``round_`` of self-training starts from its own seeds."""
     a, h = graph_tensors(cells)
     t = torch.as_tensor(np.asarray(teacher, np.float64), dtype=torch.float32)
     if len(t) != len(cells):
@@ -135,9 +136,10 @@ def pretrain_states(cells: Sequence[Cell], teacher: Sequence[float], members: in
     with torch.random.fork_rng(devices=[]), _threads(1):
         for k in range(members):
             # seeds apart from the fine-tuning ones (seed * 1000 + k)
-            net = _new_net(seed * 1000 + 500 + k, None)
+            s = seed * 1000 + 500 + k + 100_003 * round_
+            net = _new_net(s, None)
             opt = torch.optim.Adam(net.parameters(), lr=LR)
-            gen = torch.Generator().manual_seed(seed * 1000 + 500 + k)
+            gen = torch.Generator().manual_seed(s)
             for _ in range(epochs):
                 for idx in torch.randperm(len(t), generator=gen).split(batch):
                     loss = _pairwise_loss(net(a[idx], h[idx]), *_pair_signs(t[idx]))

@@ -86,15 +86,21 @@ class Trees(RankModel):
     name = "trees"
 
     def fit(self, cells, X, names, y, seed):
+        self.learn(X, names, rank_target(y), seed)
+
+    def learn(self, X, names, target, seed, weight=None) -> None:
+        """Fit the trees on ``X`` -> ``target`` (ranks in [0, 1]; ``weight`` per row): what
+        ``fit`` does with the training ranks, and self-training with pseudo-ranks."""
         from .trees import train_trees
 
-        booster = train_trees(X, names, rank_target(y), seed)
+        booster = train_trees(X, names, target, seed, weight)
         gain = booster.feature_importance("gain")
         top = np.argsort(gain)[::-1][:10]
         self.names = list(names)
         self.booster = booster.model_to_string()
         self.importance = {names[i]: float(gain[i]) for i in top if gain[i] > 0}
         self._booster = booster  # the trained one (self-training's teacher uses it)
+        self._loaded = None
 
     def rank(self, cells, X):
         from .trees import lightgbm

@@ -37,37 +37,69 @@ def unlabelled_cells(n: int, exclude: set[str], seed: int) -> list[Cell]:
     return list(out.values())
 
 
+def _teacher(models: list[RankModel], pool: Sequence[Cell], Xp, trees_booster) -> np.ndarray:
+    """The mean rank the fitted ``models`` give each unlabelled cell (the trees through
+    ``trees_booster``: the ranker's own, or one refitted without motif features)."""
+    parts = []
+    for m in models:
+        if isinstance(m, GraphNetworks):
+            parts.append(rankdata(m.scores(pool)))
+        elif isinstance(m, Trees):
+            if trees_booster is not None:
+                parts.append(rankdata(trees_booster.predict(Xp, num_threads=1)))
+        else:
+            parts.append(rankdata(m.rank(pool, Xp)))
+    return np.mean(parts, axis=0)
+
+
 def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.ndarray,
-               seed: int, n_unlabelled: int) -> dict:
+               seed: int, n_unlabelled: int, rounds: int = 1,
+               tree_weight: float = 0.0) -> dict:
     """Replace the weights of the ``graph`` model among ``models`` by students taught by all
-    of ``models`` on ``n_unlabelled`` cells; returns what was done (for the record)."""
+    of ``models`` on ``n_unlabelled`` cells, ``rounds`` times (each round's students are the
+    next round's teacher); with ``tree_weight`` > 0 the ``trees`` are refitted too, each
+    round, on the training cells' ranks and the teacher's ranks of the unlabelled cells, the
+    training cells together weighing ``tree_weight`` times the unlabelled ones (co-training;
+    every source must then be free of motifs).  Returns what was done (for the record)."""
     from .graph import FINETUNE_EPOCHS, PRETRAIN_EPOCHS, fit_graph_ranker, pretrain_states
     from .sources import feature_matrix
 
     t0 = time.perf_counter()
     graph = next(m for m in models if isinstance(m, GraphNetworks))
+    trees = next((m for m in models if isinstance(m, Trees)), None)
     pool = unlabelled_cells(n_unlabelled, {c.hash for c in cells}, seed)
     free = [s for s in sources if not s.trains_motifs]
-    parts, teachers = [rankdata(graph.scores(pool))], []
-    for m in models:
-        if isinstance(m, Trees) and free:
-            booster = m._booster
-            if len(free) != len(sources):  # the unlabelled cells have no motif features
-                from .trees import train_trees
-                booster = train_trees(*feature_matrix(free, cells), target=rank_target(y),
-                                      seed=seed)
-            parts.append(rankdata(booster.predict(feature_matrix(free, pool)[0],
-                                                  num_threads=1)))
-            teachers.append("trees on " + "+".join(s.name for s in free))
-        elif m is not graph and not isinstance(m, Trees):
-            parts.append(rankdata(m.rank(pool, feature_matrix(free, pool)[0])))
-            teachers.append(m.name)
-    teacher = np.mean(parts, axis=0)
+    if tree_weight > 0 and (trees is None or len(free) != len(sources)):
+        raise ValueError("co-training the trees needs the 'trees' model and sources that "
+                         "train no motif")
+    Xp, names = feature_matrix(free, pool) if free else (None, [])
+    booster, teachers = None, []
+    if trees is not None and free:
+        booster = trees._booster
+        if len(free) != len(sources):  # the unlabelled cells have no motif features
+            from .trees import train_trees
+            booster = train_trees(*feature_matrix(free, cells), target=rank_target(y),
+                                  seed=seed)
+        teachers.append("trees on " + "+".join(s.name for s in free))
+    teachers += [m.name for m in models if not isinstance(m, (Trees, GraphNetworks))]
     members = graph.config.graph_members
-    init = pretrain_states(pool, teacher, members, seed=seed)
-    graph.model = fit_graph_ranker(cells, y, members, seed=seed, epochs=FINETUNE_EPOCHS,
+    if tree_weight > 0:
+        X = feature_matrix(free, cells)[0]
+        Xc = np.vstack([X, Xp])
+        weight = np.concatenate([np.full(len(cells), tree_weight * len(pool) / len(cells)),
+                                 np.ones(len(pool))])
+    for r in range(rounds):
+        teacher = _teacher(models, pool, Xp, booster)
+        init = pretrain_states(pool, teacher, members, seed=seed, round_=r)
+        student = fit_graph_ranker(cells, y, members, seed=seed, epochs=FINETUNE_EPOCHS,
                                    init=init)
+        if tree_weight > 0:
+            pseudo = (rankdata(teacher) - 1) / max(1, len(pool) - 1)
+            trees.learn(Xc, names, np.concatenate([rank_target(y), pseudo]), seed, weight)
+            booster = trees._booster
+        graph.model = student
     return {"unlabelled": int(n_unlabelled), "sampler": "random_cell (NASLib's)",
             "teacher": " + ".join(teachers + [f"{members} graph networks"]),
+            "rounds": int(rounds), "tree_weight": float(tree_weight),
             "pretrain_epochs": PRETRAIN_EPOCHS, "finetune_epochs": FINETUNE_EPOCHS,
             "seconds": round(time.perf_counter() - t0, 2)}

@@ -20,11 +20,13 @@ LGB_PARAMS = {"objective": "regression", "learning_rate": 0.03, "num_leaves": 7,
 NUM_TREES = 1000
 
 
-def train_trees(X: np.ndarray, names: list[str], target: np.ndarray, seed: int):
-    """A LightGBM booster of :data:`NUM_TREES` trees on ``X`` -> ``target`` (seeded)."""
+def train_trees(X: np.ndarray, names: list[str], target: np.ndarray, seed: int,
+                weight: np.ndarray | None = None):
+    """A LightGBM booster of :data:`NUM_TREES` trees on ``X`` -> ``target`` (seeded;
+    ``weight``: one per row, or None for equal weights)."""
     lgb = lightgbm()
     params = {**LGB_PARAMS, "seed": int(seed), "min_data_in_leaf": min(5, len(target) // 2)}
-    return lgb.train(params, lgb.Dataset(X, target, feature_name=_safe(names),
+    return lgb.train(params, lgb.Dataset(X, target, weight=weight, feature_name=_safe(names),
                                          params={"verbosity": -1}),
                      num_boost_round=NUM_TREES)
 
