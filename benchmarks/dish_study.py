@@ -94,11 +94,6 @@ def run_job(table, recipe: str, trial: int, size: int, seed: int = 0) -> dict:
             "test_truth": yte.tolist(), "predictions": p.tolist(), **meta}
 
 
-def read_rows(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] \
-        if path.exists() else []
-
-
 def cmd_run(args) -> int:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
@@ -113,7 +108,7 @@ def cmd_run(args) -> int:
     path = work / "rows.jsonl"
     # a row recorded here or in the committed record is not run again
     done = {(r["recipe"], r["trial"], r["size"])
-            for r in read_rows(path) + read_rows(Path(args.results) / ROWS)}
+            for r in harness.read_jsonl(path) + harness.read_jsonl(Path(args.results) / ROWS)}
     table = harness.ground_truth(args.nb101)
     for trial in args.trials:
         for size in args.sizes:
@@ -142,8 +137,8 @@ def compact(row: dict) -> dict:
 def cmd_report(args) -> int:
     from naslib_petridish.correlation import paired_kendall_difference
 
-    rows = [r for w in args.work for r in read_rows(Path(w) / "rows.jsonl")]
-    committed = read_rows(Path(args.results) / ROWS)
+    rows = [r for w in args.work for r in harness.read_jsonl(Path(w) / "rows.jsonl")]
+    committed = harness.read_jsonl(Path(args.results) / ROWS)
     by = {(r["recipe"], r["trial"], r["size"]): r for r in committed}
     by.update({(r["recipe"], r["trial"], r["size"]): compact(r) for r in rows})
     rows = [by[k] for k in sorted(by)]

@@ -132,6 +132,13 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 90) -> Path:
     return path
 
 
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """The records of a JSON-lines file (none when it does not exist)."""
+    path = Path(path)
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] \
+        if path.exists() else []
+
+
 def seed_stats(values) -> dict:
     """Mean and std (ddof 1; None for a single seed) of one number over seeds."""
     v = np.asarray(values, float)
