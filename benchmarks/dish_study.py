@@ -169,17 +169,56 @@ def cmd_report(args) -> int:
                           "fit_seconds": float(np.mean([by[(a, t, n)]["fit_seconds"]
                                                         for t in ts]))})
     fig = plot_outer(by, args, Path(args.results))
+    dyn = dynamics(by, args.trials)
     harness.save_json(Path(args.results) / "dish_study.json", {
         "protocol": "c (benchmarks.ranking_features.splits): 200 uniform test cells per "
                     "trial, training cells uniform and disjoint; 108-epoch test accuracy, "
                     "repeat 0; the ranker's trees on free+path+encoding (+ one dish source)",
         "trials": list(args.trials), "recipes": RECIPES, "summary": summary,
         "figure": fig.name if fig else None,
-        "differences": diffs})
-    harness.write_sections(Path(args.results) / "DISH.md", markdown(summary, diffs, args))
+        "differences": diffs, "dynamics": dyn})
+    harness.write_sections(Path(args.results) / "DISH.md", markdown(summary, diffs, dyn, args))
     print(f"wrote {Path(args.results) / 'DISH.md'}, dish_study.json and {ROWS} "
           f"({len(rows)} rows)")
     return 0
+
+
+def dynamics(by: dict, trials) -> list[dict]:
+    """How the meta-trained dishes learned, per recipe and size (mean over trials): the
+    Kendall tau of each outer step's motifs, scored on the dish *before* that step's update
+    (out of sample during the first pass over the training cells, whose batches no step
+    had seen), in the first and second half of the first pass and in the last 10 steps;
+    the held-out cells' tau of the untrained dish (step 0) and of the dish kept; the steps
+    kept."""
+    out = []
+    for (rec, t, n), r in sorted(by.items()):
+        if not (r.get("history") and len(r["history"]) > 1 and t in trials):
+            continue
+        h = r["history"][1:]
+        held = 1.0 - r["config"]["metadish"].get("holdout", META["holdout"])
+        per_step = r["config"]["metadish"].get("motifs_per_step", META["motifs_per_step"])
+        first = max(1, int(held * n) // per_step)
+        tau = [x["train_tau"] for x in h]
+        half = max(1, first // 2)
+        out.append({"recipe": rec, "size": n, "trial": t,
+                    "first_pass_steps": first,
+                    "train_tau_first_half": float(np.nanmean(tau[:half])),
+                    "train_tau_second_half": float(np.nanmean(tau[half:first])),
+                    "train_tau_last10": float(np.nanmean(tau[-10:])),
+                    "holdout_tau_untrained": r["history"][0]["holdout_tau"],
+                    "holdout_tau_kept": r["metadish"]["holdout_tau"],
+                    "chosen_step": r["metadish"]["chosen_step"]})
+    groups: dict = {}
+    for d in out:
+        groups.setdefault((d["recipe"], d["size"]), []).append(d)
+    return [{"recipe": rec, "size": n, "trials": [d["trial"] for d in g],
+             "first_pass_steps": g[0]["first_pass_steps"],
+             **{k: float(np.mean([d[k] for d in g])) for k in
+                ("train_tau_first_half", "train_tau_second_half", "train_tau_last10",
+                 "holdout_tau_untrained",
+                 "holdout_tau_kept")},
+             "chosen_steps": [d["chosen_step"] for d in g]}
+            for (rec, n), g in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
 
 
 def plot_outer(by: dict, args, out: Path) -> Path | None:
@@ -220,7 +259,7 @@ def plot_outer(by: dict, args, out: Path) -> Path | None:
     return harness.save_figure(fig, out / "dish_study_outer.png")
 
 
-def markdown(summary, diffs, args) -> str:
+def markdown(summary, diffs, dyn, args) -> str:
     L = [BEGIN, "", f"Protocol (c), trials {', '.join(map(str, args.trials))} (none used for a "
          "choice), 200 test cells each; mean ± std over trials.", "",
          "| size | recipe | trials | Kendall tau | Spearman | fit s | query ms/cell |",
@@ -238,6 +277,20 @@ def markdown(summary, diffs, args) -> str:
     for d in diffs:
         L.append(f"| {d['size']} | {d['recipe']} | {d['against']} | {d['trials']} | "
                  f"{d['mean']:+.3f} | [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] |")
+    if dyn:
+        L += ["", "How the meta-trained dishes learned (mean over trials): Kendall tau of each "
+              "outer step's 12 motifs against their targets, scored before that step's update "
+              "(out of sample in the first pass over the training cells), and of the held-out "
+              "20 % of the training cells:", "",
+              "| size | recipe | trials | steps of the first pass | motifs' tau, its first "
+              "half | its second half | last 10 steps | held-out tau, untrained | held-out "
+              "tau, kept | steps kept |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for d in dyn:
+            L.append(f"| {d['size']} | {d['recipe']} | {len(d['trials'])} | "
+                     f"{d['first_pass_steps']} | {d['train_tau_first_half']:+.3f} | "
+                     f"{d['train_tau_second_half']:+.3f} | "
+                     f"{d['train_tau_last10']:+.3f} | {d['holdout_tau_untrained']:+.3f} | "
+                     f"{d['holdout_tau_kept']:+.3f} | {d['chosen_steps']} |")
     return "\n".join(L + ["", END])
 
 

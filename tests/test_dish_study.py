@@ -41,3 +41,19 @@ def test_report_merges_lanes_and_pairs_recipes_on_common_trials(tmp_path):
                     str(tmp_path / "gone"), "--trials", "3", "4", "5", "--reps", "50"]) == 0
     again = json.loads((tmp_path / "res" / "dish_study.json").read_text())
     assert again["differences"] == out["differences"]
+
+
+def test_dynamics_reads_out_of_sample_steps_from_the_first_pass():
+    # 100 cells, 20 % held out, 12 motifs a step: the first pass is 6 steps (80 // 12)
+    hist = [{"step": 0, "holdout_tau": 0.1}] + [
+        {"step": k, "train_tau": 0.1 * k} for k in range(1, 21)]
+    row = {"recipe": "meta-accuracy", "trial": 3, "size": 100, "history": hist,
+           "config": {"metadish": {"holdout": 0.2, "motifs_per_step": 12}},
+           "metadish": {"holdout_tau": 0.3, "chosen_step": 20}}
+    (d,) = ds.dynamics({("meta-accuracy", 3, 100): row}, [3])
+    assert d["first_pass_steps"] == 6 and d["trials"] == [3]
+    assert np.isclose(d["train_tau_first_half"], 0.2)  # steps 1-3
+    assert np.isclose(d["train_tau_second_half"], 0.5)  # steps 4-6
+    assert np.isclose(d["train_tau_last10"], 1.55)  # steps 11-20
+    assert d["holdout_tau_untrained"] == 0.1 and d["chosen_steps"] == [20]
+    assert ds.dynamics({("meta-accuracy", 3, 100): row}, [4]) == []  # other trials only
