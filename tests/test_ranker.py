@@ -306,6 +306,22 @@ def test_co_training_refits_the_trees_each_round_and_keeps_round_one_as_before(t
         assert np.array_equal(RankerPredictor.load(d).query(cells[120:]), p2)
 
 
+def test_model_weights_weigh_the_models_ranks(table):
+    cells = [table.cell(i) for i in range(160)]
+    y = _accuracy_of(cells)
+    alone = fit_query(ranker(["free", "path"]), cells[:120], y[:120], cells[120:])
+    kw = dict(models=["trees", "graph"], graph_members=1)
+    equal = fit_query(ranker(["free", "path"], **kw), cells[:120], y[:120], cells[120:])
+    # a graph network that weighs almost nothing leaves the trees' order
+    light = fit_query(ranker(["free", "path"], model_weights={"graph": 1e-6}, **kw),
+                      cells[:120], y[:120], cells[120:])
+    assert kendalltau(light, alone).statistic > 0.99
+    assert kendalltau(equal, alone).statistic < kendalltau(light, alone).statistic
+    for bad in ({"forest": 1}, {"graph": 0}, {"graph": "2"}, [1, 2]):
+        with pytest.raises(ConfigError, match="'model_weights' must map models of 'models'"):
+            RankerConfig(models=["trees", "graph"], model_weights=bad)
+
+
 def test_co_training_needs_trees_self_training_and_no_motif_features():
     with pytest.raises(ConfigError, match="'self_training_rounds' must be a positive"):
         RankerConfig(self_training=100, self_training_rounds=0)

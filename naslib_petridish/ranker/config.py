@@ -34,6 +34,8 @@ class RankerConfig:
     features: list = field(default_factory=lambda: ["free", "path", "encoding"])
     #: models whose mean rank is the prediction (``naslib_petridish.ranker.models.MODELS``)
     models: list = field(default_factory=lambda: ["trees", "graph"])
+    #: weight of each model in the mean of their ranks (a model not named weighs 1)
+    model_weights: dict = field(default_factory=dict)
     #: graph networks of the ``graph`` model (members from different seeds, averaged)
     graph_members: int = 3
     #: self-train the graph networks on this many unlabelled random cells (0 = off)
@@ -86,6 +88,13 @@ class RankerConfig:
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"'{n}' must be a positive integer, got {v!r}")
+        mw = self.model_weights
+        if not isinstance(mw, dict) or any(
+                k not in self.models or isinstance(v, bool) or not isinstance(v, (int, float))
+                or not 0 < v < float("inf") for k, v in mw.items()):
+            raise ConfigError(f"'model_weights' must map models of 'models' "
+                              f"({', '.join(self.models)}) to positive numbers, got {mw!r}")
+        self.model_weights = {k: float(v) for k, v in mw.items()}
         if "graph" in self.models and not self.graph_members:
             raise ConfigError("the 'graph' model needs 'graph_members' > 0 (or leave 'graph' "
                               "out of 'models')")

@@ -5,10 +5,11 @@ given twice), in hash order (LightGBM's bagging draws rows by position, so the m
 otherwise depend on the order the cells came in), stacks the columns of the feature sources
 (``config.features``), fits every model (``config.models``), optionally self-trains the
 graph networks, and keeps the training accuracies' quantiles.  ``query(xtest)`` averages
-the models' ranks of each cell and maps the mean back to accuracy units through those
-quantiles: predictions are monotone in the models' output, higher = better.  With fewer
-than :data:`MIN_CELLS` distinct training cells there is nothing to split: a line through
-the log parameter count is fitted instead (and said so in :meth:`summary`).
+the models' ranks of each cell (weighted by ``model_weights``) and maps the mean back to
+accuracy units through those quantiles: predictions are monotone in the models' output,
+higher = better.  With fewer than :data:`MIN_CELLS` distinct training cells there is
+nothing to split: a line through the log parameter count is fitted instead (and said so
+in :meth:`summary`).
 
 No motif is trained unless a source needs it (the ``dish`` source); with ``out_dir`` the
 fitted model is written to ``ranker.json`` (plain JSON: the trees as LightGBM's text model,
@@ -209,8 +210,8 @@ class RankerPredictor(NASLibContract):
         else:
             with self._abort_on_error():
                 X, _ = self._matrix(cells, progress or self._bar_update("query"))
-            parts = [m.rank(cells, X) for m in self._models]
-            r = parts[0] if len(parts) == 1 else sum(parts) / len(parts)
+            w = [self.config.model_weights.get(m.name, 1.0) for m in self._models]
+            r = sum(wi * m.rank(cells, X) for wi, m in zip(w, self._models)) / sum(w)
             out = np.interp(r, np.linspace(0.0, 1.0, len(q)), q)
         self.last_query_seconds_per_arch = (time.perf_counter() - t0) / max(1, len(cells))
         return np.asarray(out, dtype=np.float64)

@@ -58,9 +58,10 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
     """Replace the weights of the ``graph`` model among ``models`` by students taught by all
     of ``models`` on ``n_unlabelled`` cells, ``rounds`` times (each round's students are the
     next round's teacher); with ``tree_weight`` > 0 the ``trees`` are refitted too, each
-    round, on the training cells' ranks and the teacher's ranks of the unlabelled cells, the
-    training cells together weighing ``tree_weight`` times the unlabelled ones (co-training;
-    every source must then be free of motifs).  Returns what was done (for the record)."""
+    round after the new graph networks, on the training cells' ranks and the ranks that the
+    trees and the new networks give the unlabelled cells, the training cells together
+    weighing ``tree_weight`` times the unlabelled ones (co-training; every source must then
+    be free of motifs).  Returns what was done (for the record)."""
     from .graph import FINETUNE_EPOCHS, PRETRAIN_EPOCHS, fit_graph_ranker, pretrain_states
     from .sources import feature_matrix
 
@@ -93,11 +94,12 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
         init = pretrain_states(pool, teacher, members, seed=seed, round_=r)
         student = fit_graph_ranker(cells, y, members, seed=seed, epochs=FINETUNE_EPOCHS,
                                    init=init)
-        if tree_weight > 0:
-            pseudo = (rankdata(teacher) - 1) / max(1, len(pool) - 1)
+        graph.model = student
+        if tree_weight > 0:  # the trees learn from the teacher with the new students in it
+            pseudo = rankdata(_teacher(models, pool, Xp, booster))
+            pseudo = (pseudo - 1) / max(1, len(pool) - 1)
             trees.learn(Xc, names, np.concatenate([rank_target(y), pseudo]), seed, weight)
             booster = trees._booster
-        graph.model = student
     return {"unlabelled": int(n_unlabelled), "sampler": "random_cell (NASLib's)",
             "teacher": " + ".join(teachers + [f"{members} graph networks"]),
             "rounds": int(rounds), "tree_weight": float(tree_weight),
