@@ -322,6 +322,21 @@ def test_model_weights_weigh_the_models_ranks(table):
             RankerConfig(models=["trees", "graph"], model_weights=bad)
 
 
+def test_graph_layers_set_the_depth_of_every_graph_network(table, tmp_path):
+    cells = [table.cell(i) for i in range(100)]
+    y = _accuracy_of(cells)
+    r = ranker(["free"], models=["graph"], graph_members=1, graph_layers=5, self_training=200)
+    p = fit_query(r, cells[:70], y[:70], cells[70:])
+    model = r.model("graph").model
+    assert model["layers"] == 5  # the self-trained students too
+    assert sum(k.startswith("layers.") and k.endswith(".0.weight")
+               for k in model["members"][0]) == 5
+    r.save(tmp_path)
+    assert np.array_equal(RankerPredictor.load(tmp_path).query(cells[70:]), p)
+    with pytest.raises(ConfigError, match="'graph_layers' must be a positive integer"):
+        RankerConfig(graph_layers=0)
+
+
 def test_co_training_needs_trees_self_training_and_no_motif_features():
     with pytest.raises(ConfigError, match="'self_training_rounds' must be a positive"):
         RankerConfig(self_training=100, self_training_rounds=0)

@@ -38,6 +38,9 @@ class RankerConfig:
     model_weights: dict = field(default_factory=dict)
     #: graph networks of the ``graph`` model (members from different seeds, averaged)
     graph_members: int = 3
+    #: message-passing layers of each graph network (each carries information one edge
+    #: further; the longest input-output path of an NB101 cell has 6 edges)
+    graph_layers: int = 3
     #: self-train the graph networks on this many unlabelled random cells (0 = off)
     self_training: int = 0
     #: rounds of self-training (each round's students teach the next round)
@@ -84,7 +87,7 @@ class RankerConfig:
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"'{n}' must be a non-negative integer, got {v!r}")
-        for n in ("train_size",):
+        for n in ("train_size", "graph_layers"):
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"'{n}' must be a positive integer, got {v!r}")

@@ -85,9 +85,9 @@ def _pairwise_loss(s: torch.Tensor, sign: torch.Tensor, pairs: torch.Tensor) -> 
     return nn.functional.softplus(-sign * (s[:, None] - s[None, :]))[pairs].mean()
 
 
-def _new_net(seed: int, init: dict | None) -> GraphNet:
+def _new_net(seed: int, init: dict | None, layers: int = LAYERS) -> GraphNet:
     torch.manual_seed(seed)
-    net = GraphNet()
+    net = GraphNet(layers=layers)
     if init is not None:
         net.load_state_dict({k: torch.tensor(v) for k, v in init.items()})
     return net
@@ -95,9 +95,10 @@ def _new_net(seed: int, init: dict | None) -> GraphNet:
 
 def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
                      seed: int = 0, epochs: int = EPOCHS,
-                     init: Sequence[dict] | None = None) -> dict:
-    """Train ``members`` networks (from the weights ``init``, one per member, when given:
-    fine-tuning); returns their weights (plain lists) and settings."""
+                     init: Sequence[dict] | None = None, layers: int = LAYERS) -> dict:
+    """Train ``members`` networks of ``layers`` message-passing layers (from the weights
+    ``init``, one per member, when given: fine-tuning); returns their weights (plain
+    lists) and settings."""
     if init is not None and len(init) != members:
         raise ValueError(f"init holds the weights of {len(init)} network(s), for {members} members")
     a, h = graph_tensors(cells)
@@ -108,7 +109,7 @@ def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
     # loaded 2-core machine)
     with torch.random.fork_rng(devices=[]), _threads(1):
         for k in range(members):
-            net = _new_net(seed * 1000 + k, None if init is None else init[k])
+            net = _new_net(seed * 1000 + k, None if init is None else init[k], layers)
             opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
             for _ in range(epochs):
                 loss = _pairwise_loss(net(a, h), sign, pairs)
@@ -116,7 +117,7 @@ def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
                 loss.backward()
                 opt.step()
             states.append({k2: v.detach().tolist() for k2, v in net.state_dict().items()})
-    model = {"members": states, "hidden": HIDDEN, "layers": LAYERS, "epochs": epochs}
+    model = {"members": states, "hidden": HIDDEN, "layers": layers, "epochs": epochs}
     # the training cells' scores: a query is placed among them (a batch-independent scale)
     model["train_scores"] = np.sort(graph_scores(model, cells)).tolist()
     return model
@@ -124,7 +125,8 @@ def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
 
 def pretrain_states(cells: Sequence[Cell], teacher: Sequence[float], members: int,
                     seed: int = 0, epochs: int = PRETRAIN_EPOCHS,
-                    batch: int = PRETRAIN_BATCH, round_: int = 0) -> list[dict]:
+                    batch: int = PRETRAIN_BATCH, round_: int = 0,
+                    layers: int = LAYERS) -> list[dict]:
     """``members`` networks trained to order ``cells`` as the ``teacher`` scores do
     (pairwise loss within shuffled mini-batches); their weights, for ``init``.  Round
     ``round_`` of self-training starts from its own seeds."""
@@ -137,7 +139,7 @@ def pretrain_states(cells: Sequence[Cell], teacher: Sequence[float], members: in
         for k in range(members):
             # seeds apart from the fine-tuning ones (seed * 1000 + k)
             s = seed * 1000 + 500 + k + 100_003 * round_
-            net = _new_net(s, None)
+            net = _new_net(s, None, layers)
             opt = torch.optim.Adam(net.parameters(), lr=LR)
             gen = torch.Generator().manual_seed(s)
             for _ in range(epochs):

@@ -122,7 +122,8 @@ class GraphNetworks(RankModel):
     def fit(self, cells, X, names, y, seed):
         from .graph import fit_graph_ranker
 
-        self.model = fit_graph_ranker(cells, y, self.config.graph_members, seed=seed)
+        self.model = fit_graph_ranker(cells, y, self.config.graph_members, seed=seed,
+                                      layers=self.config.graph_layers)
 
     def rank(self, cells, X):
         from .graph import graph_quantiles

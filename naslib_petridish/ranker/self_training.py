@@ -91,9 +91,10 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
                                  np.ones(len(pool))])
     for r in range(rounds):
         teacher = _teacher(models, pool, Xp, booster)
-        init = pretrain_states(pool, teacher, members, seed=seed, round_=r)
+        layers = graph.config.graph_layers
+        init = pretrain_states(pool, teacher, members, seed=seed, round_=r, layers=layers)
         student = fit_graph_ranker(cells, y, members, seed=seed, epochs=FINETUNE_EPOCHS,
-                                   init=init)
+                                   init=init, layers=layers)
         graph.model = student
         if tree_weight > 0:  # the trees learn from the teacher with the new students in it
             pseudo = rankdata(_teacher(models, pool, Xp, booster))
