@@ -11,7 +11,8 @@ Modules, each depending only on the ones above it:
   ``free``, ``dish``);
 * :mod:`.models` -- the models, registered by name (``trees``, ``graph``);
 * :mod:`.config` -- :class:`RankerConfig` and the ranker presets;
-* :mod:`.self_training` -- graph networks taught by the fitted models on unlabelled cells;
+* :mod:`.self_training` -- graph networks (and co-trained trees) taught by the fitted
+  models on unlabelled cells;
 * :mod:`.predictor` -- :class:`RankerPredictor` (fit / query / save / load).
 """
 from __future__ import annotations

@@ -1,14 +1,18 @@
-"""Self-training: graph networks that first learn a teacher's order of unlabelled cells.
+"""Self- and co-training: models that learn a teacher's order of unlabelled cells.
 
 After the ranker's models are fitted, they (as the teacher) order ``N`` unlabelled cells
 drawn at random (NASLib's sampler, seeded by the run seed, none of the training cells);
 new graph networks learn that order (pairwise loss, :data:`~.graph.PRETRAIN_EPOCHS`), are
 fine-tuned on the training cells (:data:`~.graph.FINETUNE_EPOCHS`) and replace the
-teacher's.  The unlabelled cells cost no ground truth; sources that train motifs (the
-dish) are left out of the teacher's trees, which are then fitted again without them (a
-motif per unlabelled cell would cost minutes).  At 100 training cells this lifts the
-graph networks from Kendall 0.610 to 0.642 and the whole ranker from 0.659 to 0.671;
-above 400 cells it adds almost nothing (RANKING.md).
+teacher's.  Co-training (``self_training_trees`` > 0) then refits the trees on the training
+cells' ranks plus the ranks that the trees and the new networks give the unlabelled cells;
+``self_training_rounds`` repeats it, each round's models teaching the next.  The
+unlabelled cells cost no ground truth; sources that train motifs (the dish) are left out
+of the teacher's trees, which are then fitted again without them (a motif per unlabelled
+cell would cost minutes), and co-training needs sources without motifs.  What each step
+gives: RANKING.md (self-training lifts the graph networks at 100 training cells from
+Kendall 0.61 to 0.64; co-training lifts the trees from 0.68 to 0.70 on the development
+trials, much less the mean of trees and networks; more rounds gave nothing).
 """
 from __future__ import annotations
 
