@@ -64,7 +64,8 @@ SIZES = [5, 8, 14, 24, 42, 71, 121, 205, 347, 589, 1000]  # White et al.'s grid
 ZERO_COST = ("params", "flops", "synflow")
 FAST = ["params", "petridish-untrained-dish-tse", "petridish-dish-curve-boosted",
         "petridish-cell-features-boosted", "petridish-dish-curve-self-trained",
-        "petridish-cell-features-self-trained", "xgb", "lgb",
+        "petridish-cell-features-self-trained", "petridish-cell-features-co-trained",
+        "xgb", "lgb",
         "rf", "ngb", "bayes_lin_reg", "gp", "mlp", "bananas"]
 SLOW = ["bonas", "gcn", "nao", "seminas", "bohamiann", "dngo", "sparse_gp", "var_sparse_gp",
         "flops", "synflow", "petridish-quick"]
@@ -292,6 +293,8 @@ def style(name, i):
         return dict(color="darkmagenta", lw=2.5, marker="s", ms=7, zorder=9)
     if name == "petridish-cell-features-self-trained":
         return dict(color="hotpink", lw=2, ls="--", marker="^", ms=7, zorder=9)
+    if name == "petridish-cell-features-co-trained":  # issue 47's preset
+        return dict(color="darkorange", lw=2.5, ls="--", marker="o", ms=7, zorder=9)
     if name == "petridish-quick":  # a trained dish, but not the paper's settings
         return dict(color="dimgray", lw=2, ls="-.", marker="P", ms=8, zorder=9)
     if name.startswith("petridish"):
