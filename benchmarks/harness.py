@@ -78,6 +78,29 @@ def argument_parser(doc: str | None) -> argparse.ArgumentParser:
     return ap
 
 
+def lane_parser(doc: str | None, work, trials, run, report
+                ) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """A parser with a ``run`` command (``--work``: one folder per process, a lane) and a
+    ``report`` command (``--work``: the lanes' folders to merge; ``--reps`` bootstrap
+    draws), both with ``--trials`` and ``--nb101``, calling ``run(args)`` / ``report(args)``;
+    returns it and the ``run`` parser (for the script's own options)."""
+    ap = argument_parser(doc)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--work", default=str(work),
+                   help="one folder per process: run two lanes with two folders")
+    rp = sub.add_parser("report")
+    rp.add_argument("--reps", type=int, default=2000)
+    rp.add_argument("--work", nargs="+", default=[str(work)],
+                    help="the run folders to merge (each lane's)")
+    for p in (r, rp):
+        p.add_argument("--trials", nargs="+", type=int, default=list(trials))
+        add_nb101_argument(p)
+    r.set_defaults(fn=run)
+    rp.set_defaults(fn=report)
+    return ap, r
+
+
 def labelled_dirs(ap: argparse.ArgumentParser, item: str) -> tuple[str, list[str]]:
     """``LABEL=DIR[,DIR...]`` (one directory per seed) -> (label, directories)."""
     label, _, dirs = item.partition("=")

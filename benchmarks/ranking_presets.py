@@ -228,23 +228,10 @@ def markdown(summary: list[dict], diffs: list[dict], args) -> str:
 
 
 def main(argv=None) -> int:
-    ap = harness.argument_parser(__doc__)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run")
+    ap, r = harness.lane_parser(__doc__, WORK, [3, 4, 5, 6, 7], cmd_run, cmd_report)
     r.add_argument("--presets", nargs="+", default=PRESETS)
     r.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     r.add_argument("--metric", choices=["test", "val"], default="test")
-    r.add_argument("--work", default=str(WORK),
-                   help="one folder per process: run two lanes with two folders")
-    rp = sub.add_parser("report")
-    rp.add_argument("--reps", type=int, default=2000)
-    rp.add_argument("--work", nargs="+", default=[str(WORK)],
-                    help="the run folders to merge (each lane's)")
-    for p in (r, rp):
-        p.add_argument("--trials", nargs="+", type=int, default=[3, 4, 5, 6, 7])
-        harness.add_nb101_argument(p)
-    r.set_defaults(fn=cmd_run)
-    rp.set_defaults(fn=cmd_report)
     args = ap.parse_args(argv)
     return args.fn(args)
 
