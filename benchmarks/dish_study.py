@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -74,12 +73,7 @@ def run_job(table, recipe: str, trial: int, size: int, seed: int = 0) -> dict:
     cfg = RankerConfig(models=["trees"], seed=seed, workers=1, **RECIPES[recipe])
     r = RankerPredictor(config=cfg, table=table)
     try:
-        t0 = time.perf_counter()
-        r.fit(train, y)
-        fit_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        p = r.query(test)
-        query_s = time.perf_counter() - t0
+        p, fit_s, query_s = harness.timed_fit_query(r, train, y, test)
         meta = {}
         if "metadish" in cfg.features:
             d = r.source("metadish").dish

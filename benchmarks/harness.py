@@ -155,6 +155,19 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 90) -> Path:
     return path
 
 
+def timed_fit_query(predictor, train, y, test) -> tuple:
+    """``predictor.fit(train, y)`` then ``predictor.query(test)``: the predictions and the
+    wall seconds of each."""
+    import time
+
+    t0 = time.perf_counter()
+    predictor.fit(train, y)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    p = predictor.query(test)
+    return p, fit_s, time.perf_counter() - t0
+
+
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
     """The records of a JSON-lines file (none when it does not exist)."""
     path = Path(path)

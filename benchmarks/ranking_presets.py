@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 from benchmarks import harness
@@ -72,12 +71,7 @@ def run_job(table, preset: str, metric: str, trial: int, size: int) -> dict:
     cfg = resolve_ranker_config(preset, overrides={"seed": trial, "metric": metric})
     r = RankerPredictor(config=cfg, table=table)
     try:
-        t0 = time.perf_counter()
-        r.fit(train, y)
-        fit_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        p = r.query(test)
-        query_s = time.perf_counter() - t0
+        p, fit_s, query_s = harness.timed_fit_query(r, train, y, test)
         X = feature_matrix(r.sources, test)[0]
         models = {m: float(kendalltau(r.model(m).rank(test, X), yte).statistic)
                   for m in cfg.models}
