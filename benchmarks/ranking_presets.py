@@ -26,8 +26,7 @@ from benchmarks import harness
 WORK = Path("runs/ranking_presets")
 ROWS = "ranking_presets_rows.jsonl"
 BEGIN, END = harness.markers("ranking-presets", "python -m benchmarks.ranking_presets report")
-PRESETS = ["cell-features-boosted", "cell-features-self-trained",
-           "cell-features-deep-self-trained", "cell-features-co-trained"]
+PRESETS = ["cell-features-boosted", "cell-features-self-trained", "cell-features-co-trained"]
 #: the presets' differences are taken against this one (the best before issue 47)
 REFERENCE = "cell-features-self-trained"
 SIZES = (100, 424, 1000)
