@@ -87,7 +87,7 @@ class RankerConfig:
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"'{n}' must be a non-negative integer, got {v!r}")
-        for n in ("train_size", "graph_layers"):
+        for n in ("train_size", "graph_layers", "self_training_rounds"):
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"'{n}' must be a positive integer, got {v!r}")
@@ -104,9 +104,6 @@ class RankerConfig:
         if self.self_training and "graph" not in self.models:
             raise ConfigError("'self_training' trains the graph networks: add 'graph' to "
                               "'models', or set 'self_training: 0'")
-        r = self.self_training_rounds
-        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
-            raise ConfigError(f"'self_training_rounds' must be a positive integer, got {r!r}")
         w = self.self_training_trees
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < float("inf"):
             raise ConfigError(f"'self_training_trees' must be a non-negative number (the "

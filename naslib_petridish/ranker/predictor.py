@@ -187,7 +187,7 @@ class RankerPredictor(NASLibContract):
         if cfg.self_training:
             from .self_training import self_train
             fitted["self_training"] = self_train(
-                models, self.sources, cells, y, cfg.seed, cfg.self_training,
+                models, self.sources, cells, y, X, cfg.seed, cfg.self_training,
                 rounds=cfg.self_training_rounds, tree_weight=cfg.self_training_trees)
         self._models = models
         fitted["features"] = names

@@ -57,7 +57,7 @@ def _teacher(models: list[RankModel], pool: Sequence[Cell], Xp, trees_booster) -
 
 
 def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.ndarray,
-               seed: int, n_unlabelled: int, rounds: int = 1,
+               X: np.ndarray, seed: int, n_unlabelled: int, rounds: int = 1,
                tree_weight: float = 0.0) -> dict:
     """Replace the weights of the ``graph`` model among ``models`` by students taught by all
     of ``models`` on ``n_unlabelled`` cells, ``rounds`` times (each round's students are the
@@ -65,7 +65,8 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
     round after the new graph networks, on the training cells' ranks and the ranks that the
     trees and the new networks give the unlabelled cells, the training cells together
     weighing ``tree_weight`` times the unlabelled ones (co-training; every source must then
-    be free of motifs).  Returns what was done (for the record)."""
+    be free of motifs).  ``X``: the training cells' feature matrix (every source's columns,
+    as the models were fitted on).  Returns what was done (for the record)."""
     from .graph import FINETUNE_EPOCHS, PRETRAIN_EPOCHS, fit_graph_ranker, pretrain_states
     from .sources import feature_matrix
 
@@ -88,14 +89,13 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
         teachers.append("trees on " + "+".join(s.name for s in free))
     teachers += [m.name for m in models if not isinstance(m, (Trees, GraphNetworks))]
     members = graph.config.graph_members
-    if tree_weight > 0:
-        X = feature_matrix(free, cells)[0]
+    if tree_weight > 0:  # every source is free of motifs: X has the pool's columns
         Xc = np.vstack([X, Xp])
         weight = np.concatenate([np.full(len(cells), tree_weight * len(pool) / len(cells)),
                                  np.ones(len(pool))])
+    layers = graph.config.graph_layers
     for r in range(rounds):
         teacher = _teacher(models, pool, Xp, booster)
-        layers = graph.config.graph_layers
         init = pretrain_states(pool, teacher, members, seed=seed, round_=r, layers=layers)
         student = fit_graph_ranker(cells, y, members, seed=seed, epochs=FINETUNE_EPOCHS,
                                    init=init, layers=layers)
