@@ -51,6 +51,7 @@ from benchmarks import harness
 # the NASLib side: a worker process per job (NASLib and the table loaded once)
 from benchmarks.comparison_worker import SIZE_SCALED, WorkerProcess
 # the splits: the package's, which `naslib-evaluate --protocol` draws too
+from naslib_petridish.rundir import write_atomic
 from naslib_petridish.protocols import (split_fingerprint, split_from_sampler,  # noqa: F401
                                         split_stats, split_uniform)
 
@@ -106,15 +107,21 @@ def read_results(work) -> list[dict]:
     return rows
 
 
+#: the committed rows, one compact JSON line per job (``comparison.json`` keeps the summary:
+#: with the rows in it, the file outgrew the 1 MiB limit on a committed record)
+RUNS = "comparison_runs.jsonl"
+
+
 def read_committed(results: Path) -> tuple[list[dict], list[dict]]:
-    """(runs, splits) of the committed ``comparison.json``: the record that outlives a
-    machine. ``run`` counts these jobs as done where the split drawn here has the same
-    fingerprint, and ``report`` merges them under the rows of the work folder."""
-    p = Path(results) / "comparison.json"
-    if not p.exists():
-        return [], []
-    d = json.loads(p.read_text())
-    return d.get("runs", []), d.get("splits", [])
+    """(runs, splits) of the committed record (``comparison_runs.jsonl``, and the splits in
+    ``comparison.json``; an older ``comparison.json`` that still holds its ``runs`` is read
+    too): the record that outlives a machine. ``run`` counts these jobs as done where the
+    split drawn here has the same fingerprint, and ``report`` merges them under the rows
+    of the work folder."""
+    p, q = Path(results) / "comparison.json", Path(results) / RUNS
+    d = json.loads(p.read_text()) if p.exists() else {}
+    runs = harness.read_jsonl(q) if q.exists() else d.get("runs", [])
+    return runs, d.get("splits", [])
 
 
 def committed_timemodel(results: Path):
@@ -582,8 +589,10 @@ def cmd_report(args):
                            markdown(summary, rows, tm, splits, args))
     path = harness.save_json(args.results / "comparison.json", {
         "metric": METRIC_NOTE, "protocols": PROTOCOLS, "timemodel": tm, "splits": splits,
-        "summary": summary, "runs": sorted(rows, key=job_key)})
-    print(f"wrote {args.results / 'COMPARISON.md'}, {path} and {len(figs)} figures")
+        "summary": summary, "runs": f"one line per job in {RUNS}"})
+    write_atomic(args.results / RUNS,
+                 "".join(json.dumps(r) + "\n" for r in sorted(rows, key=job_key)))
+    print(f"wrote {args.results / 'COMPARISON.md'}, {path}, {RUNS} and {len(figs)} figures")
 
 
 def main():
