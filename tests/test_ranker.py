@@ -337,6 +337,45 @@ def test_graph_layers_set_the_depth_of_every_graph_network(table, tmp_path):
         RankerConfig(graph_layers=0)
 
 
+def test_path_mask_blocks_exactly_the_pairs_on_no_common_path():
+    import torch
+    from naslib_petridish.ranker.graph import graph_tensors, path_mask
+
+    a, _ = graph_tensors([CELL])
+    m = path_mask(a)[0].numpy()
+    # CELL padded to 7 vertices, output moved to vertex 6: 0 input, 1 conv3, 2 maxpool,
+    # 3 conv1, 4-5 padding; paths 0-1-2-6, 0-3-6, 0-6
+    real = [0, 1, 2, 3, 6]
+    assert not m[0, real].any() and not m[6, real].any()  # input, output: a path with all
+    assert m[1, 3] and m[3, 1] and m[2, 3]  # the two branches do not
+    assert not m[1, 2] and not m[2, 1]
+    assert m[4, 0] and not m[4, 4]  # padding: itself only
+    assert torch.equal(path_mask(a), path_mask(a).transpose(1, 2))
+
+
+def test_graph_attention_networks_train_save_and_load(table, tmp_path):
+    cells = [table.cell(i) for i in range(100)]
+    y = _accuracy_of(cells)
+    r = ranker(["free"], models=["graph"], graph_members=1, graph_layers=2,
+               graph_attention=True, self_training=200)
+    p = fit_query(r, cells[:70], y[:70], cells[70:])
+    model = r.model("graph").model
+    assert model["attention"] is True  # the self-trained students too
+    assert sum(k.startswith("att.") and k.endswith("in_proj_weight")
+               for k in model["members"][0]) == 2
+    assert kendalltau(p, y[70:]).statistic > 0.3
+    r.save(tmp_path)
+    assert np.array_equal(RankerPredictor.load(tmp_path).query(cells[70:]), p)
+    again = ranker(["free"], models=["graph"], graph_members=1, graph_layers=2,
+                   graph_attention=True, self_training=200)
+    assert np.array_equal(fit_query(again, cells[:70], y[:70], cells[70:]), p)
+    plain = ranker(["free"], models=["graph"], graph_members=1, graph_layers=2,
+                   self_training=200)
+    assert not np.array_equal(fit_query(plain, cells[:70], y[:70], cells[70:]), p)
+    with pytest.raises(ConfigError, match="'graph_attention' must be true or false"):
+        RankerConfig(graph_attention="yes")
+
+
 def test_co_training_needs_trees_self_training_and_no_motif_features():
     with pytest.raises(ConfigError, match="'self_training_rounds' must be a positive"):
         RankerConfig(self_training=100, self_training_rounds=0)

@@ -41,6 +41,9 @@ class RankerConfig:
     #: message-passing layers of each graph network (each carries information one edge
     #: further; the longest input-output path of an NB101 cell has 6 edges)
     graph_layers: int = 3
+    #: path attention after each layer: self-attention among the vertices on a common path
+    #: (as in PINAT and NN-Former)
+    graph_attention: bool = False
     #: self-train the graph networks on this many unlabelled random cells (0 = off)
     self_training: int = 0
     #: rounds of self-training (each round's students teach the next round)
@@ -91,6 +94,9 @@ class RankerConfig:
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"'{n}' must be a positive integer, got {v!r}")
+        if not isinstance(self.graph_attention, bool):
+            raise ConfigError(f"'graph_attention' must be true or false, got "
+                              f"{self.graph_attention!r}")
         mw = self.model_weights
         if not isinstance(mw, dict) or any(
                 k not in self.models or isinstance(v, bool) or not isinstance(v, (int, float))

@@ -4,9 +4,12 @@ A GIN-style encoder over the padded 7x7 cell: each vertex starts from its operat
 (input, conv3x3, conv1x1, max-pool, output; padding vertices are zeros) and adds, at every
 layer, a transform of itself with the sum over its predecessors and over its successors
 (information flows both ways, as in GATES); the output vertex and the mean over vertices
-feed a two-layer head that gives a score.  Training: full batch, Adam, the pairwise
-logistic loss over every pair of training cells with different accuracies (a ranking loss:
-only the order is learned).  Several members from different seeds are averaged.
+feed a two-layer head that gives a score.  With ``attention``, each layer is followed by
+path attention (as in PINAT and NN-Former): multi-head self-attention among the vertices
+that share a path (a vertex, its ancestors and its descendants), with a residual.
+Training: full batch, Adam, the pairwise logistic loss over every pair of training cells
+with different accuracies (a ranking loss: only the order is learned).  Several members
+from different seeds are averaged.
 
 Self-training (:func:`pretrain_states`): before they see the labels, the members can first
 learn the order a teacher (the fitted trees and graph networks) gives to thousands of
@@ -33,6 +36,7 @@ HIDDEN, LAYERS, EPOCHS, LR, WEIGHT_DECAY = 64, 3, 300, 1e-3, 5e-4
 #: epochs on the labelled cells (chosen on development splits, benchmarks/ranking_features.py)
 PRETRAIN_EPOCHS, PRETRAIN_BATCH, FINETUNE_EPOCHS = 30, 256, 100
 _N_OPS = 5  # input, the 3 operations, output
+ATTENTION_HEADS = 4
 
 
 def graph_tensors(cells: Sequence[Cell]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,11 +55,27 @@ def graph_tensors(cells: Sequence[Cell]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(a), torch.from_numpy(h)
 
 
-class GraphNet(nn.Module):
-    """``extra`` > 0: that many more inputs per cell join the readout (``forward``'s ``e``)."""
+def path_mask(a: torch.Tensor) -> torch.Tensor:
+    """``[n, 7, 7]``: True where vertices i and j share no path (neither reaches the other,
+    and i != j): the pairs that path attention blocks."""
+    reach = a.clone()
+    for _ in range(MAX_VERTICES - 1):
+        reach = ((reach + reach @ a) > 0).to(a.dtype)
+    eye = torch.eye(MAX_VERTICES, dtype=torch.bool)
+    return ~((reach > 0) | (reach.transpose(1, 2) > 0) | eye)
 
-    def __init__(self, hidden: int = HIDDEN, layers: int = LAYERS, extra: int = 0):
+
+class GraphNet(nn.Module):
+    """``extra`` > 0: that many more inputs per cell join the readout (``forward``'s ``e``);
+    ``attention``: path attention after each message-passing layer."""
+
+    def __init__(self, hidden: int = HIDDEN, layers: int = LAYERS, extra: int = 0,
+                 attention: bool = False):
         super().__init__()
+        # made first, so that the other weights draw what they draw without attention
+        self.att = nn.ModuleList(nn.MultiheadAttention(hidden, ATTENTION_HEADS, batch_first=True)
+                                 for _ in range(layers if attention else 0))
+        self.norm = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers if attention else 0))
         self.inp = nn.Linear(_N_OPS, hidden)
         self.layers = nn.ModuleList(
             nn.Sequential(nn.Linear(3 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
@@ -66,8 +86,13 @@ class GraphNet(nn.Module):
     def forward(self, a: torch.Tensor, h: torch.Tensor, e: torch.Tensor | None = None
                 ) -> torch.Tensor:
         x = torch.relu(self.inp(h))
-        for f in self.layers:
+        if len(self.att):
+            blocked = path_mask(a).repeat_interleave(ATTENTION_HEADS, 0)
+        for i, f in enumerate(self.layers):
             x = x + f(torch.cat([x, a.transpose(1, 2) @ x, a @ x], -1))
+            if len(self.att):
+                z = self.norm[i](x)
+                x = x + self.att[i](z, z, z, attn_mask=blocked, need_weights=False)[0]
         g = [x[:, -1], x.mean(1)] + ([e] if e is not None else [])
         return self.head(torch.cat(g, -1)).squeeze(-1)
 
@@ -85,9 +110,10 @@ def _pairwise_loss(s: torch.Tensor, sign: torch.Tensor, pairs: torch.Tensor) -> 
     return nn.functional.softplus(-sign * (s[:, None] - s[None, :]))[pairs].mean()
 
 
-def _new_net(seed: int, init: dict | None, layers: int = LAYERS) -> GraphNet:
+def _new_net(seed: int, init: dict | None, layers: int = LAYERS,
+             attention: bool = False) -> GraphNet:
     torch.manual_seed(seed)
-    net = GraphNet(layers=layers)
+    net = GraphNet(layers=layers, attention=attention)
     if init is not None:
         net.load_state_dict({k: torch.tensor(v) for k, v in init.items()})
     return net
@@ -95,10 +121,11 @@ def _new_net(seed: int, init: dict | None, layers: int = LAYERS) -> GraphNet:
 
 def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
                      seed: int = 0, epochs: int = EPOCHS,
-                     init: Sequence[dict] | None = None, layers: int = LAYERS) -> dict:
-    """Train ``members`` networks of ``layers`` message-passing layers (from the weights
-    ``init``, one per member, when given: fine-tuning); returns their weights (plain
-    lists) and settings."""
+                     init: Sequence[dict] | None = None, layers: int = LAYERS,
+                     attention: bool = False) -> dict:
+    """Train ``members`` networks of ``layers`` message-passing layers (with path attention
+    if ``attention``; from the weights ``init``, one per member, when given: fine-tuning);
+    returns their weights (plain lists) and settings."""
     if init is not None and len(init) != members:
         raise ValueError(f"init holds the weights of {len(init)} network(s), for {members} members")
     a, h = graph_tensors(cells)
@@ -109,7 +136,8 @@ def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
     # loaded 2-core machine)
     with torch.random.fork_rng(devices=[]), _threads(1):
         for k in range(members):
-            net = _new_net(seed * 1000 + k, None if init is None else init[k], layers)
+            net = _new_net(seed * 1000 + k, None if init is None else init[k], layers,
+                           attention)
             opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
             for _ in range(epochs):
                 loss = _pairwise_loss(net(a, h), sign, pairs)
@@ -117,7 +145,8 @@ def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
                 loss.backward()
                 opt.step()
             states.append({k2: v.detach().tolist() for k2, v in net.state_dict().items()})
-    model = {"members": states, "hidden": HIDDEN, "layers": layers, "epochs": epochs}
+    model = {"members": states, "hidden": HIDDEN, "layers": layers, "epochs": epochs,
+             "attention": bool(attention)}
     # the training cells' scores: a query is placed among them (a batch-independent scale)
     model["train_scores"] = np.sort(graph_scores(model, cells)).tolist()
     return model
@@ -126,7 +155,7 @@ def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
 def pretrain_states(cells: Sequence[Cell], teacher: Sequence[float], members: int,
                     seed: int = 0, epochs: int = PRETRAIN_EPOCHS,
                     batch: int = PRETRAIN_BATCH, round_: int = 0,
-                    layers: int = LAYERS) -> list[dict]:
+                    layers: int = LAYERS, attention: bool = False) -> list[dict]:
     """``members`` networks trained to order ``cells`` as the ``teacher`` scores do
     (pairwise loss within shuffled mini-batches); their weights, for ``init``.  Round
     ``round_`` of self-training starts from its own seeds."""
@@ -139,7 +168,7 @@ def pretrain_states(cells: Sequence[Cell], teacher: Sequence[float], members: in
         for k in range(members):
             # seeds apart from the fine-tuning ones (seed * 1000 + k)
             s = seed * 1000 + 500 + k + 100_003 * round_
-            net = _new_net(s, None, layers)
+            net = _new_net(s, None, layers, attention)
             opt = torch.optim.Adam(net.parameters(), lr=LR)
             gen = torch.Generator().manual_seed(s)
             for _ in range(epochs):
@@ -158,7 +187,9 @@ def graph_scores(model: dict, cells: Sequence[Cell]) -> np.ndarray:
     out = []
     with torch.no_grad(), _threads(1):
         for state in model["members"]:
-            net = GraphNet(model["hidden"], model["layers"])
+            # files written before path attention existed have no "attention" entry
+            net = GraphNet(model["hidden"], model["layers"],
+                           attention=model.get("attention", False))
             net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
             out.append(net.eval()(a, h).numpy())
     return np.mean(out, axis=0).astype(np.float64)

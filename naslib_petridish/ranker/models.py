@@ -123,7 +123,8 @@ class GraphNetworks(RankModel):
         from .graph import fit_graph_ranker
 
         self.model = fit_graph_ranker(cells, y, self.config.graph_members, seed=seed,
-                                      layers=self.config.graph_layers)
+                                      layers=self.config.graph_layers,
+                                      attention=self.config.graph_attention)
 
     def rank(self, cells, X):
         from .graph import graph_quantiles

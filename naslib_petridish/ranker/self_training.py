@@ -93,12 +93,13 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
         Xc = np.vstack([X, Xp])
         weight = np.concatenate([np.full(len(cells), tree_weight * len(pool) / len(cells)),
                                  np.ones(len(pool))])
-    layers = graph.config.graph_layers
+    layers, attention = graph.config.graph_layers, graph.config.graph_attention
     for r in range(rounds):
         teacher = _teacher(models, pool, Xp, booster)
-        init = pretrain_states(pool, teacher, members, seed=seed, round_=r, layers=layers)
+        init = pretrain_states(pool, teacher, members, seed=seed, round_=r, layers=layers,
+                               attention=attention)
         student = fit_graph_ranker(cells, y, members, seed=seed, epochs=FINETUNE_EPOCHS,
-                                   init=init, layers=layers)
+                                   init=init, layers=layers, attention=attention)
         graph.model = student
         if tree_weight > 0:  # the trees learn from the teacher with the new students in it
             pseudo = rankdata(_teacher(models, pool, Xp, booster))
