@@ -14,6 +14,7 @@ WORK/rows.jsonl; ``summary`` averages them into ``ranking_dev.json``.
     python -m benchmarks.ranking_dev_screen depth      # layers, width, dropout, readout, members
     python -m benchmarks.ranking_dev_screen rounds     # rounds of self- + co-training
     python -m benchmarks.ranking_dev_screen cotrain    # the co-trained trees' teacher and pool
+    python -m benchmarks.ranking_dev_screen loss       # listwise / soft pair loss, path attention
     python -m benchmarks.ranking_dev_screen summary
 """
 from __future__ import annotations
@@ -37,6 +38,12 @@ VARIANTS = {
     "jk": ({"readout": "jk"}, {}), "drop0.1": ({"drop": 0.1}, {}), "lr3e-3": ({}, {"lr": 3e-3}),
     "m8": ({}, {"members": 8}), "l5-h128": ({"layers": 5, "hidden": 128}, {}),
     "l5-d0.1": ({"layers": 5, "drop": 0.1}, {}), "l5-jk": ({"layers": 5, "readout": "jk"}, {}),
+    # the ``loss`` screen (second pass): listwise loss, soft pairwise targets, path attention
+    "l5-listmle": ({"layers": 5}, {"loss": "listmle"}),
+    "l5-soft0.02": ({"layers": 5}, {"loss": "soft0.02"}),
+    "l5-soft0.05": ({"layers": 5}, {"loss": "soft0.05"}),
+    "l5-margin": ({"layers": 5}, {"loss": "margin"}),
+    "l5-pa": ({"layers": 5, "pa": True}, {}),
 }
 
 
@@ -97,9 +104,15 @@ def nets():
     from torch import nn
 
     class GIN(nn.Module):
-        def __init__(self, hidden=64, layers=3, drop=0.0, readout="out+mean", sib=False):
+        def __init__(self, hidden=64, layers=3, drop=0.0, readout="out+mean", sib=False,
+                     pa=False):
             super().__init__()
-            self.sib, self.readout = sib, readout
+            self.sib, self.readout, self.pa = sib, readout, pa
+            # path attention (PINAT / NN-Former style): after each GIN update, attention
+            # among the vertices on a common path (ancestors, descendants, itself)
+            self.att = nn.ModuleList(nn.MultiheadAttention(hidden, 4, batch_first=True)
+                                     for _ in range(layers if pa else 0))
+            self.ln = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers if pa else 0))
             self.inp = nn.Linear(5, hidden)
             self.drop = nn.Dropout(drop)
             k = 5 if sib else 3
@@ -115,8 +128,13 @@ def nets():
             at = a.transpose(1, 2)
             mats = [at, a] + ([a @ at, at @ a] if self.sib else [])
             outs = [x[:, -1], x.mean(1)]
-            for f in self.layers:
+            if self.pa:  # R: 1 self, 2-5 parent / child / ancestor / descendant
+                blocked = ((R < 1) | (R > 5)).repeat_interleave(4, 0)
+            for i, f in enumerate(self.layers):
                 x = x + self.drop(f(torch.cat([x] + [m @ x for m in mats], -1)))
+                if self.pa:
+                    z = self.ln[i](x)
+                    x = x + self.att[i](z, z, z, attn_mask=blocked, need_weights=False)[0]
                 outs += [x[:, -1], x.mean(1)]
             g = outs[-2:] if self.readout == "out+mean" else outs
             return self.head(torch.cat(g, -1)).squeeze(-1)
@@ -165,11 +183,49 @@ def make(kind, seed):
     return RelTransformer() if opts is None else GIN(**opts)
 
 
-def fit_members(kind, G, y, seed, epochs=300, lr=1e-3, wd=5e-4, members=3, init=None):
+def _loss(kind: str, y):
+    """The training loss over a full batch of scores ``s`` for targets ``y``: ``pair`` (the
+    package's pairwise logistic loss), ``listmle`` (Plackett-Luce likelihood of the true
+    order), ``soft<T>`` (pairwise cross-entropy against sigmoid(rank-quantile difference / T):
+    near-ties, where one repeat's label is a coin flip, count little), ``margin`` (the
+    pairwise loss weighted by the quantile difference)."""
     import torch
+    from torch import nn
+    from scipy.stats import rankdata
     from naslib_petridish.ranker.graph import _pair_signs, _pairwise_loss
 
-    sign, pairs = _pair_signs(torch.tensor(y, dtype=torch.float32))
+    yt = torch.tensor(y, dtype=torch.float32)
+    sign, pairs = _pair_signs(yt)
+    if kind == "pair":
+        return lambda s: _pairwise_loss(s, sign, pairs)
+    q = torch.tensor((rankdata(y) - 1) / max(len(y) - 1, 1), dtype=torch.float32)
+    dq = q[:, None] - q[None, :]
+    off = ~torch.eye(len(y), dtype=torch.bool)
+    if kind == "listmle":
+        order = torch.argsort(yt, descending=True)
+
+        def listmle(s):
+            z = s[order]
+            # log sum_{j >= i} exp(z_j): a reversed cumulative logsumexp
+            tail = torch.logcumsumexp(z.flip(0), 0).flip(0)
+            return (tail - z).mean()
+        return listmle
+    if kind.startswith("soft"):
+        p = torch.sigmoid(dq / float(kind[4:]))
+        return lambda s: nn.functional.binary_cross_entropy_with_logits(
+            (s[:, None] - s[None, :])[off], p[off])
+    if kind == "margin":
+        w = dq.abs()
+        return lambda s: (w * nn.functional.softplus(-sign * (s[:, None] - s[None, :])))[
+            pairs].sum() / w[pairs].sum()
+    raise ValueError(kind)
+
+
+def fit_members(kind, G, y, seed, epochs=300, lr=1e-3, wd=5e-4, members=3, init=None,
+                loss="pair"):
+    import torch
+
+    lossf = _loss(loss, y)
     out = []
     for k in range(members):
         net = make(kind, seed * 1000 + k)
@@ -177,9 +233,9 @@ def fit_members(kind, G, y, seed, epochs=300, lr=1e-3, wd=5e-4, members=3, init=
             net.load_state_dict(init[k])
         opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=wd)
         for _ in range(epochs):
-            loss = _pairwise_loss(net(*G), sign, pairs)
+            value = lossf(net(*G))
             opt.zero_grad()
-            loss.backward()
+            value.backward()
             opt.step()
         out.append(net)
     return out
@@ -367,9 +423,10 @@ def main(argv=None) -> int:
     harness.add_nb101_argument(ap)
     sub = ap.add_subparsers(dest="cmd", required=True)
     kinds = {"arch": ["gin", "gin-sib", "rt"],
+             "loss": ["l5", "l5-listmle", "l5-soft0.02", "l5-soft0.05", "l5-margin", "l5-pa"],
              "depth": ["gin", "l5", "l7", "h128", "jk", "drop0.1", "e600", "e150", "wd5e-3",
                        "lr3e-3", "m8", "l5-h128", "l5-d0.1", "l5-jk"]}
-    for name in ("arch", "depth", "rounds", "cotrain"):
+    for name in ("arch", "depth", "loss", "rounds", "cotrain"):
         p = sub.add_parser(name)
         p.add_argument("--trials", nargs="+", type=int, default=list(DEV_TRIALS))
         p.add_argument("--sizes", nargs="+", type=int, default=[100, 424])
@@ -393,7 +450,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     Path(args.work).mkdir(parents=True, exist_ok=True)
-    fn = {"arch": cmd_graphs, "depth": cmd_graphs, "rounds": cmd_rounds,
+    fn = {"arch": cmd_graphs, "depth": cmd_graphs, "loss": cmd_graphs, "rounds": cmd_rounds,
           "cotrain": cmd_cotrain}[args.cmd]
     rows = fn(Data(args.nb101), args)
     with open(Path(args.work) / "rows.jsonl", "a") as f:
