@@ -136,7 +136,7 @@ def cmd_report(args) -> int:
     by = {(r["recipe"], r["trial"], r["size"]): r for r in committed}
     by.update({(r["recipe"], r["trial"], r["size"]): compact(r) for r in rows})
     rows = [by[k] for k in sorted(by)]
-    (Path(args.results) / ROWS).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    harness.write_jsonl(Path(args.results) / ROWS, rows)
     sizes = sorted({r["size"] for r in rows})
     recipes = [k for k in RECIPES if any(r["recipe"] == k for r in rows)]
     summary, diffs = [], []

@@ -175,6 +175,14 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
         if path.exists() else []
 
 
+def write_jsonl(path: str | os.PathLike, rows) -> Path:
+    """Write ``rows`` as a JSON-lines file (one compact record per line), atomically: a
+    committed record is never left half written."""
+    path = Path(path)
+    write_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
 def seed_stats(values) -> dict:
     """Mean and std (ddof 1; None for a single seed) of one number over seeds."""
     v = np.asarray(values, float)

@@ -51,7 +51,6 @@ from benchmarks import harness
 # the NASLib side: a worker process per job (NASLib and the table loaded once)
 from benchmarks.comparison_worker import SIZE_SCALED, WorkerProcess
 # the splits: the package's, which `naslib-evaluate --protocol` draws too
-from naslib_petridish.rundir import write_atomic
 from naslib_petridish.protocols import (split_fingerprint, split_from_sampler,  # noqa: F401
                                         split_stats, split_uniform)
 
@@ -590,8 +589,7 @@ def cmd_report(args):
     path = harness.save_json(args.results / "comparison.json", {
         "metric": METRIC_NOTE, "protocols": PROTOCOLS, "timemodel": tm, "splits": splits,
         "summary": summary, "runs": f"one line per job in {RUNS}"})
-    write_atomic(args.results / RUNS,
-                 "".join(json.dumps(r) + "\n" for r in sorted(rows, key=job_key)))
+    harness.write_jsonl(args.results / RUNS, sorted(rows, key=job_key))
     print(f"wrote {args.results / 'COMPARISON.md'}, {path}, {RUNS} and {len(figs)} figures")
 
 

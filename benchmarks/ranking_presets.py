@@ -122,7 +122,7 @@ def cmd_report(args) -> int:
     by = {_key(r): r for r in harness.read_jsonl(Path(args.results) / ROWS)}
     by.update({_key(r): r for w in args.work for r in harness.read_jsonl(Path(w) / "rows.jsonl")})
     rows = [by[k] for k in sorted(by)]
-    (Path(args.results) / ROWS).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    harness.write_jsonl(Path(args.results) / ROWS, rows)
     summary, diffs = [], []
     presets = list(dict.fromkeys([p for p in PRESETS if any(r["preset"] == p for r in rows)]
                                  + [r["preset"] for r in rows]))
