@@ -57,7 +57,7 @@ class Data:
         self._rows: dict[int, np.ndarray] = {}
 
     def X(self, idx) -> np.ndarray:
-        from naslib_petridish.ranker.features import encoding, free_features, path_encoding
+        from naslib_petridish.spaces.nb101_features import encoding, free_features, path_encoding
 
         todo = [int(i) for i in idx if int(i) not in self._rows]
         if todo:

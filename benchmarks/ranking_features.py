@@ -87,7 +87,7 @@ def cmd_zero_cost(args):
 def cmd_features(args):
     from naslib_petridish.config import resolve_config
     from naslib_petridish.dish import Dish
-    from naslib_petridish.ranker.features import encoding, free_features, path_encoding
+    from naslib_petridish.spaces.nb101_features import encoding, free_features, path_encoding
     from naslib_petridish.ranker.sources import curve_features as dish_features
     from naslib_petridish.outer import score_cells
     from naslib_petridish.predictor import SyntheticPetriDishPredictor

@@ -143,7 +143,7 @@ def pretrained_encoder(n_cells: int = 20000, epochs: int = 15, seed: int = 0):
     if seed in _PRETRAINED:
         return _PRETRAINED[seed]
     import torch
-    from naslib_petridish.ranker.features import free_features
+    from naslib_petridish.spaces.nb101_features import free_features
     from naslib_petridish.ranker.graph import GraphNet, graph_tensors
     table = harness.ground_truth(None)
     rng = np.random.default_rng([seed, 0x5EED])
@@ -308,7 +308,7 @@ def augmented(X, y, rows, hashes, table, blocks, k: int, seed: int):
     """The training rows plus up to ``k`` reorderings of each cell (same label; only the
     adjacency encoding changes: the other families are invariant). The encoding block
     comes first in every feature set that has it."""
-    from naslib_petridish.ranker.features import encoding
+    from naslib_petridish.spaces.nb101_features import encoding
     rng = np.random.default_rng(seed)
     ne = blocks["encoding"][0].shape[1]
     xs, ys = [X[rows]], [y[rows]]

@@ -37,10 +37,10 @@ def pick_cells(hashes: Sequence[str], size: int, seed: int) -> np.ndarray:
 
 
 def log_params(cells: Sequence[Cell]) -> np.ndarray:
-    """log10 of the trainable parameter count of each cell's full NB101 network."""
-    from .motifs import count_parameters
+    """log10 of the trainable parameter count of each cell's full network (its space's)."""
+    from .spaces import space_of
 
-    return np.log10([count_parameters(c, "full") for c in cells])
+    return space_of(list(cells)).log_params(cells)
 
 
 def fit_calibration(kind: str, scores: Sequence[float], accs: Sequence[float],

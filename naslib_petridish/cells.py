@@ -181,6 +181,13 @@ class Cell:
             self._hash = _graph_hash(self.matrix, self.labels)
         return self._hash
 
+    @property
+    def key(self) -> str:
+        """The canonical form (cells that compute the same function share it): the hash."""
+        return self.hash
+
+    space = "nb101"
+
     # -- conversions -------------------------------------------------------
     def to_dict(self) -> dict:
         """``{"matrix": [[...]], "ops": [...]}``, JSON-serializable."""

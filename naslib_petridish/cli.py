@@ -12,16 +12,34 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import __version__
 from .errors import PetriDishError, UsageError
 
 
-#: the preset of ``fit`` and ``evaluate`` when none is given (the paper's protocol, motif C)
-DEFAULT_PRESET = "paper-c"
-
-
 # -- subcommands --------------------------------------------------------------------
+def _space(args: argparse.Namespace) -> str:
+    """The space of the command: ``--space``, else inferred from the ground-truth file."""
+    from .spaces import infer_space, space_name
+
+    if getattr(args, "space", None):
+        return space_name(args.space)
+    if getattr(args, "nb201", None):
+        return "nb201"
+    return infer_space(args.nb101) if getattr(args, "nb101", None) else "nb101"
+
+
+def _open_table(args: argparse.Namespace):
+    from .spaces import open_table
+
+    return open_table(_space(args), args.nb101, getattr(args, "nb201", None),
+                      getattr(args, "dataset", None), progress=not args.quiet)
+
+
 def cmd_info(args: argparse.Namespace) -> int:
+    if _space(args) == "nb201":
+        from .spaces.nb201 import load_file, locate_table
+
+        print(load_file(locate_table(args.nb201 or args.nb101)).summary())
+        return 0
     from .sources import locate_ground_truth, load_ground_truth
 
     path = locate_ground_truth(args.nb101)
@@ -32,14 +50,19 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from .sources import load_ground_truth
+    from .spaces import infer_space
 
     if not args.dst.endswith(".npz"):
         raise UsageError(f"DST must end in .npz, got {args.dst}")
     if os.path.exists(args.dst) and not args.force:
         raise UsageError(f"{args.dst} exists; pass --force to overwrite it")
-    table = load_ground_truth(args.src, progress=not args.quiet)
+    if (args.space or infer_space(args.src)) == "nb201":
+        from .spaces.nb201 import load_file
+        table = load_file(args.src)
+    else:
+        table = load_ground_truth(args.src, progress=not args.quiet)
     table.save(args.dst, overwrite=args.force)
-    print(f"wrote {args.dst}: {len(table):,} cells")
+    print(f"wrote {args.dst}: {len(table.arch if hasattr(table, 'arch') else table):,} cells")
     return 0
 
 
@@ -58,8 +81,11 @@ def _config_from_args(args: argparse.Namespace):
     from .factory import resolve_any
     from .runner import check_workers
 
+    space = _space(args)
+    metric = args.metric or (None if space == "nb101" else "val")  # NB201: val, as published
     cfg = resolve_any(args.preset, args.config, args.set, seed=args.seed,
-                      train_size=args.train_size, metric=args.metric, workers=args.workers)
+                      train_size=args.train_size, metric=metric, workers=args.workers,
+                      space=space, dataset=args.dataset or None)
     if getattr(cfg, "backend", "process") == "process" and getattr(cfg, "trains_motifs", True):
         check_workers(cfg.workers)
     out = Path(args.out)
@@ -78,10 +104,9 @@ def _training_pool(table, cfg):
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from .factory import make_predictor
-    from .sources import open_ground_truth
 
     cfg = _config_from_args(args)
-    table = open_ground_truth(args.nb101, progress=not args.quiet)
+    table = _open_table(args)
     rows, y = _training_pool(table, cfg)
     pred = make_predictor(config=cfg, table=table, out_dir=args.out, progress=not args.quiet)
     try:
@@ -127,8 +152,8 @@ def _read_archs(path: str) -> list:
 def cmd_query(args: argparse.Namespace) -> int:
     import json
 
-    from .cells import as_cells
     from .factory import load_fitted
+    from .spaces import as_cells
     from .rundir import check_output_file, write_or_keep
     from .runner import check_workers
 
@@ -137,12 +162,14 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.workers is not None:
         check_workers(args.workers)
     archs = _read_archs(args.archs)
-    table = None
-    if args.nb101 or any(isinstance(a, str) for a in archs):
-        from .sources import open_ground_truth
-        table = open_ground_truth(args.nb101, progress=not args.quiet)
-    cells = as_cells(archs, table)
-    pred = load_fitted(args.dish, table=table, progress=not args.quiet, workers=args.workers)
+    pred = load_fitted(args.dish, progress=not args.quiet, workers=args.workers)
+    space = pred.config.space
+    table = None  # only to resolve NB101 hashes and NB201 indices
+    if args.nb101 or args.nb201 or any(
+            isinstance(a, int if space == "nb201" else str) for a in archs):
+        table = _open_table(argparse.Namespace(**{**vars(args), "space": space}))
+        pred.table = table
+    cells = as_cells(archs, space, table)
     try:
         y = pred.query(cells)
     finally:
@@ -168,13 +195,12 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import check_test_size, format_metrics, run_evaluation
-    from .sources import open_ground_truth
 
     check_test_size(args.test_size)
     cfg = _config_from_args(args)
-    table = open_ground_truth(args.nb101, progress=not args.quiet)
+    table = _open_table(args)
     res = run_evaluation(table, cfg, args.test_size, args.out, resume=args.resume,
-                         force=args.force, progress=not args.quiet)
+                         force=args.force, progress=not args.quiet, target=args.target)
     print(format_metrics(res))
     print(f"metrics written to {os.path.join(args.out, 'metrics.json')}")
     if not args.no_plot:
@@ -198,9 +224,16 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _naslib_nb101_only(args: argparse.Namespace) -> None:
+    if _space(args) != "nb101":
+        raise UsageError(f"{args.command} runs NASLib's nasbench101 space only in this version; "
+                         "use 'naslib-petridish evaluate' / 'search' with --space nb201")
+
+
 def cmd_naslib_evaluate(args: argparse.Namespace) -> int:
     from .naslib import run_predictor_evaluation
 
+    _naslib_nb101_only(args)
     path = run_predictor_evaluation(args.config, nb101=args.nb101, metric=args.metric,
                                     out_dir=args.out, resume=args.resume, force=args.force,
                                     protocol=args.protocol)
@@ -233,6 +266,7 @@ def cmd_naslib_search(args: argparse.Namespace) -> int:
 
     from .naslib import run_search
 
+    _naslib_nb101_only(args)
     summary = run_search(args.config, nb101=args.nb101, metric=args.metric, out_dir=args.out)
     print(json.dumps({k: v for k, v in summary.items() if k != "best_cell"}, indent=1))
     return 0
@@ -240,16 +274,19 @@ def cmd_naslib_search(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from .guided import GuidedConfig, read_options, run_guided
-    from .sources import open_ground_truth
 
-    cfg = GuidedConfig(budget=args.budget, init=args.init, batch=args.batch, pool=args.pool,
-                       mutations=args.mutations, top_k=args.top_k, metric=args.metric,
+    space = _space(args)
+    cfg = GuidedConfig(budget=args.budget, init=args.init, batch=args.batch,
+                       pool=(args.pool if args.pool is not None
+                             else 20000 if space == "nb101" else 0),
+                       mutations=args.mutations, top_k=args.top_k,
+                       metric=args.metric or ("test" if space == "nb101" else "val"),
                        seed=args.seed)
     options = read_options(args.set)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a directory for the run")
-    table = open_ground_truth(args.nb101, progress=not args.quiet)
+    table = _open_table(args)
     s = run_guided(table, args.predictor, cfg, out, options=options, resume=args.resume,
                    force=args.force, progress=not args.quiet)
     print(f"best {s['metric']} accuracy {s['best_accuracy']:.4f} "
@@ -274,161 +311,12 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- parser -------------------------------------------------------------------------
-def _add_nb101(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--nb101", metavar="PATH",
-                   help="NB101 ground truth (.npz table, official .tfrecord or NASLib .pkl); "
-                        "default: $NASLIB_PETRIDISH_NB101, then the download cache")
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    """Options every subcommand takes (also accepted before the subcommand)."""
-    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                   help="no progress bars")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from .runner import WORKER_MEMORY_MB
+    """The parser of every subcommand (:mod:`.cli_parser`) wired to its function here."""
+    from .cli_parser import build_parser as build
 
-    parser = argparse.ArgumentParser(
-        prog="naslib-petridish",
-        description="Synthetic Petri Dish performance prediction on NAS-Bench-101. "
-                    "--out is always the directory a command writes into.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    workers_help = (f"worker processes (0 = one per core); each needs about {WORKER_MEMORY_MB} "
-                    "MB of memory, and more workers than cores gain nothing")
-
-    p = sub.add_parser("info", help="print what the ground-truth file holds")
-    _add_nb101(p)
-    p.set_defaults(func=cmd_info)
-
-    p = sub.add_parser("convert", help="convert an official .tfrecord or NASLib .pkl to the "
-                                       "compact .npz table")
-    p.add_argument("src", help="nasbench_only108.tfrecord, nasbench_full.tfrecord or "
-                               "nasbench_only108.pkl")
-    p.add_argument("dst", help="output .npz")
-    p.add_argument("--force", action="store_true", help="overwrite DST")
-    p.set_defaults(func=cmd_convert)
-
-    p = sub.add_parser("download", help="download the official nasbench_only108.tfrecord, "
-                                        "verify it and convert it into the cache")
-    p.add_argument("--url", help="alternative address of the tfrecord file")
-    p.add_argument("--dir", help="cache directory (default: $NASLIB_PETRIDISH_CACHE or "
-                                 "~/.cache/naslib-petridish)")
-    p.add_argument("--force", action="store_true", help="download and convert again")
-    p.set_defaults(func=cmd_download)
-
-    def run_options(p):
-        _add_nb101(p)
-        p.add_argument("--preset", default=DEFAULT_PRESET,
-                       help=f"shipped preset (default {DEFAULT_PRESET}, the paper's protocol); "
-                            "see 'presets'")
-        p.add_argument("--config", metavar="FILE",
-                       help="YAML file of config fields (over the preset)")
-        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override one config field, e.g. --set inner_epochs=16 (repeatable)")
-        p.add_argument("--train-size", type=int, help="training architectures with ground truth")
-        p.add_argument("--seed", type=int, help="random seed of the run")
-        p.add_argument("--metric", choices=["val", "test"],
-                       help="ground truth: 108-epoch validation (paper) or test accuracy")
-        p.add_argument("--workers", type=int, help=workers_help)
-        p.add_argument("--out", required=True, metavar="DIR", help="run directory")
-        p.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
-        p.add_argument("--force", action="store_true", help="overwrite an existing run in DIR")
-
-    p = sub.add_parser("fit", help="fit a preset on NB101 ground truth: generate a dish (the "
-                                   "outer loop), or fit the ranker")
-    run_options(p)
-    p.set_defaults(func=cmd_fit)
-
-    p = sub.add_parser("evaluate", help="fit on a uniform training set, query a disjoint test "
-                                        "set, report correlations and baselines")
-    run_options(p)
-    p.add_argument("--test-size", type=int, default=200, help="held-out cells (default 200)")
-    p.add_argument("--no-plot", action="store_true", help="skip the figures")
-    p.set_defaults(func=cmd_evaluate)
-
-    p = sub.add_parser("query", help="predict architectures with a fitted dish or ranker")
-    p.add_argument("--dish", "--run", dest="dish", required=True, metavar="DIR",
-                   help="a fit's directory (holding dish.pt or ranker.json)")
-    p.add_argument("--archs", required=True, metavar="FILE",
-                   help='JSON list of cells ({"matrix": ..., "ops": ...}) or hashes')
-    p.add_argument("--output", metavar="FILE", help="write predictions to this JSON file "
-                                                    "(default: stdout)")
-    p.add_argument("--force", action="store_true", help="overwrite --output")
-    p.add_argument("--workers", type=int, help=workers_help)
-    _add_nb101(p)
-    p.set_defaults(func=cmd_query)
-
-    p = sub.add_parser("plot", help="figures of a fit (like the paper's Figures 2-7)")
-    p.add_argument("dir", help="fit or evaluate directory")
-    p.add_argument("--out", metavar="DIR", help="where to write the PNGs (default: DIR)")
-    p.set_defaults(func=cmd_plot)
-
-    for name, func, what in (
-            ("naslib-evaluate", cmd_naslib_evaluate,
-             "NASLib's PredictorEvaluator on NB101 with a NASLib predictor config "
-             "(predictor: petridish, bananas, xgb, ...); needs NASLib"),
-            ("naslib-search", cmd_naslib_search,
-             "regularized evolution / Bananas / Npenas driven by the dish, through NASLib's "
-             "Trainer; needs NASLib")):
-        p = sub.add_parser(name, help=what)
-        p.add_argument("--config", "--config-file", dest="config", required=True, metavar="FILE",
-                       help="NASLib YAML config")
-        _add_nb101(p)
-        p.add_argument("--metric", choices=["val", "test"],
-                       help="what NASLib's accuracy queries read (default: validation where "
-                            "the source has it for every cell, else test)")
-        p.add_argument("--out", "--out-dir", dest="out", metavar="DIR",
-                       help="overrides the config's out_dir")
-        if name == "naslib-evaluate":
-            p.add_argument("--resume", action="store_true",
-                           help="continue an interrupted run: keep its finished training-set "
-                                "sizes, continue a dish being generated")
-            p.add_argument("--force", action="store_true",
-                           help="replace the results of an earlier run in the same folder")
-            p.add_argument("--protocol", choices=["naslib", "distinct", "uniform", "a", "b",
-                                                  "c"],
-                           help="how test and training architectures are drawn: naslib (a, "
-                                "the default: NASLib's sampler as is, which on NB101 repeats "
-                                "cells and overlaps training with test), distinct (b: the same "
-                                "sampler without repeats, disjoint), uniform (c: distinct "
-                                "cells drawn uniformly, disjoint); also the config's "
-                                "sampling_protocol")
-        p.set_defaults(func=func)
-
-    p = sub.add_parser("search", help="predictor-guided search on the ground truth: fit on every "
-                                      "queried cell, query the best-predicted new cells")
-    _add_nb101(p)
-    p.add_argument("--predictor", required=True,
-                   help="a shipped preset (cell-features-boosted, ...), params or mean (controls), "
-                        "or with NASLib any of its predictors (xgb, gcn, ...)")
-    p.add_argument("--budget", type=int, default=150, help="ground-truth queries (default 150)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--metric", choices=["val", "test"], default="test",
-                   help="what a query reads (default test)")
-    p.add_argument("--init", type=int, default=20, help="uniform cells queried first (20)")
-    p.add_argument("--batch", type=int, default=10, help="cells queried per round (10)")
-    p.add_argument("--pool", type=int, default=20000,
-                   help="uniform candidates scored per round (20000; 0 = every cell)")
-    p.add_argument("--mutations", type=int, default=0,
-                   help="also score this many mutants of each of the --top-k best queried cells")
-    p.add_argument("--top-k", type=int, default=10)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a predictor option (a config field of the preset), repeatable")
-    p.add_argument("--out", required=True, metavar="DIR", help="run directory")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted search in DIR")
-    p.add_argument("--force", action="store_true", help="replace a finished search in DIR")
-    p.set_defaults(func=cmd_search)
-
-    p = sub.add_parser("presets", help="list presets, or print one resolved")
-    p.add_argument("name", nargs="?")
-    p.set_defaults(func=cmd_presets)
-    for p in sub.choices.values():
-        _common(p)
-    return parser
+    return build({name[4:].replace("_", "-"): f for name, f in globals().items()
+                  if name.startswith("cmd_")})
 
 
 def _resume_hint(args: argparse.Namespace) -> str:

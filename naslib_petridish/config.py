@@ -38,6 +38,38 @@ LEGACY_FIELDS = ("calibration_features", "calibration_graph_members",
                  "calibration_self_training", "extra")
 
 
+def check_space(cfg) -> None:
+    """Normalize and check ``space``, ``dataset`` and ``metric_epochs`` of a config (the
+    dish's or the ranker's): ``metric_epochs`` None becomes the space's final budget."""
+    from .spaces import EPOCHS, FINAL_EPOCHS, space_name
+    from .errors import UsageError
+
+    try:
+        cfg.space = space_name(cfg.space)
+    except UsageError as exc:
+        raise ConfigError(str(exc)) from exc
+    if not isinstance(cfg.dataset, str):
+        raise ConfigError(f"'dataset' must be a data set name such as cifar10, got "
+                          f"{cfg.dataset!r}")
+    if cfg.metric_epochs is None:
+        cfg.metric_epochs = FINAL_EPOCHS[cfg.space]
+    if cfg.metric_epochs not in EPOCHS[cfg.space]:
+        raise ConfigError(f"metric_epochs must be one of {EPOCHS[cfg.space]} on {cfg.space}, "
+                          f"got {cfg.metric_epochs!r}")
+
+
+def with_space(cfg, space: str, dataset: str = ""):
+    """``cfg`` (the dish's or the ranker's) moved to another space: the epoch budget that
+    was the old space's final one becomes the new space's final one."""
+    from .spaces import FINAL_EPOCHS, space_name
+
+    space = space_name(space)
+    epochs = cfg.metric_epochs
+    if epochs == FINAL_EPOCHS[cfg.space]:
+        epochs = FINAL_EPOCHS[space]
+    return cfg.replace(space=space, dataset=dataset or "", metric_epochs=epochs)
+
+
 def from_fields(cls, d: dict, what: str):
     """``cls(**d)`` for a config dataclass, with a one-line :class:`ConfigError` naming
     unknown fields (and the known ones) or a field of the wrong kind."""
@@ -87,9 +119,14 @@ class PetriDishConfig:
     score: str = "zhat"
     #: batch norm mode when the trained motif is scored on the dish
     score_mode: str = "eval"
+    #: search space of the cells (``nb101``, ``nb201``; naslib_petridish.spaces) and the
+    #: data set of its ground truth ("" = the space's only or first one)
+    space: str = "nb101"
+    dataset: str = ""
     # ground truth: 108-epoch validation accuracy (Section 3.1)
     metric: str = "val"
-    metric_epochs: int = 108
+    #: epoch budget of the ground truth (None: the space's final one, 108 on NB101)
+    metric_epochs: Any = None
     #: size of the training pool the CLI draws (6 x 170 in the paper)
     train_size: int = 1020
     #: training architectures re-scored on the final dish for the score -> accuracy fit
@@ -133,9 +170,9 @@ class PetriDishConfig:
                 raise ConfigError(f"'{name}' must be a positive integer, got {v!r}")
 
         for n in ("dish_size", "dish_resolution", "dish_channels", "num_classes", "inner_epochs",
-                  "inner_batch_size", "outer_epochs", "outer_batch", "train_size",
-                  "metric_epochs"):
+                  "inner_batch_size", "outer_epochs", "outer_batch", "train_size"):
             pos_int(n)
+        check_space(self)
         for n in ("inner_lr", "inner_weight_decay", "outer_lr", "outer_weight_decay",
                   "bn_momentum"):
             v = getattr(self, n)
@@ -199,8 +236,6 @@ class PetriDishConfig:
         if str(self.metric).lower() not in ("val", "test"):
             raise ConfigError(f"metric must be 'val' or 'test', got '{self.metric}'")
         self.metric = str(self.metric).lower()
-        if self.metric_epochs not in (4, 12, 36, 108):
-            raise ConfigError(f"metric_epochs must be 4, 12, 36 or 108, got {self.metric_epochs}")
         try:
             shape = self.shape
         except ValueError as exc:
@@ -213,7 +248,11 @@ class PetriDishConfig:
     def shape(self) -> MotifShape:
         m = self.motif
         if isinstance(m, str):
-            base = motif_shape(m)
+            if self.space != "nb101":
+                from .spaces import get_space
+                base = get_space(self.space).motif_shape(m)
+            else:
+                base = motif_shape(m)
             return dataclasses.replace(base, in_channels=self.dish_channels,
                                        num_classes=self.num_classes)
         if isinstance(m, dict):

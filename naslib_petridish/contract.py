@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 
+from .config import with_space
 from .errors import UsageError
 
 NB101_SS_TYPES = ("nasbench101", "nb101", None)
@@ -28,7 +29,14 @@ class NASLibContract:
     encoding_type = None
 
     def set_ss_type(self, ss_type: str) -> None:
+        """NASLib names its search space (``nasbench101``, ``nasbench201``): an unfitted
+        predictor takes that space (its config's ``space``)."""
         self.ss_type = ss_type
+        space = self._space_of_ss()
+        fitted = getattr(self, "fitted", None) is not None or getattr(self, "dish", None) \
+            is not None
+        if space and space != self.config.space and not fitted:
+            self.config = with_space(self.config, space)
 
     def pre_process(self) -> None:
         """Nothing to precompute before the search starts."""
@@ -76,6 +84,9 @@ class NASLibContract:
             self.config = config_cls.from_dict({**config, **overrides})
         else:
             self.config = resolve(preset, overrides=overrides)
+        tspace = getattr(table, "space", "nb101") if table is not None else None
+        if tspace and tspace != self.config.space:  # the ground truth names the space
+            self.config = with_space(self.config, tspace, getattr(table, "dataset", ""))
         self.table, self.out_dir, self.resume = table, out_dir, resume
         self.progress, self.ss_type, self.hyperparams = progress, ss_type, None
         self.fit_seconds = float("nan")
@@ -111,7 +122,20 @@ class NASLibContract:
             state[self._unpicklable] = None
         return state
 
+    def _space_of_ss(self) -> str | None:
+        from .spaces import space_name
+
+        if self.ss_type is None:
+            return None
+        try:
+            return space_name(self.ss_type)
+        except UsageError:
+            raise UsageError(f"the {self.label} predictor supports the search spaces "
+                             f"nasbench101 and nasbench201, not '{self.ss_type}'") from None
+
     def _check_ss(self) -> None:
-        if self.ss_type not in NB101_SS_TYPES:
-            raise UsageError(f"the {self.label} predictor supports NAS-Bench-101 only, "
-                             f"not search space '{self.ss_type}'")
+        space = self._space_of_ss()
+        if space and space != self.config.space:
+            raise UsageError(f"this {self.label} predictor works on {self.config.space} cells, "
+                             f"but the search space is '{self.ss_type}': build it with "
+                             f"space='{space}' (or call set_ss_type before fit)")

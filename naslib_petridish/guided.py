@@ -31,8 +31,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import __version__, rundir, seeds
-from .cells import mutate
 from .errors import ConfigError, OutputExistsError, UsageError
+from .spaces import FINAL_EPOCHS, get_space
 from .tables import NB101Table
 
 SUMMARY, CHECKPOINT = "summary.json", "checkpoint.json"
@@ -52,7 +52,8 @@ class GuidedConfig:
     mutations: int = 0
     top_k: int = 10
     metric: str = "test"
-    metric_epochs: int = 108
+    #: None: the final epoch budget of the table's space (108 on NB101, 200 on NB201)
+    metric_epochs: Any = None
     seed: int = 0
 
     def __post_init__(self):
@@ -95,6 +96,9 @@ class GuidedSearch:
 
     def __init__(self, table: NB101Table, predictor: Any, config: GuidedConfig):
         self.table, self.predictor, self.cfg = table, predictor, config
+        if config.metric_epochs is None:
+            config.metric_epochs = FINAL_EPOCHS[table.space]
+        self.mutate = get_space(table.space).mutate
         self.space = np.flatnonzero(table.has_metric(config.metric, config.metric_epochs))
         if config.budget > len(self.space):
             raise UsageError(f"budget {config.budget} exceeds the {len(self.space)} cells of "
@@ -171,7 +175,7 @@ class GuidedSearch:
             for i in best:
                 parent = self.table.cell(self.rows[i])
                 for _ in range(self.cfg.mutations):
-                    h = mutate(parent, self.pool_rng).hash
+                    h = self.mutate(parent, self.pool_rng).hash
                     if h not in self.table:  # a table of part of the space
                         continue
                     r = self.table.index(h)
@@ -276,8 +280,12 @@ def run_guided(table: NB101Table, predictor_name: str, cfg: GuidedConfig,
             if resume:
                 return json.loads((out / SUMMARY).read_text())
             raise OutputExistsError(f"{out / SUMMARY} exists; pass --force to replace it")
+        if cfg.metric_epochs is None:
+            cfg.metric_epochs = FINAL_EPOCHS[table.space]
         config = {"predictor": predictor_name, "predictor_options": options or {},
                   "search": cfg.to_dict(), "ground_truth": str(table.source)}
+        if table.space != "nb101":  # NB101's records keep their layout
+            config.update(space=table.space, dataset=table.dataset)
         pred = guided_predictor(predictor_name, table, cfg.seed, options)
         search = GuidedSearch(table, pred, cfg)
         oracle = Oracle(table, cfg.metric, cfg.metric_epochs)
@@ -318,6 +326,9 @@ def _train_seconds(table, rows) -> dict:
     """The NB101 training time of the queried cells (the table's where it has one, else the
     estimate of ``naslib.cost.CellFeaturesTimeModel``), or why there is none."""
     from .errors import GroundTruthError
+
+    if table.space != "nb101":
+        return {"time_model": f"none: training times are NB101's only, not {table.space}'s"}
     from .naslib.cost import CellFeaturesTimeModel
 
     try:
@@ -339,8 +350,9 @@ def _summary(table, search: GuidedSearch, oracle: Oracle, config: dict, wall: fl
     return {
         "package_version": __version__, "machine": machine_description(),
         "config": config, "metric": cfg.metric, "best_accuracy": acc,
-        # the incumbent's test accuracy: the search's own answer when it searched on test
-        # accuracy; else read for the report only, after the search (as NASLib does)
+        # the incumbent (the best queried cell by the search's metric) and its test accuracy:
+        # the search's own answer when it searched on test accuracy; else read for the
+        # report only, after the search - never the best test accuracy among the queries
         "best_test_accuracy": acc if cfg.metric == "test" else float(
             table.metric([row], "test", cfg.metric_epochs)[0]),
         "best_hash": str(table.hashes[row]), "best_cell": table.cell(row).to_dict(),

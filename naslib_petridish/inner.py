@@ -27,7 +27,6 @@ only on its inputs and seed (:mod:`naslib_petridish.runner` runs many).
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from .errors import DeviceNotAvailable
 from . import compiled
 from .motifs import build_network, set_fused
 from .optim import inner_optimizer
+from .threads import torch_threads
 
 
 @dataclass
@@ -60,14 +60,15 @@ class MotifResult:
         return self.train_seconds / max(1, len(self.losses))
 
 
-@contextlib.contextmanager
-def _threads(n: int):
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+_threads = torch_threads  # the name the inner loop and its callers use
+
+
+def _builder(cell):
+    """The network builder of the cell's space (NB101's motifs module directly)."""
+    if getattr(cell, "space", "nb101") == "nb101":
+        return build_network
+    from .spaces import get_space
+    return get_space(cell.space).build_network
 
 
 def _adam_tail(net: torch.nn.Module, opt: torch.optim.Adam):
@@ -151,7 +152,7 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
     batch's pixels on that batch's loss (plus the path through the last
     ``meta_steps`` steps).
     """
-    cell = as_cell(cell)
+    cell = cell if getattr(cell, "space", "nb101") != "nb101" else as_cell(cell)
     # channels_last: oneDNN's batch norm and max-pool are 2-8x faster in this layout at
     # motif sizes (benchmarks/motif_throughput.py); results equal NCHW within float rounding
     fmt = torch.channels_last if cfg.memory_format == "channels_last" else torch.contiguous_format
@@ -168,7 +169,7 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
     rng_devices = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices), _threads(1):
         torch.manual_seed(seed)
-        net = build_network(cell, cfg.shape, bn_momentum=cfg.bn_momentum).to(
+        net = _builder(cell)(cell, cfg.shape, bn_momentum=cfg.bn_momentum).to(
             device=dev, dtype=dtype, memory_format=fmt)
         opt = motif_optimizer(net, cfg, dev)
         gen = torch.Generator().manual_seed(seed)

@@ -6,8 +6,10 @@ as loaded by ``naslib/utils/nb101_api.py``: ``fixed_statistics`` holds
 ``computed_statistics[epochs][repeat]`` holds ``final_validation_accuracy``,
 ``final_test_accuracy``, ``final_training_time`` and friends.
 
-Unpickling executes code from the file, so only open files you trust (the
-same is true of NASLib itself).
+The file is read through :func:`.safe_pickle.load`: a pickle that names any
+global outside the few NASLib's files need (NumPy's array reconstruction) is
+refused with a one-line :class:`GroundTruthError` instead of running code (plain
+``pickle.load``, which NASLib itself uses, would run it).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pickle
 
 import numpy as np
 
+from . import safe_pickle
 from .tables import GroundTruthError, NB101Table
 
 _KEYS = {"val_acc": "final_validation_accuracy", "test_acc": "final_test_accuracy",
@@ -28,13 +31,7 @@ def read_naslib_pickle(path: str | os.PathLike, progress: bool = True) -> NB101T
     path = os.fspath(path)
     if not os.path.exists(path):
         raise GroundTruthError(f"NASLib pickle not found: {path}")
-    try:
-        with open(path, "rb") as f:
-            data = pickle.load(f)
-    except Exception as exc:
-        raise GroundTruthError(
-            f"{path}: cannot unpickle ({type(exc).__name__}: {exc}); the file may be truncated "
-            "or corrupted") from exc
+    data = safe_pickle.load(path)  # GroundTruthError: refused global, truncated, corrupted
     if not isinstance(data, dict) or not data:
         raise GroundTruthError(f"{path}: expected a non-empty dict hash -> (fixed, computed) stats")
     records = []

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import rundir
 from .calibration import apply_calibration, fit_calibration, pick_cells
-from .cells import as_cells
+from .spaces import as_cells
 from .config import PetriDishConfig, resolve_config
 from .contract import NB101_SS_TYPES, NASLibContract  # noqa: F401 (NB101_SS_TYPES: re-export)
 from .dish import Dish
@@ -68,7 +68,7 @@ class SyntheticPetriDishPredictor(NASLibContract):
 
     def __init__(self, config: PetriDishConfig | dict | None = None, preset: str = "paper-c",
                  table=None, out_dir: str | os.PathLike | None = None, progress: bool = False,
-                 ss_type: str | None = "nasbench101", resume: bool = False,
+                 ss_type: str | None = None, resume: bool = False,
                  **overrides: Any):
         self._setup(config, PetriDishConfig, resolve_config, preset, overrides, table,
                     out_dir, progress, ss_type, resume)
@@ -91,7 +91,7 @@ class SyntheticPetriDishPredictor(NASLibContract):
         ``dish.pt``; ``resume`` continues an interrupted fit there, or reuses the dish
         of a finished one (for the same config and training architectures)."""
         self._check_ss()
-        cells = as_cells(xtrain, self.table)
+        cells = as_cells(xtrain, self.config.space, self.table)
         try:
             y = np.asarray(ytrain, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as exc:
@@ -209,7 +209,7 @@ class SyntheticPetriDishPredictor(NASLibContract):
         """Raw dish scores ``z^`` (uncalibrated).  ``progress(1)`` is called per motif
         (else a progress bar is shown when the predictor has ``progress``)."""
         self._require_dish()
-        cells = as_cells(xtest, self.table)
+        cells = as_cells(xtest, self.config.space, self.table)
         t0 = time.perf_counter()
         with self._abort_on_error():
             res = self._score(cells, "query", progress)
@@ -222,7 +222,7 @@ class SyntheticPetriDishPredictor(NASLibContract):
         """Calibrated predictions, float64, one per architecture (higher = better)."""
         self._check_ss()
         self._require_dish()
-        cells = as_cells(xtest, self.table)
+        cells = as_cells(xtest, self.config.space, self.table)
         t0 = time.perf_counter()
         s = self.scores(cells, progress)
         out = apply_calibration(self.dish.calibration, s, cells)

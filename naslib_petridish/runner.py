@@ -30,6 +30,7 @@ from typing import Callable, Sequence
 import torch
 
 from .cells import Cell
+from .spaces import as_cell
 from .config import PetriDishConfig
 from .errors import OptionalDependencyError, WorkerError
 from .inner import MotifResult, check_device, train_motif
@@ -94,8 +95,10 @@ def check_workers(requested: int) -> int:
 
 def _task(args: tuple) -> MotifResult:
     cell_dict, cfg_dict, images, labels, seed, want_grad = args
-    return train_motif(Cell(cell_dict["matrix"], cell_dict["ops"]), images, labels,
-                       PetriDishConfig.from_dict(cfg_dict), seed, want_grad)
+    cfg = PetriDishConfig.from_dict(cfg_dict)
+    cell = (Cell(cell_dict["matrix"], cell_dict["ops"]) if cfg.space == "nb101"
+            else as_cell(cell_dict, cfg.space))
+    return train_motif(cell, images, labels, cfg, seed, want_grad)
 
 
 def _exit_with_parent(parent: int) -> None:

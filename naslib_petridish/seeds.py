@@ -41,8 +41,13 @@ def motif_seed(*keys: int) -> int:
 
 
 def hash_key(h: str) -> int:
-    """An integer key from an NB101 cell hash (its first 60 bits)."""
-    return int(h[:15], 16)
+    """An integer key from a cell's hash: the first 60 bits of an NB101 hash (hex), of the
+    md5 of any other (an NB201 architecture string)."""
+    try:
+        return int(h[:15], 16)
+    except ValueError:
+        import hashlib
+        return int(hashlib.md5(h.encode("utf-8")).hexdigest()[:15], 16)
 
 
 def query_seed(run_seed: int, cell_hash: str) -> int:

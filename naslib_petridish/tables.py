@@ -112,6 +112,9 @@ class QueryResult:
 class NB101Table:
     """NAS-Bench-101 ground truth for a set of cells (rows sorted by hash)."""
 
+    space = "nb101"
+    dataset = "cifar10"
+
     def __init__(self, arrays: dict[str, np.ndarray], source: str = "<memory>"):
         missing = [k for k in REQUIRED_KEYS if k not in arrays]
         if missing:

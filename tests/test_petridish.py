@@ -383,7 +383,7 @@ def test_predictor_contract_and_persistence(table, pool, tmp_path):
     q = SyntheticPetriDishPredictor.load(tmp_path / "pred", table=table)
     np.testing.assert_array_equal(q.query(xtest), y)
     p.set_ss_type("nasbench201")
-    with pytest.raises(ValueError, match="NAS-Bench-101 only"):
+    with pytest.raises(ValueError, match="works on nb101 cells"):
         p.query(xtest)
 
 

@@ -9,7 +9,7 @@ from scipy.stats import kendalltau
 from naslib_petridish.cells import Cell
 from naslib_petridish.errors import ConfigError, NotFittedError, OutputExistsError, UsageError
 from naslib_petridish.inner import MotifResult
-from naslib_petridish.ranker import features as F
+from naslib_petridish.spaces import nb101_features as F
 from naslib_petridish.ranker.config import RankerConfig, resolve_ranker_config
 from naslib_petridish.ranker.predictor import RankerPredictor
 from naslib_petridish.ranker.sources import curve_features

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from .. import presetfiles
-from ..config import PetriDishConfig, from_fields, parse_override
+from ..config import PetriDishConfig, check_space, from_fields, parse_override
 from ..errors import ConfigError
 
 #: the dish of the ``dish`` source unless ``dish`` says otherwise: the seeded initial dish
@@ -63,9 +63,13 @@ class RankerConfig:
     #: accuracies) or ``residual`` (the other sources' trees' out-of-fold rank residual)
     metadish_target: str = "accuracy"
     seed: int = 0
+    #: search space of the cells and the data set of its ground truth (as for the dish)
+    space: str = "nb101"
+    dataset: str = ""
     # ground truth the command line draws (as for the dish)
     metric: str = "test"
-    metric_epochs: int = 108
+    #: None: the space's final epoch budget (108 on NB101, 200 on NB201)
+    metric_epochs: Any = None
     train_size: int = 1020
     #: worker processes of the ``dish`` source's motifs (0 = one per CPU core)
     workers: int = 0
@@ -127,8 +131,7 @@ class RankerConfig:
         if str(self.metric).lower() not in ("val", "test"):
             raise ConfigError(f"metric must be 'val' or 'test', got '{self.metric}'")
         self.metric = str(self.metric).lower()
-        if self.metric_epochs not in (4, 12, 36, 108):
-            raise ConfigError(f"metric_epochs must be 4, 12, 36 or 108, got {self.metric_epochs}")
+        check_space(self)
         if not isinstance(self.dish, dict):
             raise ConfigError(f"'dish' must be a mapping of dish settings (motif, inner_epochs, "
                               f"...), got {self.dish!r}")
@@ -164,7 +167,7 @@ class RankerConfig:
                               f"{' and '.join(sorted(bad))} apply to its dish")
         try:
             return PetriDishConfig.from_dict({**DISH_DEFAULTS, **self.dish, "seed": self.seed,
-                                              "workers": self.workers})
+                                              "workers": self.workers, "space": self.space})
         except ConfigError as exc:
             raise ConfigError(f"'dish' section: {exc}") from exc
 

@@ -1,4 +1,4 @@
-"""Graph networks that rank NB101 cells, trained with a pairwise ranking loss.
+"""Graph networks that rank cells of any space, trained with a pairwise ranking loss.
 
 A GIN-style encoder over the padded 7x7 cell: each vertex starts from its operation
 (input, conv3x3, conv1x1, max-pool, output; padding vertices are zeros) and adds, at every
@@ -28,8 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..cells import MAX_VERTICES, Cell
-from ..inner import _threads
+from ..threads import torch_threads as _threads
 
 HIDDEN, LAYERS, EPOCHS, LR, WEIGHT_DECAY = 64, 3, 300, 1e-3, 5e-4
 #: self-training: epochs over the unlabelled cells, their batch size, and the fine-tuning
@@ -39,29 +38,23 @@ _N_OPS = 5  # input, the 3 operations, output
 ATTENTION_HEADS = 4
 
 
-def graph_tensors(cells: Sequence[Cell]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Adjacency ``[n, 7, 7]`` and one-hot operations ``[n, 7, 5]`` (output at vertex 6)."""
-    from .features import encoding
+def graph_tensors(cells: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
+    """The space's graph form of the cells: adjacency ``[n, V, V]`` and one-hot labels
+    ``[n, V, K]``, output vertex last (NB101: the padded 7x7 cell and 5 labels)."""
+    from ..spaces import space_of
 
-    x = encoding(cells)[0]
-    n = len(cells)
-    iu = np.triu_indices(MAX_VERTICES, 1)
-    a = np.zeros((n, MAX_VERTICES, MAX_VERTICES), np.float32)
-    a[:, iu[0], iu[1]] = x[:, :len(iu[0])]
-    h = np.zeros((n, MAX_VERTICES, _N_OPS), np.float32)
-    h[:, 0, 0] = 1
-    h[:, MAX_VERTICES - 1, _N_OPS - 1] = 1
-    h[:, 1:MAX_VERTICES - 1, 1:_N_OPS - 1] = x[:, len(iu[0]):].reshape(n, MAX_VERTICES - 2, 3)
-    return torch.from_numpy(a), torch.from_numpy(h)
+    a, h = space_of(list(cells)).graph(cells)
+    return torch.from_numpy(np.ascontiguousarray(a)), torch.from_numpy(np.ascontiguousarray(h))
 
 
 def path_mask(a: torch.Tensor) -> torch.Tensor:
-    """``[n, 7, 7]``: True where vertices i and j share no path (neither reaches the other,
+    """``[n, V, V]``: True where vertices i and j share no path (neither reaches the other,
     and i != j): the pairs that path attention blocks."""
+    v = a.shape[1]
     reach = a.clone()
-    for _ in range(MAX_VERTICES - 1):
+    for _ in range(v - 1):
         reach = ((reach + reach @ a) > 0).to(a.dtype)
-    eye = torch.eye(MAX_VERTICES, dtype=torch.bool)
+    eye = torch.eye(v, dtype=torch.bool)
     return ~((reach > 0) | (reach.transpose(1, 2) > 0) | eye)
 
 
@@ -70,13 +63,13 @@ class GraphNet(nn.Module):
     ``attention``: path attention after each message-passing layer."""
 
     def __init__(self, hidden: int = HIDDEN, layers: int = LAYERS, extra: int = 0,
-                 attention: bool = False):
+                 attention: bool = False, labels: int = _N_OPS):
         super().__init__()
         # made first, so that the other weights draw what they draw without attention
         self.att = nn.ModuleList(nn.MultiheadAttention(hidden, ATTENTION_HEADS, batch_first=True)
                                  for _ in range(layers if attention else 0))
         self.norm = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers if attention else 0))
-        self.inp = nn.Linear(_N_OPS, hidden)
+        self.inp = nn.Linear(labels, hidden)
         self.layers = nn.ModuleList(
             nn.Sequential(nn.Linear(3 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
             for _ in range(layers))
@@ -111,15 +104,15 @@ def _pairwise_loss(s: torch.Tensor, sign: torch.Tensor, pairs: torch.Tensor) -> 
 
 
 def _new_net(seed: int, init: dict | None, layers: int = LAYERS,
-             attention: bool = False) -> GraphNet:
+             attention: bool = False, labels: int = _N_OPS) -> GraphNet:
     torch.manual_seed(seed)
-    net = GraphNet(layers=layers, attention=attention)
+    net = GraphNet(layers=layers, attention=attention, labels=labels)
     if init is not None:
         net.load_state_dict({k: torch.tensor(v) for k, v in init.items()})
     return net
 
 
-def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
+def fit_graph_ranker(cells: Sequence, accs: Sequence[float], members: int,
                      seed: int = 0, epochs: int = EPOCHS,
                      init: Sequence[dict] | None = None, layers: int = LAYERS,
                      attention: bool = False) -> dict:
@@ -137,7 +130,7 @@ def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
     with torch.random.fork_rng(devices=[]), _threads(1):
         for k in range(members):
             net = _new_net(seed * 1000 + k, None if init is None else init[k], layers,
-                           attention)
+                           attention, h.shape[-1])
             opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
             for _ in range(epochs):
                 loss = _pairwise_loss(net(a, h), sign, pairs)
@@ -147,12 +140,14 @@ def fit_graph_ranker(cells: Sequence[Cell], accs: Sequence[float], members: int,
             states.append({k2: v.detach().tolist() for k2, v in net.state_dict().items()})
     model = {"members": states, "hidden": HIDDEN, "layers": layers, "epochs": epochs,
              "attention": bool(attention)}
+    if h.shape[-1] != _N_OPS:  # NB101's files keep their layout
+        model["labels"] = int(h.shape[-1])
     # the training cells' scores: a query is placed among them (a batch-independent scale)
     model["train_scores"] = np.sort(graph_scores(model, cells)).tolist()
     return model
 
 
-def pretrain_states(cells: Sequence[Cell], teacher: Sequence[float], members: int,
+def pretrain_states(cells: Sequence, teacher: Sequence[float], members: int,
                     seed: int = 0, epochs: int = PRETRAIN_EPOCHS,
                     batch: int = PRETRAIN_BATCH, round_: int = 0,
                     layers: int = LAYERS, attention: bool = False) -> list[dict]:
@@ -168,7 +163,7 @@ def pretrain_states(cells: Sequence[Cell], teacher: Sequence[float], members: in
         for k in range(members):
             # seeds apart from the fine-tuning ones (seed * 1000 + k)
             s = seed * 1000 + 500 + k + 100_003 * round_
-            net = _new_net(s, None, layers, attention)
+            net = _new_net(s, None, layers, attention, h.shape[-1])
             opt = torch.optim.Adam(net.parameters(), lr=LR)
             gen = torch.Generator().manual_seed(s)
             for _ in range(epochs):
@@ -181,21 +176,24 @@ def pretrain_states(cells: Sequence[Cell], teacher: Sequence[float], members: in
     return states
 
 
-def graph_scores(model: dict, cells: Sequence[Cell]) -> np.ndarray:
+def graph_scores(model: dict, cells: Sequence) -> np.ndarray:
     """The members' mean score of each cell."""
+    if not len(cells):
+        return np.zeros(0, np.float64)
     a, h = graph_tensors(cells)
     out = []
     with torch.no_grad(), _threads(1):
         for state in model["members"]:
             # files written before path attention existed have no "attention" entry
             net = GraphNet(model["hidden"], model["layers"],
-                           attention=model.get("attention", False))
+                           attention=model.get("attention", False),
+                           labels=model.get("labels", _N_OPS))
             net.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
             out.append(net.eval()(a, h).numpy())
     return np.mean(out, axis=0).astype(np.float64)
 
 
-def graph_quantiles(model: dict, cells: Sequence[Cell]) -> np.ndarray:
+def graph_quantiles(model: dict, cells: Sequence) -> np.ndarray:
     """Where each cell's score falls among the training cells' scores, in [0, 1]."""
     ref = np.asarray(model["train_scores"], np.float64)
     return np.interp(graph_scores(model, cells), ref, np.linspace(0.0, 1.0, len(ref)))

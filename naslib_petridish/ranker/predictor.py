@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import __version__, rundir
-from ..cells import as_cells
+from ..spaces import as_cells
 from ..contract import NASLibContract
 from ..errors import (DishFileError, NotFittedError, OutputExistsError, RunDirError,
                       UsageError)
@@ -45,9 +45,9 @@ MIN_CELLS = 8
 
 
 def _log10_params(cells) -> np.ndarray:
-    from .features import free_features
+    from ..spaces import space_of
 
-    return free_features(cells)[0][:, 0]
+    return space_of(list(cells)).free_features(cells)[0][:, 0]
 
 
 class RankerPredictor(NASLibContract):
@@ -69,7 +69,7 @@ class RankerPredictor(NASLibContract):
     def __init__(self, config: RankerConfig | dict | None = None,
                  preset: str = "cell-features-boosted", table=None,
                  out_dir: str | os.PathLike | None = None, progress: bool = False,
-                 ss_type: str | None = "nasbench101", resume: bool = False,
+                 ss_type: str | None = None, resume: bool = False,
                  **overrides: Any):
         self._setup(config, RankerConfig, resolve_ranker_config, preset, overrides, table,
                     out_dir, progress, ss_type, resume)
@@ -126,7 +126,7 @@ class RankerPredictor(NASLibContract):
             resume: bool = False, force: bool = False) -> dict:
         """Fit every model on the distinct training cells; returns :meth:`summary`."""
         self._check_ss()
-        cells = as_cells(xtrain, self.table)
+        cells = as_cells(xtrain, self.config.space, self.table)
         try:
             y = np.asarray(ytrain, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as exc:
@@ -188,7 +188,8 @@ class RankerPredictor(NASLibContract):
             from .self_training import self_train
             fitted["self_training"] = self_train(
                 models, self.sources, cells, y, X, cfg.seed, cfg.self_training,
-                rounds=cfg.self_training_rounds, tree_weight=cfg.self_training_trees)
+                rounds=cfg.self_training_rounds, tree_weight=cfg.self_training_trees,
+                space=cfg.space)
         self._models = models
         fitted["features"] = names
         return fitted
@@ -200,7 +201,7 @@ class RankerPredictor(NASLibContract):
         if self.fitted is None:
             raise NotFittedError("the ranker is not fitted yet: call fit() first, or load() a "
                                  "saved one")
-        cells = as_cells(xtest, self.table)
+        cells = as_cells(xtest, self.config.space, self.table)
         t0 = time.perf_counter()
         q = np.asarray(self.fitted["quantiles"], np.float64)
         if "fallback" in self.fitted:

@@ -26,17 +26,24 @@ from ..cells import Cell
 from .models import GraphNetworks, RankModel, Trees, rank_target
 
 
-def unlabelled_cells(n: int, exclude: set[str], seed: int) -> list[Cell]:
-    """``n`` distinct random cells (NASLib's sampler), none of them in ``exclude``; the
-    same for the same seed."""
-    from ..cells import random_cell
+def unlabelled_cells(n: int, exclude: set[str], seed: int, space: str = "nb101") -> list[Cell]:
+    """``n`` distinct random cells of ``space`` (NASLib's sampler), none computing the same
+    function as a cell whose key is in ``exclude``; the same for the same seed.  Where the
+    space enumerates fewer such cells than ``n`` (NB201), all of them."""
     from ..seeds import UNLABELLED, rng
+    from ..spaces import get_space
 
+    sp = get_space(space)
+    every = sp.all_cells()
+    if every is not None:
+        pool = [c for c in every if c.key not in exclude]
+        if n >= len(pool):
+            return pool
     r = rng(seed, UNLABELLED)
     out: dict[str, Cell] = {}
     while len(out) < n:
-        c = random_cell(r)
-        if c.hash not in exclude:
+        c = sp.random_cell(r)
+        if c.key not in exclude:
             out.setdefault(c.hash, c)
     return list(out.values())
 
@@ -58,7 +65,7 @@ def _teacher(models: list[RankModel], pool: Sequence[Cell], Xp, trees_booster) -
 
 def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.ndarray,
                X: np.ndarray, seed: int, n_unlabelled: int, rounds: int = 1,
-               tree_weight: float = 0.0) -> dict:
+               tree_weight: float = 0.0, space: str = "nb101") -> dict:
     """Replace the weights of the ``graph`` model among ``models`` by students taught by all
     of ``models`` on ``n_unlabelled`` cells, ``rounds`` times (each round's students are the
     next round's teacher); with ``tree_weight`` > 0 the ``trees`` are refitted too, each
@@ -73,7 +80,7 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
     t0 = time.perf_counter()
     graph = next(m for m in models if isinstance(m, GraphNetworks))
     trees = next((m for m in models if isinstance(m, Trees)), None)
-    pool = unlabelled_cells(n_unlabelled, {c.hash for c in cells}, seed)
+    pool = unlabelled_cells(n_unlabelled, {c.key for c in cells}, seed, space)
     free = [s for s in sources if not s.trains_motifs]
     if tree_weight > 0 and (trees is None or len(free) != len(sources)):
         raise ValueError("co-training the trees needs the 'trees' model and sources that "

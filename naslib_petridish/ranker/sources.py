@@ -40,7 +40,7 @@ import numpy as np
 
 from ..cells import Cell
 from ..errors import ConfigError
-from . import features as F
+from ..spaces import get_space
 
 #: name -> source class
 SOURCES: dict[str, type["FeatureSource"]] = {}
@@ -85,28 +85,32 @@ class FeatureSource:
         """Release what the source holds (worker processes)."""
 
 
+class SpaceFeatures(FeatureSource):
+    """Columns the search space computes (``space_method`` of the config's space)."""
+
+    space_method = ""
+
+    def columns(self, cells):
+        return getattr(get_space(getattr(self.config, "space", "nb101")),
+                       self.space_method)(cells)
+
+
 @register_source
-class Encoding(FeatureSource):
+class Encoding(SpaceFeatures):
     name = "encoding"
-
-    def columns(self, cells):
-        return F.encoding(cells)
+    space_method = "encoding"
 
 
 @register_source
-class PathEncoding(FeatureSource):
+class PathEncoding(SpaceFeatures):
     name = "path"
-
-    def columns(self, cells):
-        return F.path_encoding(cells)
+    space_method = "path_encoding"
 
 
 @register_source
-class FreeFeatures(FeatureSource):
+class FreeFeatures(SpaceFeatures):
     name = "free"
-
-    def columns(self, cells):
-        return F.free_features(cells)
+    space_method = "free_features"
 
 
 @register_source

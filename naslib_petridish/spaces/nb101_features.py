@@ -1,4 +1,4 @@
-"""Numeric features of NB101 cells (encodings, path counts, free statistics) for the ranker.
+"""Numeric features of NB101 cells (encodings, path counts, free statistics), for the ranker.
 
 Three families, each a function from cells to a float matrix (one row per cell) with
 column names (the feature sources of :mod:`.sources` wrap them; a fourth source, the dish's
