@@ -224,19 +224,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _naslib_nb101_only(args: argparse.Namespace) -> None:
-    if _space(args) != "nb101":
-        raise UsageError(f"{args.command} runs NASLib's nasbench101 space only in this version; "
-                         "use 'naslib-petridish evaluate' / 'search' with --space nb201")
-
-
 def cmd_naslib_evaluate(args: argparse.Namespace) -> int:
     from .naslib import run_predictor_evaluation
 
-    _naslib_nb101_only(args)
     path = run_predictor_evaluation(args.config, nb101=args.nb101, metric=args.metric,
                                     out_dir=args.out, resume=args.resume, force=args.force,
-                                    protocol=args.protocol)
+                                    protocol=args.protocol, nb201=args.nb201,
+                                    space=args.space, dataset=args.dataset)
     print(f"NASLib errors.json written to {path}")
     _print_split_stats(path)
     return 0
@@ -249,16 +243,17 @@ def _print_split_stats(errors_json) -> None:
     from pathlib import Path
 
     try:
-        rows = json.loads(Path(errors_json).read_text())[1:]
+        rows = json.loads(Path(errors_json).read_text())
     except (OSError, ValueError):
         return
-    for r in rows:
+    test_size = rows[0].get("test_size", "?") if rows and isinstance(rows[0], dict) else "?"
+    for r in rows[1:]:
         if isinstance(r, dict) and "test_distinct" in r:
             print(f"train size {r.get('train_size', '?')}: kendall tau "
                   f"{r.get('kendalltau', float('nan')):+.3f}; protocol "
                   f"{r['sampling_protocol']}: {r['test_distinct']} distinct test cells of "
-                  f"{r.get('test_size', '?')}, {r['train_distinct']} distinct training cells, "
-                  f"{r['train_in_test']} training architectures also in the test set")
+                  f"{r.get('test_size', test_size)}, {r['train_distinct']} distinct training "
+                  f"cells, {r['train_in_test']} training architectures also in the test set")
 
 
 def cmd_naslib_search(args: argparse.Namespace) -> int:
@@ -266,8 +261,8 @@ def cmd_naslib_search(args: argparse.Namespace) -> int:
 
     from .naslib import run_search
 
-    _naslib_nb101_only(args)
-    summary = run_search(args.config, nb101=args.nb101, metric=args.metric, out_dir=args.out)
+    summary = run_search(args.config, nb101=args.nb101, metric=args.metric, out_dir=args.out,
+                         nb201=args.nb201, space=args.space, dataset=args.dataset)
     print(json.dumps({k: v for k, v in summary.items() if k != "best_cell"}, indent=1))
     return 0
 

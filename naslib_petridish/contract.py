@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 
-from .config import with_space
+from .fields import with_space
 from .errors import UsageError
 
 NB101_SS_TYPES = ("nasbench101", "nb101", None)

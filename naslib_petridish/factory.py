@@ -78,3 +78,29 @@ def describe_preset(name: str) -> str:
             else "the paper's protocol")
     return (f"motif {d.get('motif')}, {d.get('inner_epochs')} inner x "
             f"{d.get('outer_epochs')} outer epochs; {what}")
+
+
+def search_predictor(name: str, table, seed: int = 0, options: dict | None = None):
+    """A predictor for a search loop by name: a control (``params``, ``mean``:
+    :mod:`.controls`), a shipped preset (ranker or dish; ``options`` are its config fields)
+    or, with NASLib, any of NASLib's predictors (``xgb``, ``gcn``, ``bananas``, ...)."""
+    from . import presetfiles
+    from .controls import CONTROLS, TableParams, TrainingMean
+    from .errors import NASLibNotAvailable, UsageError
+
+    options = dict(options or {})
+    if name == "params":
+        return TableParams(table)
+    if name == "mean":
+        return TrainingMean(seed, getattr(table, "space", "nb101"))
+    if name in presetfiles.preset_names():
+        return make_predictor(name, table=table, **{"seed": seed, **options})
+    try:
+        from .naslib.predictors import PRESET_PREDICTORS, naslib_cells_predictor
+        if name in PRESET_PREDICTORS:
+            return search_predictor(PRESET_PREDICTORS[name], table, seed, options)
+        return naslib_cells_predictor(name, table, seed)
+    except NASLibNotAvailable as exc:
+        raise UsageError(f"unknown predictor '{name}' for search: use a shipped preset "
+                         f"({', '.join(presetfiles.preset_names())}), {' or '.join(CONTROLS)}"
+                         f", or install NASLib for its predictors ({exc})") from exc

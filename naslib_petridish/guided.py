@@ -32,6 +32,7 @@ import numpy as np
 
 from . import __version__, rundir, seeds
 from .errors import ConfigError, OutputExistsError, UsageError
+from .factory import search_predictor
 from .spaces import FINAL_EPOCHS, get_space
 from .tables import NB101Table
 
@@ -206,69 +207,6 @@ class GuidedSearch:
         self.pool_rng.bit_generator.state = st["pool_rng"]
 
 
-# -- predictors by name -------------------------------------------------------------------
-class TableParams:
-    """The full network's parameter count (log), read from the table: no learning."""
-
-    def __init__(self, table: NB101Table):
-        self.table = table
-
-    def fit(self, xtrain, ytrain, info=None):
-        return None
-
-    def query(self, xtest, info=None):
-        return np.log(self.table.params[self.table.indices([c.hash for c in xtest])]
-                      .astype(np.float64))
-
-
-class TrainingMean:
-    """The training set's mean accuracy plus a tie-breaking jitter below 1e-9 that is a
-    function of the run seed and the cell (so a top-k of equal predictions is a random k):
-    a predictor with no information, the control of what the predictions add."""
-
-    def __init__(self, seed: int = 0):
-        self.seed, self.mean = int(seed), float("nan")
-
-    def fit(self, xtrain, ytrain, info=None):
-        self.mean = float(np.mean(ytrain))
-
-    def query(self, xtest, info=None):
-        jitter = [seeds.motif_seed(self.seed, seeds.hash_key(c.hash)) / 2.0 ** 63 * 1e-9
-                  for c in xtest]
-        return self.mean + np.asarray(jitter)
-
-
-CONTROLS = ("params", "mean")
-
-
-def guided_predictor(name: str, table: NB101Table, seed: int = 0, options: dict | None = None):
-    """A predictor for guided search: a control (``params``, ``mean``), a shipped preset
-    (ranker or dish; ``options`` are its config fields) or, with NASLib, any of NASLib's
-    predictors (``xgb``, ``gcn``, ``bananas``, ...)."""
-    from . import presetfiles
-
-    options = dict(options or {})
-    if name == "params":
-        return TableParams(table)
-    if name == "mean":
-        return TrainingMean(seed)
-    if name in presetfiles.preset_names():
-        from .factory import make_predictor
-
-        return make_predictor(name, table=table, **{"seed": seed, **options})
-    from .errors import NASLibNotAvailable
-
-    try:
-        from .naslib.predictors import PRESET_PREDICTORS, naslib_cells_predictor
-        if name in PRESET_PREDICTORS:
-            return guided_predictor(PRESET_PREDICTORS[name], table, seed, options)
-        return naslib_cells_predictor(name, table, seed)
-    except NASLibNotAvailable as exc:
-        raise UsageError(f"unknown predictor '{name}' for search: use a shipped preset "
-                         f"({', '.join(presetfiles.preset_names())}), {' or '.join(CONTROLS)}"
-                         f", or install NASLib for its predictors ({exc})") from exc
-
-
 # -- the command --------------------------------------------------------------------------
 def run_guided(table: NB101Table, predictor_name: str, cfg: GuidedConfig,
                out_dir: str | os.PathLike, options: dict | None = None, resume: bool = False,
@@ -286,7 +224,7 @@ def run_guided(table: NB101Table, predictor_name: str, cfg: GuidedConfig,
                   "search": cfg.to_dict(), "ground_truth": str(table.source)}
         if table.space != "nb101":  # NB101's records keep their layout
             config.update(space=table.space, dataset=table.dataset)
-        pred = guided_predictor(predictor_name, table, cfg.seed, options)
+        pred = search_predictor(predictor_name, table, cfg.seed, options)
         search = GuidedSearch(table, pred, cfg)
         oracle = Oracle(table, cfg.metric, cfg.metric_epochs)
         t_start, before = time.perf_counter(), 0.0
@@ -368,10 +306,10 @@ def _summary(table, search: GuidedSearch, oracle: Oracle, config: dict, wall: fl
 
 def read_options(pairs: Sequence[str]) -> dict:
     """``key=value`` pairs of predictor options (YAML values)."""
-    from .config import parse_override
+    from .fields import parse_override
 
     return dict(parse_override(p) for p in pairs)
 
 
-__all__ = ["GuidedConfig", "GuidedSearch", "Oracle", "guided_predictor", "run_guided",
+__all__ = ["GuidedConfig", "GuidedSearch", "Oracle", "run_guided",
            "SUMMARY", "CHECKPOINT"]

@@ -68,13 +68,13 @@ def test_same_seed_same_queries_other_seed_other_queries(table, tmp_path):
 
 
 def test_an_interrupted_search_resumes_to_the_same_queries(table, tmp_path):
-    from naslib_petridish import guided
+    from naslib_petridish import controls
 
     class Stop(Exception):
         pass
 
     calls = {"n": 0}
-    real = guided.TableParams.fit
+    real = controls.TableParams.fit
 
     def fit_then_stop(self, *a, **kw):  # the third fit is interrupted
         calls["n"] += 1
@@ -84,12 +84,12 @@ def test_an_interrupted_search_resumes_to_the_same_queries(table, tmp_path):
 
     cfg = small()
     whole = run_guided(table, "params", cfg, tmp_path / "whole")
-    guided.TableParams.fit = fit_then_stop
+    controls.TableParams.fit = fit_then_stop
     try:
         with pytest.raises(Stop):
             run_guided(table, "params", cfg, tmp_path / "cut")
     finally:
-        guided.TableParams.fit = real
+        controls.TableParams.fit = real
     ck = json.loads((tmp_path / "cut" / "checkpoint.json").read_text())
     assert len(ck["state"]["rows"]) == 26  # 10 initial + 2 rounds of 8
     again = run_guided(table, "params", cfg, tmp_path / "cut", resume=True)
@@ -109,7 +109,7 @@ def test_a_ranker_preset_drives_the_search(table, tmp_path):
 def test_propose_and_tell_are_the_algorithm(table):
     """What the command and NASLib's optimizer share: propose gives at most what the
     budget leaves, tell counts, and the budget cannot be overspent."""
-    from naslib_petridish.guided import TableParams
+    from naslib_petridish.controls import TableParams
 
     s = GuidedSearch(table, TableParams(table), small(budget=12, init=10, batch=8))
     oracle = Oracle(table, "test")

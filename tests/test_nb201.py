@@ -43,6 +43,8 @@ def imagenet_only_path(tmp_path_factory):
 def test_cell_forms_round_trip():
     c = C.as_cell(ARCH)
     assert c.arch == ARCH and c.ops[0] == "nor_conv_3x3" and c.edge(2, 3) == "skip_connect"
+    # NASLib's conversions.convert_str_to_op_indices(ARCH): its op order, its edge order
+    assert c.naslib_tuple() == (2, 2, 0, 4, 2, 0)
     assert C.as_cell(c.naslib_tuple()) == c and C.as_cell(c.naslib_tuple()).arch == ARCH
     assert C.as_cell({"arch": ARCH}).arch == ARCH and C.as_cell({"ops": list(c.ops)}).arch == ARCH
 
@@ -255,3 +257,38 @@ def test_bad_space_data_set_and_metric_are_one_line(nb201_path, tmp_path, capsys
         assert err.count("\n") == 0 and why in err, err
     with pytest.raises(InvalidCellError):
         as_cells(["|nor_conv_3x3~0|"], "nb201")
+
+
+def test_info_convert_and_evaluate_from_naslibs_pickle(tmp_path, capsys):
+    """NASLib's nb201_<dataset>_full_training.pickle: info, convert to the compact table,
+    and a command reads it directly; a crafted pickle is refused in one line."""
+    import os
+    import pickle
+
+    from naslib_petridish.spaces.nb201.naslib_pickle import write_naslib_nb201
+
+    rng = np.random.default_rng(0)
+    cells = {c.arch: c for c in (C.random_cell(rng) for _ in range(200))}
+    src = tmp_path / "nb201_cifar100_full_training.pickle"
+    write_naslib_nb201(src, {a: {"cifar100": list(rng.uniform(20, 70, 200))} for a in cells})
+    assert main(["-q", "info", "--nb201", str(src)]) == 0
+    assert f"{len(cells):,} cells" in capsys.readouterr().out
+    dst = tmp_path / "t.npz"
+    assert main(["-q", "convert", str(src), str(dst)]) == 0
+    f = NB201File.load(dst)
+    assert f.datasets == ["cifar100"] and len(f.arch) == len(cells)
+    assert main(["-q", "evaluate", "--nb201", str(src), "--preset", "cell-features-boosted",
+                 "--train-size", "40", "--test-size", "30", "--no-plot",
+                 "--out", str(tmp_path / "ev")]) == 0
+    capsys.readouterr()
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    bad = tmp_path / "nb201_cifar10_full_training.pickle"
+    bad.write_bytes(pickle.dumps({"x": Evil()}))
+    assert main(["info", "--nb201", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "refused to unpickle" in err and err.count("\n") == 0
+    assert not (tmp_path / "pwned").exists()

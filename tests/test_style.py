@@ -84,3 +84,40 @@ def test_no_module_of_the_package_is_over_500_lines_and_each_says_its_job():
         doc = ast.get_docstring(ast.parse(text))
         assert doc and doc.strip().splitlines()[0].strip(), \
             f"{path.relative_to(ROOT)} has no docstring saying its job"
+
+
+#: the Synthetic Petri Dish's own modules (settings, dish, inner and outer loop, workers,
+#: its predictor and calibration, the meta-gradient dish, the optimizer, its figures)
+DISH_MODULES = {f"naslib_petridish.{m}" for m in (
+    "config", "dish", "inner", "outer", "runner", "predictor", "calibration", "metadish",
+    "optim", "plots")}
+
+
+def test_the_space_core_is_at_the_bottom_and_the_ranker_is_a_peer_of_the_dish():
+    """The search spaces import neither the dish nor the ranker (directly or through other
+    modules); no ranker module imports a dish module but the registered curve sources
+    (``ranker.sources``); every space in the registry has its module."""
+    graph = _imports()
+
+    def reach(start):
+        seen, todo = set(), [start]
+        while todo:
+            for n in graph.get(todo.pop(), ()):
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return seen
+
+    spaces = [m for m in graph if m.startswith("naslib_petridish.spaces")]
+    assert "naslib_petridish.spaces.nb201.cell" in spaces
+    for m in spaces:
+        bad = sorted(n for n in reach(m)
+                     if n in DISH_MODULES or n.startswith("naslib_petridish.ranker"))
+        assert not bad, f"{m} (space core) imports the dish or the ranker: {bad}"
+    for m, deps in graph.items():
+        if m.startswith("naslib_petridish.ranker") and m != "naslib_petridish.ranker.sources":
+            bad = sorted(deps & DISH_MODULES)
+            assert not bad, f"{m} imports dish modules {bad} (only ranker.sources may)"
+    from naslib_petridish.spaces import SPACES
+    for module, _ in SPACES.values():
+        assert module in graph, module

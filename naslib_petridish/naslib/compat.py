@@ -44,14 +44,15 @@ def import_naslib() -> SimpleNamespace:
         from naslib.defaults.trainer import Trainer
         from naslib.optimizers import Bananas, Npenas, RegularizedEvolution
         from naslib.predictors import Predictor
-        from naslib.search_spaces import NasBench101SearchSpace
+        from naslib.search_spaces import NasBench101SearchSpace, NasBench201SearchSpace
         from naslib.search_spaces.core.query_metrics import Metric
     except ImportError as exc:
         raise NASLibNotAvailable(
             f"NASLib is on the path but failed to import ({exc}). {NASLIB_HINT}") from exc
     _NASLIB = SimpleNamespace(utils=nl_utils, nb101_api=nb101_api, Trainer=Trainer,
                               PredictorEvaluator=PredictorEvaluator, Predictor=Predictor,
-                              NasBench101SearchSpace=NasBench101SearchSpace, Metric=Metric,
+                              NasBench101SearchSpace=NasBench101SearchSpace,
+                              NasBench201SearchSpace=NasBench201SearchSpace, Metric=Metric,
                               RegularizedEvolution=RegularizedEvolution, Bananas=Bananas,
                               Npenas=Npenas, root=Path(naslib.__file__).parent)
     return _NASLIB

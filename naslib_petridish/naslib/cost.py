@@ -33,6 +33,18 @@ class TrainTimeModel(Protocol):
         """A JSON-able description (written into the search summary)."""
 
 
+class NoTimeModel:
+    """No training times (NB201's files have none): every query costs 0 s, said so."""
+
+    def seconds(self, rows) -> tuple[np.ndarray, np.ndarray]:
+        n = len(np.asarray(rows))
+        return np.zeros(n), np.zeros(n, bool)
+
+    def describe(self) -> dict:
+        return {"model": "none: the ground truth has no training times (simulated seconds "
+                         "are the predictor's alone)", "cells_with_real_time": 0}
+
+
 def table_train_times(table: NB101Table) -> np.ndarray:
     """The 108-epoch training time of every row: the mean over the repeats the table
     has, NaN where it has none."""

@@ -130,7 +130,13 @@ class TableNASBench:
 
 def default_metric(table: NB101Table) -> str:
     """Validation accuracy where the source has it for every cell, else test."""
-    return "val" if table.has_metric("val", 108).all() else "test"
+    epochs = 108 if getattr(table, "space", "nb101") == "nb101" else None
+    return "val" if table.has_metric("val", epochs).all() else "test"
+
+
+def api_metric(api: dict) -> str:
+    """What the dataset API's accuracy queries read (``val`` or ``test``)."""
+    return (api.get("nb101_data") or api.get("nb201_data")).metric
 
 
 def naslib_pickle_path() -> Path | None:
@@ -143,10 +149,15 @@ def naslib_pickle_path() -> Path | None:
     return p if p.exists() else None
 
 
-def open_table(nb101: str | None) -> NB101Table:
-    """``--nb101``, else NASLib's own pickle when it exists, else the usual lookup."""
+def open_table(nb101: str | None, space: str = "nb101", nb201: str | None = None,
+               dataset: str | None = None):
+    """NB101: ``--nb101``, else NASLib's own pickle when it exists, else the usual lookup;
+    NB201: the data set ``dataset`` of ``--nb201`` (else the usual lookup)."""
     from ..sources import load_ground_truth, open_ground_truth
 
+    if space != "nb101":
+        from ..spaces import open_table as open_space_table
+        return open_space_table(space, nb101, nb201, dataset, progress=False)
     if nb101:
         return load_ground_truth(nb101)
     p = naslib_pickle_path()
@@ -156,7 +167,10 @@ def open_table(nb101: str | None) -> NB101Table:
 
 
 def make_dataset_api(table: NB101Table, metric: str | None = None) -> dict:
-    """What NASLib's ``get_dataset_api("nasbench101")`` returns, over ``table``."""
+    """What NASLib's ``get_dataset_api`` returns for the table's space, over ``table``."""
     nl = import_naslib()
+    if getattr(table, "space", "nb101") == "nb201":
+        from .dataset201 import make_dataset_api_201
+        return make_dataset_api_201(table, metric)
     return {"api": nl.nb101_api,
             "nb101_data": TableNASBench(table, metric or default_metric(table))}

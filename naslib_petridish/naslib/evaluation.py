@@ -15,13 +15,15 @@ from ..errors import ConfigError, OutputExistsError, RunDirError
 from ..outer import RESUMABLE_CHANGES
 from ..protocols import draw_distinct, overlap_stats, resolve_protocol, split_uniform
 from .compat import import_naslib
-from .dataset import make_dataset_api, open_table
+from .dataset import api_metric, make_dataset_api, open_table
 from .predictors import get_predictor
 
 
-def load_naslib_config(path: str, config_type: str):
+def load_naslib_config(path: str, config_type: str, space: str | None = None,
+                       dataset: str | None = None):
     """NASLib's default config of ``config_type`` overlaid with the user's file, with
-    ``save`` set as NASLib's ``get_config_from_args`` does."""
+    ``save`` set as NASLib's ``get_config_from_args`` does; ``space`` (``nb101``,
+    ``nb201``) and ``dataset`` override the file's ``search_space`` and ``dataset``."""
     nl = import_naslib()
     if not os.path.exists(path):
         raise ConfigError(f"config file not found: {path}")
@@ -41,13 +43,45 @@ def load_naslib_config(path: str, config_type: str):
                 if k2 not in user.search:
                     user.search[k2] = v2
     cfg = user
+    if space:
+        from ..spaces import get_space
+        cfg.search_space = get_space(space).naslib_name
+    if dataset:
+        cfg.dataset = dataset
     cfg.search_space = cfg.get("search_space", "nasbench101")
-    if cfg.search_space != "nasbench101":
+    if cfg.search_space not in ("nasbench101", "nasbench201"):
         raise ConfigError(f"{path}: search_space is '{cfg.search_space}'; naslib-petridish "
-                          "supports nasbench101 only")
-    cfg.dataset = "cifar10"
+                          "supports nasbench101 and nasbench201")
+    if cfg.search_space == "nasbench101":
+        if cfg.get("dataset") not in (None, "", "cifar10"):
+            raise ConfigError(f"{path}: NAS-Bench-101 has the data set cifar10 only, not "
+                              f"'{cfg.dataset}'")
+        cfg.dataset = "cifar10"
+    elif not cfg.get("dataset"):
+        cfg.dataset = "cifar10"
     cfg.search.seed = cfg.seed
     return cfg
+
+
+def space_of_config(cfg) -> str:
+    """Our name of the config's NASLib search space (``nb101``, ``nb201``)."""
+    return "nb201" if cfg.search_space == "nasbench201" else "nb101"
+
+
+def naslib_search_space(nl, cfg):
+    """An empty NASLib search space of the config's kind (NB201: its data set's classes)."""
+    if space_of_config(cfg) == "nb201":
+        from ..spaces.nb201.table import NUM_CLASSES
+        return nl.NasBench201SearchSpace(n_classes=NUM_CLASSES.get(cfg.dataset, 10))
+    return nl.NasBench101SearchSpace()
+
+
+def arch_spec(table, h: str):
+    """What NASLib's ``set_spec`` takes for the table's cell ``h``: NB101's hash, NB201's
+    op-index list (NASLib's order)."""
+    if getattr(table, "space", "nb101") == "nb201":
+        return list(table.cell(h).naslib_tuple())
+    return h
 
 
 #: one line per finished (training-set size, fidelity): what an interrupted run keeps
@@ -59,8 +93,14 @@ DISH_RUNS = "dish_runs"
 def run_predictor_evaluation(config_file: str, nb101: str | None = None,
                              metric: str | None = None, out_dir: str | None = None,
                              resume: bool = False, force: bool = False,
-                             protocol: str | None = None) -> Path:
-    """NASLib's predictor-evaluation flow on NB101; returns the path of ``errors.json``.
+                             protocol: str | None = None, nb201: str | None = None,
+                             space: str | None = None, dataset: str | None = None) -> Path:
+    """NASLib's predictor-evaluation flow on NB101 or NB201 (the config's ``search_space``
+    and ``dataset``); returns the path of ``errors.json``.
+
+    On NB201 the predictors learn from ``metric`` (default validation accuracy) and are
+    scored against the test accuracy of the test cells (the published protocol; NASLib's
+    own NB201 query reads one accuracy for both).
 
     ``protocol`` (:mod:`naslib_petridish.protocols`) says how the test and training
     architectures are drawn: ``naslib`` (default; NASLib's ``load_dataset`` as is, which on
@@ -80,7 +120,7 @@ def run_predictor_evaluation(config_file: str, nb101: str | None = None,
     state after skipped sizes differs.) An earlier run's results are replaced only with
     ``force``."""
     nl = import_naslib()
-    cfg = load_naslib_config(config_file, "predictor")
+    cfg = load_naslib_config(config_file, "predictor", space, dataset)
     if out_dir:
         cfg.out_dir = out_dir
     cfg.save = f"{cfg.out_dir}/{cfg.dataset}/predictors/{cfg.predictor}/{cfg.seed}"
@@ -93,11 +133,13 @@ def run_predictor_evaluation(config_file: str, nb101: str | None = None,
             f"{config_file}: sampling protocol '{cfg.sampling_protocol}' draws its own "
             "architectures; it does not combine with load_labeled or uniform_random: 0 "
             "(NASLib's mutated test sets): use --protocol naslib for those")
-    table = open_table(nb101)
+    table = open_table(nb101, space_of_config(cfg), nb201, cfg.dataset)
     api = make_dataset_api(table, metric)
     # recorded in errors.json (NASLib writes the config as its first entry)
     cfg.ground_truth_source = str(table.source)
-    cfg.ground_truth_metric = api["nb101_data"].metric
+    cfg.ground_truth_metric = api_metric(api)
+    if table.space == "nb201":
+        cfg.ground_truth_target = "test"
     save = Path(cfg.save)
     with rundir.hold(save):
         done = _earlier_sizes(save, _run_digest(cfg), resume, force)
@@ -107,7 +149,7 @@ def run_predictor_evaluation(config_file: str, nb101: str | None = None,
         evaluator = _resumable_evaluator(nl)(predictor, config=cfg)
         evaluator.done, evaluator.run_digest = done, _run_digest(cfg)
         evaluator.table = table
-        evaluator.adapt_search_space(nl.NasBench101SearchSpace(), load_labeled=False,
+        evaluator.adapt_search_space(naslib_search_space(nl, cfg), load_labeled=False,
                                      dataset_api=api)
         try:
             evaluator.evaluate()
@@ -159,9 +201,15 @@ def _earlier_sizes(save: Path, run: str, resume: bool, force: bool) -> dict:
     return done
 
 
-def _arch_hashes(archs) -> list[str]:
-    from ..cells import as_cell
-    return [as_cell(a).hash for a in archs]
+def _arch_hashes(archs, space: str = "nb101") -> list[str]:
+    from ..spaces import as_cell
+    return [as_cell(a, space).hash for a in archs]
+
+
+def _arch_keys(archs, space: str = "nb101") -> list[str]:
+    """Canonical forms (distinct functions) of NASLib architectures."""
+    from ..spaces import as_cell
+    return [as_cell(a, space).key for a in archs]
 
 
 def _jsonable(v):
@@ -187,7 +235,8 @@ def _resumable_evaluator(nl):
             protocol = getattr(self.config, "sampling_protocol", "naslib")
             if protocol == "naslib":
                 return super().load_dataset(load_labeled, data_size, arch_hash_map)
-            from ..cells import as_cell
+            from ..spaces import as_cell
+            space = getattr(self.table, "space", "nb101")
             if not hasattr(self, "_drawn"):
                 self._drawn, self._calls = set(), 0
             self._calls += 1
@@ -197,13 +246,14 @@ def _resumable_evaluator(nl):
                 archs = []
                 for h in hashes:
                     arch = self.search_space.clone()
-                    arch.set_spec(h, dataset_api=self.dataset_api)
+                    arch.set_spec(arch_spec(self.table, h), dataset_api=self.dataset_api)
                     archs.append(arch)
             else:  # distinct: NASLib's sampler; a cell drawn before is skipped
                 def sample():
                     arch = self.search_space.clone()
                     arch.sample_random_architecture(dataset_api=self.dataset_api)
-                    return {"hash": as_cell(arch).hash, "arch": arch}
+                    # distinct by function (NB101's hash is its canonical form)
+                    return {"hash": as_cell(arch, space).key, "arch": arch}
                 archs = [x["arch"] for x in draw_distinct(sample, data_size, self._drawn)[0]]
             data = [[], [], [], []]
             for arch in archs:
@@ -217,7 +267,7 @@ def _resumable_evaluator(nl):
             """1st call: the test set of :func:`split_uniform` for the largest training
             size; 2nd: a prefix of its training list; later: fresh uniform draws."""
             cfg, table = self.config, self.table
-            metric = self.dataset_api["nb101_data"].metric
+            metric = api_metric(self.dataset_api)
             if self._calls <= 2:
                 # the training-set size NASLib's evaluate() draws (its own rule)
                 n_train = int(cfg.train_size_list[-1]
@@ -237,7 +287,13 @@ def _resumable_evaluator(nl):
         def single_evaluate(self, train_data, test_data, fidelity):
             save = Path(self.config.save)
             key = f"n{len(train_data[0])}-f{fidelity}"
-            train_h, test_h = _arch_hashes(train_data[0]), _arch_hashes(test_data[0])
+            space = getattr(self.table, "space", "nb101")
+            train_h = _arch_hashes(train_data[0], space)
+            test_h = _arch_hashes(test_data[0], space)
+            if space == "nb201" and api_metric(self.dataset_api) != "test":
+                # scored against the test accuracy (percent, as NASLib's NB201 values)
+                test_data = (test_data[0], [100 * self.table.metric(h, "test") for h in test_h],
+                             *test_data[2:])
             data = hashlib.sha1(json.dumps([train_h, test_h]).encode()).hexdigest()
             if key in self.done:
                 if self.done[key]["data"] != data:
@@ -253,7 +309,8 @@ def _resumable_evaluator(nl):
             super().single_evaluate(train_data, test_data, fidelity)
             res = self.results[-1]
             res.update(sampling_protocol=getattr(self.config, "sampling_protocol", "naslib"),
-                       **overlap_stats(train_h, test_h))
+                       **overlap_stats(_arch_keys(train_data[0], space),
+                                       _arch_keys(test_data[0], space)))
             if getattr(pred, "fit_start", ""):
                 res[f"{getattr(pred, 'label', 'petridish')}_fit_start"] = pred.fit_start
                 if pred.fit_start != "new":

@@ -197,56 +197,46 @@ def zero_cost_predictor(method: str, seed: int = 0):
 
 
 def table_params_predictor(table: NB101Table):
-    """The parameter count of the full NB101 network, read from the ground-truth table
-    (log scale; the table's exact count, = ``motifs.count_parameters(cell, 'full')``).
+    """:class:`~naslib_petridish.controls.TableParams` as a NASLib ``Predictor``: the
+    parameter count of the full network, read from the ground-truth table (log scale).
 
     The ranking of NASLib's zero-cost ``params`` (which counts NASLib's own build of the
     network: within 0.5 % of the table, Pearson 0.99999 on log scale), but NASLib builds
     and parses the whole network of every architecture, 0.31 s each against 0.2 ms for
     the lookup (2-vCPU EPYC VM, 5 random cells): that matters where hundreds of children
     are scored (regularized evolution with the parameter count as fitness)."""
-    from ..cells import as_cell
+    from ..controls import TableParams
 
     nl = import_naslib()
 
-    class TableParams(nl.Predictor):
-        """Parameter count of the full NB101 network (log), from the ground-truth table."""
+    class NASLibTableParams(TableParams, nl.Predictor):
+        """Parameter count of the full network (log), from the ground-truth table."""
 
-        method_type = "params"
+        def __init__(self, table):
+            nl.Predictor.__init__(self)
+            TableParams.__init__(self, table)
 
-        def fit(self, xtrain, ytrain, info=None):
-            return None
-
-        def query(self, xtest, info=None):
-            rows = table.indices([as_cell(x).hash for x in xtest])
-            return np.log(table.params[rows].astype(np.float64))
-
-    return TableParams()
+    return NASLibTableParams(table)
 
 
-def training_mean_predictor(seed: int = 0):
-    """Every architecture gets the mean accuracy of the training set: a predictor with
-    no information, the control for a predictor-driven search (what the search does when
-    the predictions say nothing; in regularized evolution with this fitness the truly
-    evaluated members above the mean win every tournament they are in).  A jitter below
-    1e-9 (seeded) breaks ties, so that choosing the k best of equal predictions is a
-    random choice rather than the first or last k in the candidates' order."""
+def training_mean_predictor(seed: int = 0, space: str = "nb101"):
+    """:class:`~naslib_petridish.controls.TrainingMean` as a NASLib ``Predictor``: every
+    architecture gets the mean accuracy of the training set, the control for a
+    predictor-driven search (in regularized evolution with this fitness the truly evaluated
+    members above the mean win every tournament they are in); its tie-breaking jitter is a
+    function of the seed and the cell, as in guided search."""
+    from ..controls import TrainingMean
+
     nl = import_naslib()
-    rng = np.random.default_rng(seed)
 
-    class TrainingMean(nl.Predictor):
+    class NASLibTrainingMean(TrainingMean, nl.Predictor):
         """The training set's mean accuracy (+ a tie-breaking jitter < 1e-9)."""
 
-        method_type = "mean"
-        mean = float("nan")
+        def __init__(self, seed, space):
+            nl.Predictor.__init__(self)
+            TrainingMean.__init__(self, seed, space)
 
-        def fit(self, xtrain, ytrain, info=None):
-            self.mean = float(np.mean(ytrain))
-
-        def query(self, xtest, info=None):
-            return self.mean + rng.uniform(0.0, 1e-9, size=len(xtest))
-
-    return TrainingMean()
+    return NASLibTrainingMean(seed, space)
 
 
 def predictor_names() -> list[str]:
@@ -272,7 +262,8 @@ def get_predictor(name: str, config=None, table: NB101Table | None = None, **ove
         return table_params_predictor(table)
     if name == "mean":
         return training_mean_predictor(int(getattr(config, "seed", 0) or 0)
-                                       if config is not None else 0)
+                                       if config is not None else 0,
+                                       getattr(table, "space", "nb101"))
     factories = naslib_builtin_factories(config)
     if name not in factories:
         raise ConfigError(f"unknown predictor '{name}'; available: {', '.join(predictor_names())}")
@@ -284,24 +275,25 @@ def naslib_cells_predictor(name: str, table: NB101Table, seed: int = 0, config=N
     cells: each cell becomes NASLib's NB101 architecture of the same hash (its spec read
     through :func:`~naslib_petridish.naslib.dataset.make_dataset_api`), so that a loop over
     cells, such as ``guided.GuidedSearch``, can fit and query any of NASLib's predictors."""
-    from ..cells import as_cells
+    from ..spaces import as_cells, get_space
     from .dataset import make_dataset_api
 
     nl = import_naslib()
+    space = getattr(table, "space", "nb101")
     inner = get_predictor(name, config=config, table=table)
     if hasattr(inner, "set_ss_type"):
-        inner.set_ss_type("nasbench101")
+        inner.set_ss_type(get_space(space).naslib_name)
     api = make_dataset_api(table, metric="test")
 
     def archs(xs):
         out = []
-        for c in as_cells(xs, table):
-            a = nl.NasBench101SearchSpace()
+        for c in as_cells(xs, space, table):
+            a = nl.NasBench101SearchSpace() if space == "nb101" else nl.NasBench201SearchSpace()
             # the spec only: NASLib's predictors read nothing else, and building the torch
             # network of every candidate took ~110 ms each (0.1 ms without; 20,000
             # candidates a round in guided search)
             a.instantiate_model = False
-            a.set_spec(c.hash, dataset_api=api)
+            a.set_spec(c.hash if space == "nb101" else list(c.naslib_tuple()), dataset_api=api)
             out.append(a)
         return out
 

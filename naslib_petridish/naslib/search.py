@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cells import as_cell
+from ..spaces import as_cell
 from ..tables import NB101Table
 from .compat import import_naslib
-from .cost import LogParamsTimeModel, TimedPredictor, TrainTimeModel, search_record
-from .dataset import make_dataset_api, open_table
-from .evaluation import load_naslib_config
+from .cost import LogParamsTimeModel, NoTimeModel, TimedPredictor, TrainTimeModel, search_record
+from .dataset import api_metric, make_dataset_api, open_table
+from .evaluation import load_naslib_config, naslib_search_space, space_of_config
 from .predictors import get_predictor
 from .search_methods import (NASLIB_SURROGATES, OPTIMIZERS, RE_FITNESS, SURROGATE_CONTROLS,
                              SearchMethod, epochs_for_budget, search_method, valid_predictors)
@@ -98,24 +98,32 @@ class _NASLibLog:
 
 def run_search(config_file: str, nb101: str | None = None, metric: str | None = None,
                out_dir: str | None = None, *, table: NB101Table | None = None,
-               time_model: TrainTimeModel | None = None, log_stdout: bool = True) -> dict:
+               time_model: TrainTimeModel | None = None, log_stdout: bool = True,
+               nb201: str | None = None, space: str | None = None,
+               dataset: str | None = None) -> dict:
     """Run a search (``optimizer: re | rs | bananas | npenas`` with ``predictor: none``, a
     dish preset or a NASLib surrogate, see :func:`search_method`) through NASLib's
     Trainer; writes ``petridish_search.json`` beside NASLib's ``errors.json`` and returns it.
 
     ``table`` (an already loaded ground truth) replaces ``nb101``; ``time_model`` (default
-    :class:`LogParamsTimeModel` of the table) gives the NB101 training time of the cells."""
+    :class:`LogParamsTimeModel` of the table) gives the NB101 training time of the cells.
+    The config's ``search_space`` (``nasbench101``, ``nasbench201``; or ``space``) and
+    ``dataset`` choose the space and the data set (NB201: ``nb201``, else the usual
+    lookup); on NB201 the queries read ``metric`` (default validation accuracy), the
+    incumbent is the best queried cell by it, and its test accuracy is reported."""
     nl = import_naslib()
-    cfg = load_naslib_config(config_file, "nas_predictor")
+    cfg = load_naslib_config(config_file, "nas_predictor", space, dataset)
     if out_dir:
         cfg.out_dir = out_dir
     method = search_method(cfg)
     _method_config(cfg, method)
-    cfg.save = (f"{cfg.out_dir}/{cfg.dataset}/nas_predictors/nasbench101/"
+    cfg.save = (f"{cfg.out_dir}/{cfg.dataset}/nas_predictors/{cfg.search_space}/"
                 f"{method.optimizer}-{method.predictor}/{cfg.seed}")
-    table = table if table is not None else open_table(nb101)
+    table = table if table is not None else open_table(nb101, space_of_config(cfg), nb201,
+                                                       cfg.dataset)
     api = make_dataset_api(table, metric)
-    time_model = time_model if time_model is not None else LogParamsTimeModel(table)
+    if time_model is None:
+        time_model = LogParamsTimeModel(table) if table.space == "nb101" else NoTimeModel()
     # the Trainer checkpoints into these (NASLib's runner makes them)
     for sub in ("search", "eval"):
         Path(cfg.save, sub).mkdir(parents=True, exist_ok=True)
@@ -123,17 +131,17 @@ def run_search(config_file: str, nb101: str | None = None, metric: str | None = 
         nl.utils.set_seed(cfg.seed)
         predictor = None
         if method.optimizer == "guided":  # a predictor on the package's cells
-            from ..guided import guided_predictor
+            from ..factory import search_predictor
             section = "ranker" if method.predictor.startswith("ranker-") else "petridish"
-            predictor = TimedPredictor(guided_predictor(
+            predictor = TimedPredictor(search_predictor(
                 method.predictor, table, int(cfg.seed), dict(cfg.get(section, {}) or {})))
         elif method.guided:
             built = get_predictor(method.predictor, cfg, table=table)
-            built.set_ss_type("nasbench101")
+            built.set_ss_type(cfg.search_space)
             predictor = TimedPredictor(built)
         optimizer = naslib_optimizer(method, cfg, predictor, table=table,
-                                     metric=api["nb101_data"].metric)
-        space = nl.NasBench101SearchSpace()
+                                     metric=api_metric(api))
+        space = naslib_search_space(nl, cfg)
         # the spec only, no torch network per architecture: nothing here trains them, and
         # NASLib would build one for every sampled and mutated cell (seconds per candidate
         # batch, ~15 MB each in the Trainer's final checkpoint of the history)
@@ -147,7 +155,7 @@ def run_search(config_file: str, nb101: str | None = None, metric: str | None = 
             if predictor is not None and hasattr(predictor, "close"):  # the dish's workers
                 predictor.close()
         seconds = time.perf_counter() - t0
-    summary = search_summary(optimizer, method, cfg, table, api["nb101_data"].metric,
+    summary = search_summary(optimizer, method, cfg, table, api_metric(api),
                              time_model, seconds)
     (Path(cfg.save) / "petridish_search.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -158,9 +166,14 @@ def search_summary(optimizer, method: SearchMethod, cfg, table: NB101Table, metr
     """What ``petridish_search.json`` holds: the optimizer's answer with its TRUE
     accuracies, its counts, the per-epoch incumbent (true test accuracy) with the
     ground-truth queries so far, and the simulated cost.  No prediction appears."""
-    cell = as_cell(optimizer.get_final_architecture())
-    q = table.query(cell)
-    rows = [table.index(as_cell(arch)) for arch, _ in optimizer.evaluated]
+    sp = getattr(table, "space", "nb101")
+    cell = as_cell(optimizer.get_final_architecture(), sp)
+    if sp == "nb101":
+        q = table.query(cell)
+        val, test = q.validation_accuracy, q.test_accuracy
+    else:
+        val, test = (table.metric(cell, m, strict=False) for m in ("val", "test"))
+    rows = [table.index(as_cell(arch, sp)) for arch, _ in optimizer.evaluated]
     record = search_record(rows, [acc for _, acc in optimizer.evaluated],
                            optimizer.epoch_log, table, time_model)
     clock = optimizer.clock
@@ -172,11 +185,12 @@ def search_summary(optimizer, method: SearchMethod, cfg, table: NB101Table, metr
         "petridish_refit_batch": method.refit_batch,
         "petridish_refit_predictor": method.refit_predictor,
         "search_config": {k: search[k] for k in SEARCH_KEYS if k in search},
-        "ground_truth": {"source": table.source, "metric": metric},
+        "ground_truth": {"source": table.source, "metric": metric,
+                         **({} if sp == "nb101" else {"space": sp, "dataset": table.dataset})},
         "best_hash": cell.hash, "best_cell": cell.to_dict(),
         # null where the source lacks the value (e.g. validation accuracy in the shared table)
-        "best_true_validation_accuracy": _finite_or_none(q.validation_accuracy),
-        "best_true_test_accuracy": _finite_or_none(q.test_accuracy),
+        "best_true_validation_accuracy": _finite_or_none(val),
+        "best_true_test_accuracy": _finite_or_none(test),
         "ground_truth_queries": int(optimizer.ground_truth_queries),
         "distinct_cells_queried": record.pop("distinct_cells_queried"),
         "predictor_queries": int(optimizer.predictor_queries),

@@ -385,6 +385,7 @@ def guided_optimizer_class() -> type:
     from naslib.optimizers import RandomSearch
 
     from ..guided import GuidedConfig, GuidedSearch
+    from .evaluation import arch_spec
 
     class GuidedEpochs(RandomSearch):
         """One ground-truth query per epoch, from the rounds the algorithm proposes."""
@@ -397,7 +398,8 @@ def guided_optimizer_class() -> type:
             row = self._pending.pop(0)
             model = torch.nn.Module()
             model.arch = self.search_space.clone()
-            model.arch.set_spec(str(self.table.hashes[row]), dataset_api=self.dataset_api)
+            model.arch.set_spec(arch_spec(self.table, str(self.table.hashes[row])),
+                                dataset_api=self.dataset_api)
             model.accuracy = model.arch.query(self.performance_metric, self.dataset,
                                               epoch=self.fidelity, dataset_api=self.dataset_api)
             # NASLib answers in percent (its NB101 query multiplies by 100); the algorithm
@@ -414,7 +416,8 @@ def guided_optimizer_class() -> type:
             s = config.search
             self.guided_config = GuidedConfig(
                 budget=int(s.epochs), init=int(s.get("guided_init", 20)),
-                batch=int(s.get("guided_batch", 10)), pool=int(s.get("guided_pool", 20000)),
+                batch=int(s.get("guided_batch", 10)),
+                pool=int(s.get("guided_pool", 20000 if table.space == "nb101" else 0)),
                 mutations=int(s.get("guided_mutations", 0)),
                 top_k=int(s.get("guided_top_k", 10)), metric=metric, seed=int(config.seed))
             self.table, self.predictor = table, predictor

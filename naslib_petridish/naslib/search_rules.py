@@ -61,9 +61,13 @@ def top_k_by_prediction(candidates: Sequence[Any], predictions, k: int) -> list:
 
 
 def cell_key(arch) -> Any:
-    """The NB101 hash of an architecture (so that isomorphic cells are one), or the
-    object's ``id`` where it cannot be read as a cell."""
+    """The canonical form of an architecture (so that isomorphic cells are one): NB101's
+    hash, or NB201's canonical string for NASLib's NB201 graph (it answers
+    ``get_op_indices``); the object's ``id`` where it cannot be read as a cell."""
     try:
+        if callable(getattr(arch, "get_op_indices", None)):
+            from ..spaces.nb201.cell import as_cell as as_nb201_cell
+            return as_nb201_cell(arch).key
         return as_cell(arch).hash
     except InvalidCellError:
         return id(arch)

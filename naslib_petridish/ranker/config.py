@@ -19,13 +19,8 @@ from typing import Any
 import yaml
 
 from .. import presetfiles
-from ..config import PetriDishConfig, check_space, from_fields, parse_override
+from ..fields import check_space, from_fields, parse_override
 from ..errors import ConfigError
-
-#: the dish of the ``dish`` source unless ``dish`` says otherwise: the seeded initial dish
-#: (the outer loop is not run: ``outer_lr`` 0), motif C for 5 inner epochs
-DISH_DEFAULTS = {"motif": "C", "inner_epochs": 5, "outer_epochs": 1, "outer_lr": 0.0,
-                 "score": "tse"}
 
 
 @dataclass
@@ -52,7 +47,7 @@ class RankerConfig:
     #: the teacher's order of the unlabelled cells, the training cells together weighing
     #: this many times the unlabelled ones (0: the trees see the training cells only)
     self_training_trees: float = 0.0
-    #: settings of the ``dish`` source: PetriDishConfig fields over DISH_DEFAULTS
+    #: settings of the ``dish`` source: PetriDishConfig fields over sources.DISH_DEFAULTS
     dish: dict = field(default_factory=dict)
     #: a fitted dish (``dish.pt`` or its run directory) for the ``dish`` source; None: the
     #: seeded initial dish of ``dish``'s settings
@@ -150,26 +145,13 @@ class RankerConfig:
 
     def metadish_config(self):
         """The settings of the ``metadish`` source (its seed is the ranker's)."""
-        from ..metadish import MetaDishConfig
+        from .sources import metadish_config
+        return metadish_config(self)
 
-        if "seed" in self.metadish:
-            raise ConfigError("'metadish' may not set 'seed': the ranker's seed applies")
-        try:
-            return MetaDishConfig.from_dict({**self.metadish, "seed": self.seed})
-        except (ConfigError, TypeError) as exc:
-            raise ConfigError(f"'metadish' section: {exc}") from exc
-
-    def dish_config(self) -> PetriDishConfig:
+    def dish_config(self):
         """The dish settings of the ``dish`` source (its seed and workers are the ranker's)."""
-        bad = {"seed", "workers"} & set(self.dish)
-        if bad:
-            raise ConfigError(f"'dish' may not set {sorted(bad)}: the ranker's own "
-                              f"{' and '.join(sorted(bad))} apply to its dish")
-        try:
-            return PetriDishConfig.from_dict({**DISH_DEFAULTS, **self.dish, "seed": self.seed,
-                                              "workers": self.workers, "space": self.space})
-        except ConfigError as exc:
-            raise ConfigError(f"'dish' section: {exc}") from exc
+        from .sources import dish_config
+        return dish_config(self)
 
     @property
     def trains_motifs(self) -> bool:

@@ -45,6 +45,39 @@ from ..spaces import get_space
 #: name -> source class
 SOURCES: dict[str, type["FeatureSource"]] = {}
 
+#: the dish of the ``dish`` source unless ``dish`` says otherwise: the seeded initial dish
+#: (the outer loop is not run: ``outer_lr`` 0), motif C for 5 inner epochs
+DISH_DEFAULTS = {"motif": "C", "inner_epochs": 5, "outer_epochs": 1, "outer_lr": 0.0,
+                 "score": "tse"}
+
+
+def dish_config(cfg):
+    """The dish settings of the ``dish`` source of a :class:`~.config.RankerConfig`: its
+    ``dish`` section over ``DISH_DEFAULTS`` (its seed, workers and space are the ranker's)."""
+    from ..config import PetriDishConfig
+
+    bad = {"seed", "workers"} & set(cfg.dish)
+    if bad:
+        raise ConfigError(f"'dish' may not set {sorted(bad)}: the ranker's own "
+                          f"{' and '.join(sorted(bad))} apply to its dish")
+    try:
+        return PetriDishConfig.from_dict({**DISH_DEFAULTS, **cfg.dish, "seed": cfg.seed,
+                                          "workers": cfg.workers, "space": cfg.space})
+    except ConfigError as exc:
+        raise ConfigError(f"'dish' section: {exc}") from exc
+
+
+def metadish_config(cfg):
+    """The settings of the ``metadish`` source (its seed is the ranker's)."""
+    from ..metadish import MetaDishConfig
+
+    if "seed" in cfg.metadish:
+        raise ConfigError("'metadish' may not set 'seed': the ranker's seed applies")
+    try:
+        return MetaDishConfig.from_dict({**cfg.metadish, "seed": cfg.seed})
+    except (ConfigError, TypeError) as exc:
+        raise ConfigError(f"'metadish' section: {exc}") from exc
+
 
 def register_source(cls: type["FeatureSource"]) -> type["FeatureSource"]:
     """Class decorator: make ``cls`` available as ``features: [cls.name]``."""

@@ -34,6 +34,9 @@ NASLIB_OPS: tuple[str, ...] = ("skip_connect", "none", "nor_conv_3x3", "nor_conv
                                "avg_pool_3x3")
 #: the edges (from node, to node), in the architecture string's order
 EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+#: the edges in the order of NASLib's op-index tuple (``conversions.EDGE_LIST``, its nodes
+#: numbered from 1): by source node, not by target as the string
+NASLIB_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
 NUM_NODES = 4
 NUM_CELLS = len(OPS) ** len(EDGES)
 CONVS = ("nor_conv_1x1", "nor_conv_3x3")
@@ -110,8 +113,9 @@ class Cell:
         return tuple(OPS.index(o) for o in self.ops)
 
     def naslib_tuple(self) -> tuple[int, ...]:
-        """NASLib's op-index tuple (``get_hash()`` of its NB201 graph)."""
-        return tuple(NASLIB_OPS.index(o) for o in self.ops)
+        """NASLib's op-index tuple (``get_hash()`` of its NB201 graph): NASLib's op indices
+        in NASLib's edge order."""
+        return tuple(NASLIB_OPS.index(self.edge(i, j)) for i, j in NASLIB_EDGES)
 
     def edge(self, i: int, j: int) -> str:
         return self.ops[EDGES.index((i, j))]
@@ -181,7 +185,8 @@ def from_naslib_tuple(tup: Sequence[int]) -> Cell:
     if len(tup) != len(EDGES):
         raise InvalidCellError(f"a NASLib NB201 tuple has {len(EDGES)} entries, got {len(tup)}")
     try:
-        return Cell(tuple(NASLIB_OPS[int(k)] for k in tup))
+        by_edge = {e: NASLIB_OPS[int(k)] for e, k in zip(NASLIB_EDGES, tup)}
+        return Cell(tuple(by_edge[e] for e in EDGES))
     except (IndexError, ValueError) as exc:
         raise InvalidCellError(f"op index out of range in NASLib NB201 tuple {tuple(tup)} "
                                f"(0..{len(NASLIB_OPS) - 1})") from exc
@@ -237,7 +242,8 @@ def all_cells() -> list[Cell]:
 
 
 def random_cell(rng: np.random.Generator | int | None = None) -> Cell:
-    """A uniform draw over the 15,625 cells (NASLib's ``sample_random_architecture``)."""
+    """A uniform draw over the 15,625 cells (NASLib's ``sample_random_architecture`` also
+    rejects the cells whose three input or three output edges are all ``none``)."""
     rng = np.random.default_rng(rng)
     return Cell(tuple(OPS[int(k)] for k in rng.integers(0, len(OPS), size=len(EDGES))))
 
