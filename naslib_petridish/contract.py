@@ -13,10 +13,41 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
+
 from .fields import with_space
-from .errors import UsageError
+from .errors import InvalidAccuracyError, UsageError
 
 NB101_SS_TYPES = ("nasbench101", "nb101", None)
+
+
+def training_targets(ytrain, n_cells: int) -> np.ndarray:
+    """``ytrain`` as float64 accuracies, one per architecture, checked: every value finite,
+    none negative or above 100, one scale (fractions in [0, 1] or percent in [0, 100]; a
+    percent set may hold chance-level values at or below 1, so only percent values among a
+    majority of fractions are mixed).  Raises :class:`InvalidAccuracyError` naming the first
+    offending entry and the fix."""
+    try:
+        y = np.asarray(ytrain, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"ytrain must be a sequence of accuracies ({exc})") from exc
+    if len(y) != n_cells:
+        raise UsageError(f"fit got {n_cells} architectures but {len(y)} accuracies")
+    fix = "give accuracies as fractions in [0, 1] or as percent in [0, 100]"
+    for bad, why in ((~np.isfinite(y), "is not a number: drop the architectures whose "
+                      "accuracy is missing"),
+                     (y < 0, "is negative: " + fix),
+                     (y > 100, "is above 100: " + fix)):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InvalidAccuracyError(f"training accuracy #{i} ({y[i]!r}) {why}")
+    frac = y <= 1
+    if frac.sum() * 2 > len(y) and not frac.all():
+        i = int(np.flatnonzero(~frac)[0])
+        raise InvalidAccuracyError(
+            f"training accuracy #{i} ({y[i]!r}) is in percent but {int(frac.sum())} of the "
+            f"{len(y)} accuracies are fractions (at most 1): mixed scales; {fix}, all alike")
+    return y
 
 
 class NASLibContract:

@@ -18,6 +18,11 @@ class UsageError(PetriDishError, ValueError):
     """Bad arguments (command line or API call)."""
 
 
+class InvalidAccuracyError(UsageError):
+    """Training accuracies that cannot be accuracies: not finite, negative, above 100, or
+    percent values among a majority of fractions."""
+
+
 class ConfigError(PetriDishError, ValueError):
     """A bad preset name, config file or override."""
 

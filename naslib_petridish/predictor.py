@@ -32,7 +32,8 @@ from . import rundir
 from .calibration import apply_calibration, fit_calibration, pick_cells
 from .spaces import as_cells
 from .config import PetriDishConfig, resolve_config
-from .contract import NB101_SS_TYPES, NASLibContract  # noqa: F401 (NB101_SS_TYPES: re-export)
+from .contract import (NB101_SS_TYPES, NASLibContract,  # noqa: F401 (re-export)
+                       training_targets)
 from .dish import Dish
 from .errors import NotFittedError, OutputExistsError, RunDirError, UsageError
 from .inner import MotifResult
@@ -92,12 +93,7 @@ class SyntheticPetriDishPredictor(NASLibContract):
         of a finished one (for the same config and training architectures)."""
         self._check_ss()
         cells = as_cells(xtrain, self.config.space, self.table)
-        try:
-            y = np.asarray(ytrain, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"ytrain must be a sequence of accuracies ({exc})") from exc
-        if len(y) != len(cells):
-            raise UsageError(f"fit got {len(cells)} architectures but {len(y)} accuracies")
+        y = training_targets(ytrain, len(cells))
         cfg = self.config
         resume = resume or self.resume
         with contextlib.ExitStack() as stack:

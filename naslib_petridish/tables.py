@@ -152,6 +152,14 @@ class NB101Table:
         self.val_acc = np.asarray(arrays["val_acc"], dtype=np.float32)
         self.test_acc = np.asarray(arrays["test_acc"], dtype=np.float32)
         self.train_time = np.asarray(arrays["train_time"], dtype=np.float32)
+        for name in ("val_acc", "test_acc"):
+            a = getattr(self, name)
+            bad = ~np.isnan(a) & ((a < 0) | (a > 1) | ~np.isfinite(a))
+            if bad.any():
+                i = tuple(int(k) for k in np.argwhere(bad)[0])
+                raise GroundTruthError(f"{source}: {name} {a[i]!r} of cell {hashes[i[0]]} is "
+                                       "not a fraction in [0, 1] (percent values? divide them "
+                                       "by 100)")
 
     # -- construction and persistence --------------------------------------
     @classmethod

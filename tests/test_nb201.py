@@ -292,3 +292,39 @@ def test_info_convert_and_evaluate_from_naslibs_pickle(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "refused to unpickle" in err and err.count("\n") == 0
     assert not (tmp_path / "pwned").exists()
+
+
+def test_dish_fit_and_query_on_nb201(nb201_path, tmp_path, capsys):
+    run = tmp_path / "dish"
+    assert main(["-q", "fit", "--nb201", nb201_path, "--dataset", "cifar100", "--preset",
+                 "quick", "--train-size", "6", "--out", str(run), "--set", "dish_size=40",
+                 "--set", "inner_epochs=1", "--set", "outer_epochs=1", "--set", "outer_batch=3",
+                 "--set", "calibration_size=3", "--workers", "1"]) == 0
+    assert "dish written" in capsys.readouterr().out
+    cfg = (run / "config.yaml").read_text()
+    assert "space: nb201" in cfg and "dataset: cifar100" in cfg and "motif: C" in cfg
+    archs = tmp_path / "a.json"
+    archs.write_text(json.dumps([ARCH, "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"]))
+    assert main(["-q", "query", "--run", str(run), "--archs", str(archs)]) == 0
+    preds = json.loads(capsys.readouterr().out)
+    assert [p["hash"] for p in preds][0] == ARCH
+    assert all(np.isfinite(p["prediction"]) and p["score"] is not None for p in preds)
+
+
+def test_search_on_a_data_set_not_in_shared(imagenet_only_path, tmp_path):
+    out = tmp_path / "s"
+    assert main(["-q", "search", "--nb201", imagenet_only_path, "--predictor", "params",
+                 "--budget", "15", "--init", "5", "--batch", "5", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["config"]["dataset"] == "ImageNet16-120" and s["ground_truth_queries"] == 15
+
+
+def test_a_metric_the_file_lacks_is_one_line(tmp_path, capsys):
+    f = synthetic_nb201(datasets=("cifar10",), seed=2)
+    f.val_acc[:] = np.nan
+    p = tmp_path / "noval.npz"
+    f.save(p)
+    assert main(["evaluate", "--nb201", str(p), "--preset", "cell-features-boosted",
+                 "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "val_acc at 200 epochs" in err and "--metric" in err

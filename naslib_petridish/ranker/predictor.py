@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 
 from .. import __version__, rundir
 from ..spaces import as_cells
-from ..contract import NASLibContract
+from ..contract import NASLibContract, training_targets
 from ..errors import (DishFileError, NotFittedError, OutputExistsError, RunDirError,
                       UsageError)
 from .config import RankerConfig, resolve_ranker_config
@@ -48,6 +49,23 @@ def _log10_params(cells) -> np.ndarray:
     from ..spaces import space_of
 
     return space_of(list(cells)).free_features(cells)[0][:, 0]
+
+
+def distinct_cells(cells, y: np.ndarray) -> tuple[list, np.ndarray]:
+    """One entry per distinct cell (by hash, in hash order): a cell given several times
+    counts once, with the mean of its accuracies (said in a log line where they differ)."""
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(cells):
+        groups.setdefault(c.hash, []).append(i)
+    keys = sorted(groups)
+    out = np.array([y[groups[k][0]] if np.all(y[groups[k]] == y[groups[k][0]])
+                    else y[groups[k]].mean() for k in keys], np.float64)
+    differ = sum(len(set(y[groups[k]].tolist())) > 1 for k in keys)
+    if differ:
+        logging.getLogger("naslib_petridish").warning(
+            "%d of the %d distinct training cells were given more than once with different "
+            "accuracies: each is fitted on the mean of its accuracies", differ, len(keys))
+    return [cells[groups[k][0]] for k in keys], out
 
 
 class RankerPredictor(NASLibContract):
@@ -127,17 +145,8 @@ class RankerPredictor(NASLibContract):
         """Fit every model on the distinct training cells; returns :meth:`summary`."""
         self._check_ss()
         cells = as_cells(xtrain, self.config.space, self.table)
-        try:
-            y = np.asarray(ytrain, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"ytrain must be a sequence of accuracies ({exc})") from exc
-        if len(y) != len(cells):
-            raise UsageError(f"fit got {len(cells)} architectures but {len(y)} accuracies")
-        first: dict[str, int] = {}
-        for i, c in enumerate(cells):
-            first.setdefault(c.hash, i)
-        order = sorted(first.values(), key=lambda i: cells[i].hash)
-        cells, y = [cells[i] for i in order], y[order]
+        y = training_targets(ytrain, len(cells))
+        cells, y = distinct_cells(cells, y)
         with contextlib.ExitStack() as stack:
             stack.enter_context(self._abort_on_error())
             out = (None if self.out_dir is None

@@ -40,6 +40,16 @@ def metric_key(metric: str) -> str:
                                "(validation accuracy) and 'test' (test accuracy)") from exc
 
 
+def check_fractions(*arrays: np.ndarray, source: str) -> None:
+    """Accuracies of a ground-truth file are fractions in [0, 1] (NaN: missing)."""
+    for a in arrays:
+        bad = ~np.isnan(a) & ((a < 0) | (a > 1) | ~np.isfinite(a))
+        if bad.any():
+            i = tuple(int(k) for k in np.argwhere(bad)[0])
+            raise GroundTruthError(f"{source}: accuracy {a[i]!r} at {i} is not a fraction in "
+                                   "[0, 1] (percent values? divide them by 100)")
+
+
 class NB201File:
     """Every data set of an ``nb201-table-v1`` archive (validated on construction)."""
 
@@ -72,6 +82,7 @@ class NB201File:
         self.ops = np.asarray(arrays["ops"], dtype=np.int8)
         self.val_acc = np.asarray(arrays["val_acc"], dtype=np.float32)
         self.test_acc = np.asarray(arrays["test_acc"], dtype=np.float32)
+        check_fractions(self.val_acc, self.test_acc, source=source)
         try:
             cells = [Cell(tuple(OPS[k] for k in row)) for row in self.ops]
         except (IndexError, InvalidCellError) as exc:
@@ -248,8 +259,13 @@ class NB201Table:
         pool = np.flatnonzero(mask)
         avail = len(set(self.keys[pool].tolist()) - taken)
         if n > avail:
+            what = "" if metric is None else (
+                f" with {metric_key(metric)} at {self.epochs[self._epoch(epochs)]} epochs")
             raise GroundTruthError(f"cannot draw {n} distinct cells: only {avail} distinct "
-                                   f"cells (by computation) are available in {self.source}")
+                                   f"cells (by computation){what} are available in "
+                                   f"{self.source}" + (" (choose another --metric)"
+                                                       if metric is not None and not len(pool)
+                                                       else ""))
         out = []
         for r in rng.permutation(pool):
             k = self.keys[r]

@@ -1,0 +1,169 @@
+"""Issue 55, part 1: the ranker's presets on NAS-Bench-201, beside the published tables.
+
+Protocol of the NB201 predictor papers (TNASP, PINAT, NAR-Former, NN-Former): per trial,
+N training cells drawn uniformly from the 15,625 (distinct by NB201's canonical form; N =
+78 / 156 / 469 / 781 / 1,563, 0.5-10 %; seeded by trial and N), trained on the 200-epoch
+validation accuracy, Kendall tau against the 200-epoch test accuracy on the held-out cells
+(every cell that computes no training cell's function) and, as PINAT's code scores, over
+all 15,625 cells.  Each job (data set, preset, trial, size) fits the package's
+``RankerPredictor`` (seed = trial) and is one row of WORK/rows.jsonl (resumable);
+``report`` writes ``nb201_ranking.json`` and the table into NB201.md.  Data sets are taken
+by name from the file (``--datasets``, default every one it holds).
+
+    python -m benchmarks.nb201_ranking run --trials 0 1 2 3 4 --work runs/nb201r
+    python -m benchmarks.nb201_ranking report --work runs/nb201r
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import harness
+
+WORK = Path("runs/nb201_ranking")
+RESULTS = Path(__file__).resolve().parent / "results"
+SIZES = (78, 156, 469, 781, 1563)
+PRESETS = ["cell-features-boosted", "cell-features-self-trained"]
+BEGIN, END = harness.markers("nb201-ranking", "python -m benchmarks.nb201_ranking report")
+#: PINAT (AAAI 2023) Table 1, CIFAR-10, Kendall over all cells
+LITERATURE = {"Neural Predictor": (0.343, 0.413, 0.584, 0.634, 0.646),
+              "TNASP": (0.539, 0.589, 0.640, 0.689, 0.724),
+              "PINAT": (0.549, 0.631, 0.706, 0.761, 0.784)}
+GOAL = (0.80, 0.82, 0.87, 0.89, 0.91)
+
+
+def _kendall(a, b) -> float:
+    from scipy.stats import kendalltau
+    return float(kendalltau(a, b).statistic)
+
+
+def run_job(file, dataset: str, preset: str, trial: int, size: int) -> dict:
+    from naslib_petridish.ranker import RankerPredictor
+    from naslib_petridish.spaces import get_space
+
+    t = file.dataset(dataset)
+    train = t.sample(size, np.random.default_rng([trial, size, 201]), metric="val")
+    keys = set(t.keys[train])
+    held = np.array([r for r in range(len(t)) if t.keys[r] not in keys])
+    y = t.metric(train, "val")
+    test_all = t.metric(np.arange(len(t)), "test")
+    r = RankerPredictor(preset=preset, table=t, seed=trial)
+    t0 = time.perf_counter()
+    r.fit(t.cells(train), y)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    p_all = r.query(t.cells(range(len(t))))
+    query_s = time.perf_counter() - t0
+    r.close()
+    free = get_space("nb201").free_features(t.cells(range(len(t))))
+    names = free[1]
+    out = {"dataset": dataset, "preset": preset, "trial": trial, "size": size,
+           "kendall_heldout": _kendall(p_all[held], test_all[held]),
+           "kendall_all": _kendall(p_all, test_all), "heldout": int(len(held)),
+           "fit_seconds": fit_s, "query_ms_per_cell": 1000 * query_s / len(t)}
+    out["params_heldout"] = _kendall(free[0][held, names.index("log10_params")], test_all[held])
+    out["val_heldout"] = _kendall(t.metric(held, "val"), test_all[held])
+    return out
+
+
+def cmd_run(args) -> int:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    from naslib_petridish.spaces.nb201 import load_file, locate_table
+
+    file = load_file(locate_table(args.nb201))
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "rows.jsonl"
+    key = ("dataset", "preset", "trial", "size")
+    done = {tuple(r[k] for k in key) for r in harness.read_jsonl(path)}
+    for dataset in args.datasets or file.datasets:
+        for size in args.sizes:
+            for trial in args.trials:
+                for preset in args.presets:
+                    if (dataset, preset, trial, size) in done:
+                        continue
+                    row = run_job(file, dataset, preset, trial, size)
+                    with open(path, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+                    print(f"{dataset} {preset} trial {trial} n={size}: held-out "
+                          f"{row['kendall_heldout']:+.3f}, all {row['kendall_all']:+.3f}, "
+                          f"fit {row['fit_seconds']:.0f} s", flush=True)
+    return 0
+
+
+def cmd_report(args) -> int:
+    rows = [r for w in args.work for r in harness.read_jsonl(Path(w) / "rows.jsonl")]
+    summary = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        for preset in [*PRESETS, "params", "val"]:
+            for size in SIZES:
+                src = preset if preset in PRESETS else PRESETS[0]
+                got = [r for r in rows if (r["dataset"], r["preset"], r["size"]) ==
+                       (dataset, src, size) and r["trial"] in args.trials]
+                if not got:
+                    continue
+                col = {"params": "params_heldout",
+                       "val": "val_heldout"}.get(preset, "kendall_heldout")
+                entry = {"dataset": dataset, "preset": preset, "size": size,
+                         "trials": [g["trial"] for g in got],
+                         "kendall_heldout": harness.seed_stats([g[col] for g in got])}
+                if preset in PRESETS:
+                    entry["kendall_all"] = harness.seed_stats([g["kendall_all"] for g in got])
+                    entry["fit_seconds"] = harness.seed_stats([g["fit_seconds"] for g in got])
+                    entry["query_ms_per_cell"] = harness.seed_stats(
+                        [g["query_ms_per_cell"] for g in got])
+                summary.append(entry)
+    harness.save_json(RESULTS / "nb201_ranking.json", {"summary": summary})
+    harness.write_jsonl(RESULTS / "nb201_ranking_rows.jsonl", rows)
+    lines = ["| data set | predictor | Kendall, held-out " + " | ".join(
+        f"{n:,}" for n in SIZES) + " |", "|---|---|" + "---|" * len(SIZES)]
+    for dataset in dict.fromkeys(s["dataset"] for s in summary):
+        for preset in [*PRESETS, "params", "val"]:
+            by = {s["size"]: s for s in summary if (s["dataset"], s["preset"]) ==
+                  (dataset, preset)}
+            if not by:
+                continue
+            name = {"params": "parameter count (free)",
+                    "val": "validation accuracy itself"}.get(preset, preset)
+            cells = [harness.pm(by[n]["kendall_heldout"]["mean"], by[n]["kendall_heldout"]["std"])
+                     if n in by else "" for n in SIZES]
+            lines.append(f"| {dataset} | {name} | " + " | ".join(cells) + " |")
+    lines.append("| cifar10 | goal (issue 55) | " + " | ".join(f"{g:.2f}" for g in GOAL) + " |")
+    lines += ["", "Over all 15,625 cells, training cells included (PINAT's scoring), beside "
+              "PINAT's Table 1 (CIFAR-10):", "",
+              "| data set | predictor | " + " | ".join(f"{n:,}" for n in SIZES) + " |",
+              "|---|---|" + "---|" * len(SIZES)]
+    for dataset in dict.fromkeys(s["dataset"] for s in summary):
+        for preset in PRESETS:
+            by = {s["size"]: s for s in summary if (s["dataset"], s["preset"]) ==
+                  (dataset, preset)}
+            if by:
+                lines.append(f"| {dataset} | {preset} | " + " | ".join(
+                    harness.pm(by[n]["kendall_all"]["mean"], by[n]["kendall_all"]["std"])
+                    if n in by else "" for n in SIZES) + " |")
+    for name, vals in LITERATURE.items():
+        lines.append(f"| cifar10 | {name} (PINAT, Table 1) | "
+                     + " | ".join(f"{v:.3f}" for v in vals) + " |")
+    harness.write_section(RESULTS / "NB201.md", BEGIN, END, "\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+def main() -> int:
+    ap, r = harness.lane_parser(__doc__, WORK, (0, 1, 2, 3, 4), cmd_run, cmd_report)
+    for p in ap._subparsers._group_actions[0].choices.values():
+        p.add_argument("--nb201", help="NB201 ground truth (default $NASLIB_PETRIDISH_NB201)")
+    r.add_argument("--datasets", nargs="+")
+    r.add_argument("--presets", nargs="+", default=PRESETS)
+    r.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
+    args = ap.parse_args()
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
