@@ -34,7 +34,7 @@ class Worker:
     def __init__(self, nb101, work: Path, test_size: int, max_train: int,
                  dish_workers: int = 1):
         from naslib_petridish.naslib import import_naslib, make_dataset_api
-        from naslib_petridish.naslib.cost import CellFeaturesTimeModel
+        from naslib_petridish.search_cost import CellFeaturesTimeModel
 
         self.nl = import_naslib()
         self.table = harness.ground_truth(nb101)

@@ -28,7 +28,7 @@ predictor of a trial sees the same architectures and a resume reuses them.
 Initialization time = NB101 training time (TPU v2 seconds, summed over the training
 architectures as NASLib charges it; the table's time where it exists (30,001 cells), else a
 least-squares estimate from cell features,
-``naslib_petridish.naslib.cost.CellFeaturesTimeModel``) + measured fit time. Query time =
+``naslib_petridish.search_cost.CellFeaturesTimeModel``) + measured fit time. Query time =
 measured seconds per test architecture (NASLib's ``query_time``).
 
 ``report`` rewrites the generated part of COMPARISON.md (between its ``predictors``

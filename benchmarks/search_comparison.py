@@ -19,7 +19,7 @@ space (``--metric test``; the shared table has validation accuracy for 30,001 ce
 Simulated wall-clock = cumulative NB101 training time (TPU v2 seconds) of every queried
 architecture (the table's time for the 30,001 cells that have one, else the estimate of the
 time model chosen with ``run --time-model``: ``cell-features`` (default, the predictor
-comparison's model), or ``log-params``; ``naslib_petridish.naslib.cost.TIME_MODELS``) + the
+comparison's model), or ``log-params``; ``naslib_petridish.search_cost.TIME_MODELS``) + the
 predictor's measured fit and query seconds on this machine.
 
 ``report`` rewrites the generated parts of SEARCH.md (between its ``search-heading`` and
@@ -178,9 +178,9 @@ def _alarm(signum, frame):
 
 
 def time_model(table, name: str = DEFAULT_TIME_MODEL):
-    """The training-time estimate ``name`` of ``naslib_petridish.naslib.cost.TIME_MODELS``
+    """The training-time estimate ``name`` of ``naslib_petridish.search_cost.TIME_MODELS``
     for ``table`` (an unknown name or a table it cannot be fitted on is an error)."""
-    from naslib_petridish.naslib.cost import TIME_MODELS
+    from naslib_petridish.search_cost import TIME_MODELS
 
     if name not in TIME_MODELS:
         raise SystemExit(f"unknown time model '{name}'; valid: {', '.join(TIME_MODELS)}")
@@ -809,7 +809,7 @@ def cmd_report(args) -> int:
 
 
 def main(argv=None) -> int:
-    from naslib_petridish.naslib.cost import TIME_MODELS
+    from naslib_petridish.search_cost import TIME_MODELS
 
     ap = harness.argument_parser(__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)

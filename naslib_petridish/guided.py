@@ -262,12 +262,12 @@ def run_guided(table: NB101Table, predictor_name: str, cfg: GuidedConfig,
 
 def _train_seconds(table, rows) -> dict:
     """The NB101 training time of the queried cells (the table's where it has one, else the
-    estimate of ``naslib.cost.CellFeaturesTimeModel``), or why there is none."""
+    estimate of ``search_cost.CellFeaturesTimeModel``), or why there is none."""
     from .errors import GroundTruthError
 
     if table.space != "nb101":
         return {"time_model": f"none: training times are NB101's only, not {table.space}'s"}
-    from .naslib.cost import CellFeaturesTimeModel
+    from .search_cost import CellFeaturesTimeModel
 
     try:
         model = CellFeaturesTimeModel(table)

@@ -1,10 +1,10 @@
 """The splits of benchmarks/predictor_comparison.py and its training-time estimate
-(naslib_petridish.naslib.cost; NASLib-free: the protocol logic runs on the synthetic table)."""
+(naslib_petridish.search_cost; NASLib-free: the protocol logic runs on the synthetic table)."""
 import numpy as np
 import pytest
 
 from benchmarks import predictor_comparison as pc
-from naslib_petridish.naslib.cost import CellFeaturesTimeModel, cell_features
+from naslib_petridish.search_cost import CellFeaturesTimeModel, cell_features
 
 
 def test_uniform_split_is_distinct_disjoint_and_reproducible(table):

@@ -17,8 +17,8 @@ from naslib_petridish.naslib import NASLibNotAvailable, import_naslib
 from naslib_petridish.naslib.dataset import (CellOutOfDomainError, TableNASBench,
                                              default_metric, out_of_domain_error)
 from naslib_petridish.errors import ConfigError, GroundTruthError
-from naslib_petridish.naslib import cost as cost_mod
-from naslib_petridish.naslib.cost import (EpochRecord, LogParamsTimeModel, PredictorClock,
+from naslib_petridish import search_cost as cost_mod
+from naslib_petridish.search_cost import (EpochRecord, LogParamsTimeModel, PredictorClock,
                                           TimedPredictor, incumbent_indices, search_record,
                                           table_train_times)
 from naslib_petridish.naslib.search import (NASLIB_SURROGATES, DishEnsemble,

@@ -10,7 +10,7 @@ budget) <- :mod:`.search_optimizers` (the mixins on NASLib's optimizers and thei
 factories) <- this module, which re-exports their public names.  Every optimizer keeps
 its own record of the benchmark answers it got (``evaluated``) and of its counts after
 every epoch (``epoch_log``), from which :func:`search_summary` writes the incumbent
-trajectory and the simulated cost (:mod:`naslib_petridish.naslib.cost`); NASLib's
+trajectory and the simulated cost (:mod:`naslib_petridish.search_cost`); NASLib's
 history, which may hold predictions, is never read for that.
 """
 from __future__ import annotations
@@ -25,7 +25,8 @@ import numpy as np
 from ..spaces import as_cell
 from ..tables import NB101Table
 from .compat import import_naslib
-from .cost import LogParamsTimeModel, NoTimeModel, TimedPredictor, TrainTimeModel, search_record
+from ..search_cost import (LogParamsTimeModel, NoTimeModel, TimedPredictor, TrainTimeModel,
+                           search_record)
 from .dataset import api_metric, make_dataset_api, open_table
 from .evaluation import load_naslib_config, naslib_search_space, space_of_config
 from .predictors import get_predictor

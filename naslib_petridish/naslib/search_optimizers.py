@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .compat import import_naslib
-from .cost import EpochRecord, PredictorClock, TimedPredictor
+from ..search_cost import EpochRecord, PredictorClock, TimedPredictor
 from .search_methods import SearchMethod
 from .search_rules import (best_evaluated, cell_key, refit_candidates, refit_due, select_parent,
                            top_k_by_prediction)

@@ -19,8 +19,8 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from ..errors import GroundTruthError
-from ..tables import NB101Table, epoch_index
+from .errors import GroundTruthError
+from .tables import NB101Table, epoch_index
 
 
 class TrainTimeModel(Protocol):
