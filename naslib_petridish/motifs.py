@@ -64,23 +64,28 @@ MOTIFS: dict[str, MotifShape] = {
 }
 
 
-def motif_shape(spec: Any) -> MotifShape:
-    """A :class:`MotifShape` from a preset name, a dict of its fields or a shape."""
+def motif_shape(spec: Any, presets: dict[str, MotifShape] | None = None,
+                space: str = "") -> MotifShape:
+    """A :class:`MotifShape` from a preset name (of ``presets``, NB101's :data:`MOTIFS` by
+    default; ``space`` names them in errors), a dict of its fields or a shape."""
+    presets = MOTIFS if presets is None else presets
+    what = f"{space} motif" if space else "motif"
     if isinstance(spec, MotifShape):
         return spec
     if isinstance(spec, str):
-        key = spec if spec in MOTIFS else spec.upper() if spec.upper() in MOTIFS else spec.lower()
-        if key not in MOTIFS:
-            raise ValueError(f"unknown motif '{spec}': use one of {', '.join(MOTIFS)} or a dict "
-                             "with num_stacks, cells_per_stack, stem_channels")
-        return MOTIFS[key]
+        key = (spec if spec in presets else spec.upper() if spec.upper() in presets
+               else spec.lower())
+        if key not in presets:
+            raise ValueError(f"unknown {what} '{spec}': use one of {', '.join(presets)} or a "
+                             "dict with num_stacks, cells_per_stack, stem_channels")
+        return presets[key]
     if isinstance(spec, dict):
         unknown = set(spec) - set(MotifShape.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown motif fields {sorted(unknown)}; allowed: "
                              f"{sorted(MotifShape.__dataclass_fields__)}")
         return MotifShape(**spec)
-    raise ValueError(f"cannot interpret {spec!r} as a motif shape")
+    raise ValueError(f"cannot interpret {spec!r} as a {what} shape")
 
 
 def compute_vertex_channels(in_channels: int, out_channels: int, matrix: np.ndarray) -> list[int]:

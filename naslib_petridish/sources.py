@@ -64,24 +64,32 @@ def load_ground_truth(path: str | os.PathLike, progress: bool = True) -> NB101Ta
     return read_naslib_pickle(path, progress=progress)
 
 
-def locate_ground_truth(path: str | os.PathLike | None = None) -> str:
-    """Resolve the ground-truth path: explicit, env var, cache; or say what to do."""
+def locate_file(path, option: str, env_var: str, cached: str, missing: str) -> str:
+    """The lookup order every command uses for a ground-truth file: the explicit path
+    (``option``), else ``$env_var``, else ``cached`` in the cache directory; else the
+    one-line ``missing`` (``{cache}`` becomes the cache directory)."""
     if path:
         if not os.path.exists(path):
-            raise GroundTruthError(f"ground-truth file not found: {path} (given with --nb101)")
+            raise GroundTruthError(f"ground-truth file not found: {path} (given with {option})")
         return os.fspath(path)
-    env = os.environ.get(ENV_VAR)
+    env = os.environ.get(env_var)
     if env:
         if not os.path.exists(env):
-            raise GroundTruthError(f"${ENV_VAR} points to {env}, which does not exist")
+            raise GroundTruthError(f"${env_var} points to {env}, which does not exist")
         return env
-    cached = cache_dir() / CACHED_TABLE
-    if cached.exists():
-        return str(cached)
-    raise GroundTruthError(
+    p = cache_dir() / cached
+    if p.exists():
+        return str(p)
+    raise GroundTruthError(missing.format(cache=cache_dir(), cached=p))
+
+
+def locate_ground_truth(path: str | os.PathLike | None = None) -> str:
+    """Resolve the ground-truth path: explicit, env var, cache; or say what to do."""
+    return locate_file(
+        path, "--nb101", ENV_VAR, CACHED_TABLE,
         "no NAS-Bench-101 ground truth found. Either pass --nb101 PATH (an nb101_table.npz, "
         f"nasbench_only108.tfrecord or NASLib's nasbench_only108.pkl), set ${ENV_VAR}, or run "
-        f"'naslib-petridish download' to fetch the official file into {cache_dir()}")
+        "'naslib-petridish download' to fetch the official file into {cache}")
 
 
 def open_ground_truth(path: str | os.PathLike | None = None, progress: bool = True) -> NB101Table:

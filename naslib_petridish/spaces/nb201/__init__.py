@@ -20,25 +20,13 @@ CACHED_TABLE = "nb201_table.npz"
 def locate_table(path: str | os.PathLike | None = None) -> str:
     """``--nb201 FILE``, else ``$NASLIB_PETRIDISH_NB201``, else the cache's
     ``nb201_table.npz``; or say what to do."""
-    from ...errors import GroundTruthError
-    from ...sources import cache_dir
+    from ...sources import locate_file
 
-    if path:
-        if not os.path.exists(path):
-            raise GroundTruthError(f"ground-truth file not found: {path} (given with --nb201)")
-        return os.fspath(path)
-    env = os.environ.get(ENV_VAR)
-    if env:
-        if not os.path.exists(env):
-            raise GroundTruthError(f"${ENV_VAR} points to {env}, which does not exist")
-        return env
-    cached = cache_dir() / CACHED_TABLE
-    if cached.exists():
-        return str(cached)
-    raise GroundTruthError(
+    return locate_file(
+        path, "--nb201", ENV_VAR, CACHED_TABLE,
         "no NAS-Bench-201 ground truth found: pass --nb201 FILE (an nb201_table.npz, or "
         f"NASLib's nb201_<dataset>_full_training.pickle), set ${ENV_VAR}, or put the table "
-        f"at {cached}")
+        "at {cached}")
 
 
 def load_file(path: str | os.PathLike):

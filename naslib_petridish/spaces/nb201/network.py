@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...motifs import MotifShape, trainable_parameters
+from ...motifs import motif_shape as _motif_shape
 from .cell import EDGES, NUM_NODES, Cell, as_cell
 
 __all__ = ["MOTIFS", "MotifShape", "NB201Network", "CellModule", "ReLUConvBN",
@@ -63,21 +64,7 @@ _KERNEL = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 
 def motif_shape(spec: Any) -> MotifShape:
     """A :class:`MotifShape` from an NB201 preset name, a dict of its fields or a shape."""
-    if isinstance(spec, MotifShape):
-        return spec
-    if isinstance(spec, str):
-        key = spec if spec in MOTIFS else spec.upper() if spec.upper() in MOTIFS else spec.lower()
-        if key not in MOTIFS:
-            raise ValueError(f"unknown NB201 motif '{spec}': use one of {', '.join(MOTIFS)} or "
-                             "a dict with num_stacks, cells_per_stack, stem_channels")
-        return MOTIFS[key]
-    if isinstance(spec, dict):
-        unknown = set(spec) - set(MotifShape.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown motif fields {sorted(unknown)}; allowed: "
-                             f"{sorted(MotifShape.__dataclass_fields__)}")
-        return MotifShape(**spec)
-    raise ValueError(f"cannot interpret {spec!r} as an NB201 motif shape")
+    return _motif_shape(spec, MOTIFS, "NB201")
 
 
 class ReLUConvBN(nn.Sequential):
