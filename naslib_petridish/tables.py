@@ -109,7 +109,38 @@ class QueryResult:
         return out
 
 
-class NB101Table:
+class RowLookup:
+    """What every ground-truth table shares: rows by ``index`` (which subclasses define),
+    ``cells`` by ``cell``; :meth:`rows` resolves one cell or many for a metric query."""
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def __contains__(self, x: Any) -> bool:
+        try:
+            self.index(x)
+        except (UnknownCellError, InvalidCellError):
+            return False
+        return True
+
+    def indices(self, xs: Iterable[Any]) -> np.ndarray:
+        return np.array([self.index(x) for x in xs], dtype=np.int64)
+
+    def cells(self, xs: Iterable[Any]) -> list:
+        return [self.cell(x) for x in xs]
+
+    def rows(self, xs: Any) -> tuple[np.ndarray, bool]:
+        """The rows of one cell or many (any form, or integer rows), and whether one was
+        asked for."""
+        single = not isinstance(xs, (list, tuple, np.ndarray))
+        if single:
+            return np.array([self.index(xs)]), True
+        if isinstance(xs, np.ndarray) and np.issubdtype(xs.dtype, np.integer):
+            return xs.astype(np.int64), False
+        return self.indices(xs), False
+
+
+class NB101Table(RowLookup):
     """NAS-Bench-101 ground truth for a set of cells (rows sorted by hash)."""
 
     space = "nb101"
@@ -234,16 +265,6 @@ class NB101Table:
         return cls(arr, source=source)
 
     # -- lookup --------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.hashes)
-
-    def __contains__(self, x: Any) -> bool:
-        try:
-            self.index(x)
-        except (UnknownCellError, InvalidCellError):
-            return False
-        return True
-
     def index(self, x: Any) -> int:
         """Row of a cell (any form), hash or row index."""
         if isinstance(x, (int, np.integer)):
@@ -261,17 +282,11 @@ class NB101Table:
                 f"({len(self)} cells)")
         return i
 
-    def indices(self, xs: Iterable[Any]) -> np.ndarray:
-        return np.array([self.index(x) for x in xs], dtype=np.int64)
-
     def cell(self, x: Any) -> Cell:
         i = self.index(x)
         c = Cell.from_codes(self.adjacency[i], self.ops[i])
         c._hash = str(self.hashes[i])  # the stored hash is the official one
         return c
-
-    def cells(self, xs: Iterable[Any]) -> list[Cell]:
-        return [self.cell(x) for x in xs]
 
     # -- metrics -------------------------------------------------------------
     def _metric_array(self, metric: str) -> np.ndarray:
@@ -296,13 +311,7 @@ class NB101Table:
         that exist.  With ``strict`` a missing value raises a
         :class:`GroundTruthError` naming the cell; otherwise it is NaN.
         """
-        single = not isinstance(xs, (list, tuple, np.ndarray))
-        if single:
-            rows = np.array([self.index(xs)])
-        elif isinstance(xs, np.ndarray) and np.issubdtype(xs.dtype, np.integer):
-            rows = xs.astype(np.int64)
-        else:
-            rows = self.indices(xs)
+        rows, single = self.rows(xs)
         vals = self._metric_array(metric)[rows, epoch_index(epochs), :].astype(np.float64)
         if repeat == "mean":
             with warnings.catch_warnings():

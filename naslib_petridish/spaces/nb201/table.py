@@ -21,6 +21,7 @@ import numpy as np
 
 from ...errors import (GroundTruthError, InvalidCellError, OutputExistsError, UnknownCellError,
                        UsageError, one_line)
+from ...tables import RowLookup
 from .cell import OPS, Cell, as_cell
 
 FORMAT = "nb201-table-v1"
@@ -148,7 +149,7 @@ class NB201File:
         return "\n".join(lines)
 
 
-class NB201Table:
+class NB201Table(RowLookup):
     """One data set of an NB201 file, with the NB101 table's query interface."""
 
     space = "nb201"
@@ -180,16 +181,6 @@ class NB201Table:
                                     np.int64)
         return self._params
 
-    def __len__(self) -> int:
-        return len(self.hashes)
-
-    def __contains__(self, x: Any) -> bool:
-        try:
-            self.index(x)
-        except (UnknownCellError, InvalidCellError):
-            return False
-        return True
-
     def index(self, x: Any) -> int:
         """Row of a cell (any form), architecture string or row index."""
         if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
@@ -203,14 +194,8 @@ class NB201Table:
             raise UnknownCellError(f"cell {arch} is not in the ground-truth table "
                                    f"{self.source} ({len(self)} cells)") from None
 
-    def indices(self, xs: Iterable[Any]) -> np.ndarray:
-        return np.array([self.index(x) for x in xs], dtype=np.int64)
-
     def cell(self, x: Any) -> Cell:
         return self.file._cells[self.index(x)]
-
-    def cells(self, xs: Iterable[Any]) -> list[Cell]:
-        return [self.cell(x) for x in xs]
 
     def _epoch(self, epochs: int | None) -> int:
         epochs = self.epochs[-1] if epochs is None else int(epochs)
@@ -227,13 +212,7 @@ class NB201Table:
                repeat: int | str = "mean", strict: bool = True) -> np.ndarray | float:
         """The seed-mean accuracy (a fraction) of one cell (float) or many (array);
         ``repeat`` is accepted for the NB101 interface (NB201's values are seed means)."""
-        single = not isinstance(xs, (list, tuple, np.ndarray))
-        if single:
-            rows = np.array([self.index(xs)])
-        elif isinstance(xs, np.ndarray) and np.issubdtype(xs.dtype, np.integer):
-            rows = xs.astype(np.int64)
-        else:
-            rows = self.indices(xs)
+        rows, single = self.rows(xs)
         out = getattr(self, metric_key(metric))[rows, self._epoch(epochs)].astype(np.float64)
         if strict and np.isnan(out).any():
             raise GroundTruthError(
