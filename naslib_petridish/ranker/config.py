@@ -23,6 +23,10 @@ from ..fields import check_space, from_fields, parse_override
 from ..errors import ConfigError
 
 
+#: the preset a ranker gets when none is named: the best measured (RANKING.md, NB201.md)
+RECOMMENDED = "cell-features-self-trained"
+
+
 @dataclass
 class RankerConfig:
     #: feature sources, in column order (see ``naslib_petridish.ranker.sources.SOURCES``)
@@ -195,7 +199,7 @@ def load_preset(name: str) -> dict:
     return data
 
 
-def resolve_ranker_config(preset: str | None = "cell-features-boosted",
+def resolve_ranker_config(preset: str | None = RECOMMENDED,
                           config_file: str | None = None,
                           overrides: list[str] | dict | None = None,
                           **explicit) -> RankerConfig:

@@ -33,7 +33,7 @@ from ..spaces import as_cells
 from ..contract import NASLibContract, training_targets
 from ..errors import (DishFileError, NotFittedError, OutputExistsError, RunDirError,
                       UsageError)
-from .config import RankerConfig, resolve_ranker_config
+from .config import RECOMMENDED, RankerConfig, resolve_ranker_config
 from .models import MODELS
 from .sources import SOURCES, feature_matrix
 
@@ -69,13 +69,15 @@ def distinct_cells(cells, y: np.ndarray) -> tuple[list, np.ndarray]:
 
 
 class RankerPredictor(NASLibContract):
-    """Trees + graph networks (+ self-training) on cell features, for NAS-Bench-101.
+    """Trees + graph networks (+ self-training) on cell features, on any search space.
 
     Parameters are those of
     :class:`~naslib_petridish.predictor.SyntheticPetriDishPredictor`: ``config`` (a
     :class:`RankerConfig`, a dict of its fields, or ``None`` for ``preset``), ``preset`` (a
-    ranker preset: ``cell-features-boosted``, ``cell-features-self-trained``,
-    ``dish-curve-boosted``, ``dish-curve-self-trained``), ``table`` (to resolve hashes),
+    ranker preset; by default the recommended ``cell-features-self-trained``; also
+    ``cell-features-boosted``, ``cell-features-co-trained``, ``dish-curve-boosted``,
+    ``dish-curve-self-trained``), ``table`` (to resolve hashes, and whose space the
+    ranker takes),
     ``out_dir`` (where ``fit`` writes ``ranker.json``), ``resume`` (reuse a finished fit
     there), ``progress`` and ``overrides`` (config fields).
     """
@@ -85,7 +87,7 @@ class RankerPredictor(NASLibContract):
     fit_file = FIT_FILE
 
     def __init__(self, config: RankerConfig | dict | None = None,
-                 preset: str = "cell-features-boosted", table=None,
+                 preset: str = RECOMMENDED, table=None,
                  out_dir: str | os.PathLike | None = None, progress: bool = False,
                  ss_type: str | None = None, resume: bool = False,
                  **overrides: Any):
