@@ -328,3 +328,14 @@ def test_a_metric_the_file_lacks_is_one_line(tmp_path, capsys):
                  "--out", str(tmp_path / "e")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "val_acc at 200 epochs" in err and "--metric" in err
+
+
+def test_every_shipped_ranker_preset_applies_or_says_why(nb201_file):
+    from naslib_petridish.errors import ConfigError
+    from naslib_petridish.ranker import RankerPredictor, preset_names
+
+    t = nb201_file.dataset("cifar10")
+    for name in preset_names():  # the same names on every space
+        assert RankerPredictor(preset=name, table=t).config.space == "nb201"
+    with pytest.raises(ConfigError, match="'metadish' source trains NB101 motifs only"):
+        RankerPredictor(preset="cell-features-boosted", table=t, features=["metadish", "free"])

@@ -145,6 +145,10 @@ class RankerConfig:
             raise ConfigError(f"'metadish' must be a mapping of MetaDishConfig fields, got "
                               f"{self.metadish!r}")
         if "metadish" in self.features:
+            if self.space != "nb101":
+                raise ConfigError(f"the 'metadish' source trains NB101 motifs only, not "
+                                  f"{self.space}'s: drop it from 'features' (the 'dish' source "
+                                  "works on every space)")
             self.metadish_config()
 
     def metadish_config(self):
