@@ -257,13 +257,22 @@ def _print_split_stats(errors_json) -> None:
 
 
 def cmd_naslib_search(args: argparse.Namespace) -> int:
-    import json
-
     from .naslib import run_search
 
     summary = run_search(args.config, nb101=args.nb101, metric=args.metric, out_dir=args.out,
                          nb201=args.nb201, space=args.space, dataset=args.dataset)
-    print(json.dumps({k: v for k, v in summary.items() if k != "best_cell"}, indent=1))
+    # a few lines here; the trajectory and the costs are in the files
+    gt = summary["ground_truth"]
+    print(f"{summary['optimizer']} with {summary['predictor']}: best true test accuracy "
+          f"{summary['best_true_test_accuracy']} (validation "
+          f"{summary['best_true_validation_accuracy']}, queries read {gt['metric']}) after "
+          f"{summary['ground_truth_queries']} ground-truth queries "
+          f"({summary['distinct_cells_queried']} distinct cells), "
+          f"{summary['predictor_queries']} predictions, {summary['search_seconds']:.1f} s")
+    print(f"best cell {summary['best_hash']}")
+    print(f"summary (trajectory, costs): "
+          f"{Path(summary['errors_json']).with_name('petridish_search.json')}; NASLib's "
+          f"errors.json beside it")
     return 0
 
 

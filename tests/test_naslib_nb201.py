@@ -122,7 +122,8 @@ def test_naslib_evaluate_on_nb201(predictor, protocol, nb201_path, nb201_file, t
 @pytest.mark.parametrize("optimizer, predictor", [
     ("re", "none"), ("rs", "none"), ("bananas", "xgb"), ("npenas", "ranker-cell-features-boosted"),
     ("guided", "params"), ("re", "mean")])
-def test_naslib_search_on_nb201(optimizer, predictor, nb201_path, nb201_file, tmp_path):
+def test_naslib_search_on_nb201(optimizer, predictor, nb201_path, nb201_file, tmp_path,
+                                capsys):
     cfg = tmp_path / "s.yaml"
     cfg.write_text(textwrap.dedent(f"""
         seed: 1
@@ -147,6 +148,9 @@ def test_naslib_search_on_nb201(optimizer, predictor, nb201_path, nb201_file, tm
           guided_batch: 4
         """))
     assert main(["naslib-search", "--config-file", str(cfg), "--nb201", nb201_path]) == 0
+    # after NASLib's own log, three lines of ours: the trajectory is in the files
+    ours = capsys.readouterr().out.strip().splitlines()[-3:]
+    assert "best true test accuracy" in ours[0] and "petridish_search.json" in ours[2]
     run = (tmp_path / "s" / "cifar10" / "nas_predictors" / "nasbench201"
            / f"{optimizer}-{predictor}" / "1")
     s = json.loads((run / "petridish_search.json").read_text())
