@@ -42,7 +42,7 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="naslib-petridish",
-        description="Synthetic Petri Dish performance prediction on NAS-Bench-101. "
+        description="Synthetic Petri Dish and ranking predictors on NAS-Bench-101 and -201. "
                     "--out is always the directory a command writes into.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -92,7 +92,7 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
         p.add_argument("--resume", action="store_true", help="continue an interrupted run in DIR")
         p.add_argument("--force", action="store_true", help="overwrite an existing run in DIR")
 
-    p = sub.add_parser("fit", help="fit a preset on NB101 ground truth: generate a dish (the "
+    p = sub.add_parser("fit", help="fit a preset on the ground truth: generate a dish (the "
                                    "outer loop), or fit the ranker")
     run_options(p)
     p.set_defaults(func=handlers["fit"])
@@ -125,7 +125,7 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
 
     for name, what in (
             ("naslib-evaluate",
-             "NASLib's PredictorEvaluator on NB101 with a NASLib predictor config "
+             "NASLib's PredictorEvaluator on NB101 or NB201 with a NASLib predictor config "
              "(predictor: petridish, bananas, xgb, ...); needs NASLib"),
             ("naslib-search",
              "regularized evolution / Bananas / Npenas driven by the dish, through NASLib's "
