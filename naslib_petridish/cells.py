@@ -363,16 +363,19 @@ def to_naslib_tuple(cell: Cell) -> tuple[int, ...]:
         NASLIB_TUPLE_OPS.index(o) for o in cell.ops)
 
 
-def as_cells(xs: Iterable[Any], table=None) -> list[Cell]:
-    """:func:`as_cell` over a sequence, naming the position of a bad entry."""
-    if xs is None or isinstance(xs, (str, dict, Cell)) or not hasattr(xs, "__iter__"):
+def as_cells(xs: Iterable[Any], table=None, convert=None) -> list:
+    """:func:`as_cell` (or ``convert``, another space's) over a sequence, naming the position
+    of a bad entry."""
+    convert = as_cell if convert is None else convert
+    if xs is None or isinstance(xs, (str, dict)) or getattr(xs, "space", None) is not None \
+            or not hasattr(xs, "__iter__"):
         raise InvalidCellError(
             f"expected a list of architectures, got {type(xs).__name__}"
             + (" (wrap a single architecture in a list)" if xs is not None else ""))
     out = []
     for i, x in enumerate(xs):
         try:
-            out.append(as_cell(x, table))
+            out.append(convert(x, table))
         except InvalidCellError as exc:
             raise InvalidCellError(f"architecture #{i}: {exc}") from exc
     return out

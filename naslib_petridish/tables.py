@@ -109,6 +109,19 @@ class QueryResult:
         return out
 
 
+def save_npz(path: str | os.PathLike, arrays: dict, overwrite: bool = False) -> None:
+    """Write a compact ground-truth table (any space's) as a compressed ``.npz``, through a
+    temporary file; an existing file only with ``overwrite``."""
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        raise GroundTruthError(f"output must be a .npz file, got {path}")
+    if os.path.exists(path) and not overwrite:
+        raise OutputExistsError(f"{path} exists; remove it or pass overwrite/--force")
+    tmp = path[:-4] + ".partial.npz"
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
 class RowLookup:
     """What every ground-truth table shares: rows by ``index`` (which subclasses define),
     ``cells`` by ``cell``; :meth:`rows` resolves one cell or many for a metric query."""
@@ -211,14 +224,7 @@ class NB101Table(RowLookup):
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         """Write the table as a compressed ``nb101-table-v1`` ``.npz``."""
-        path = os.fspath(path)
-        if not path.endswith(".npz"):
-            raise GroundTruthError(f"output must be a .npz file, got {path}")
-        if os.path.exists(path) and not overwrite:
-            raise OutputExistsError(f"{path} exists; remove it or pass overwrite/--force")
-        tmp = path[:-4] + ".partial.npz"
-        np.savez_compressed(tmp, **self.arrays())
-        os.replace(tmp, path)
+        save_npz(path, self.arrays(), overwrite)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"format": np.array([FORMAT]), "hashes": self.hashes,

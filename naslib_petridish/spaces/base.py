@@ -35,8 +35,6 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..errors import InvalidCellError
-
 
 class SearchSpace:
     """Base class: the shared helpers; subclasses fill in the members above."""
@@ -51,18 +49,8 @@ class SearchSpace:
         raise NotImplementedError
 
     def as_cells(self, xs: Iterable[Any], table=None) -> list:
-        if xs is None or isinstance(xs, (str, dict)) or not hasattr(xs, "__iter__") or \
-                getattr(xs, "space", None) is not None:
-            raise InvalidCellError(
-                f"expected a list of architectures, got {type(xs).__name__}"
-                + (" (wrap a single architecture in a list)" if xs is not None else ""))
-        out = []
-        for i, x in enumerate(xs):
-            try:
-                out.append(self.as_cell(x, table))
-            except InvalidCellError as exc:
-                raise InvalidCellError(f"architecture #{i}: {exc}") from exc
-        return out
+        from ..cells import as_cells
+        return as_cells(xs, table, self.as_cell)
 
     def all_cells(self) -> list | None:
         return None

@@ -30,9 +30,6 @@ class NB101Space(SearchSpace):
     def as_cell(self, x: Any, table=None):
         return C.as_cell(x, table)
 
-    def as_cells(self, xs, table=None) -> list:
-        return C.as_cells(xs, table)
-
     def random_cell(self, rng=None):
         return C.random_cell(rng)
 

@@ -19,9 +19,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ...errors import (GroundTruthError, InvalidCellError, OutputExistsError, UnknownCellError,
-                       UsageError, one_line)
-from ...tables import RowLookup
+from ...errors import (GroundTruthError, InvalidCellError, UnknownCellError, UsageError,
+                       one_line)
+from ...tables import RowLookup, save_npz
 from .cell import OPS, Cell, as_cell
 
 FORMAT = "nb201-table-v1"
@@ -116,14 +116,7 @@ class NB201File:
                 "test_acc": self.test_acc}
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
-        path = os.fspath(path)
-        if not path.endswith(".npz"):
-            raise GroundTruthError(f"output must be a .npz file, got {path}")
-        if os.path.exists(path) and not overwrite:
-            raise OutputExistsError(f"{path} exists; remove it or pass overwrite/--force")
-        tmp = path[:-4] + ".partial.npz"
-        np.savez_compressed(tmp, **self.arrays())
-        os.replace(tmp, path)
+        save_npz(path, self.arrays(), overwrite)
 
     def dataset(self, name: str | None = None) -> "NB201Table":
         """The table of data set ``name`` (the file's first when ``None``)."""
@@ -187,6 +180,8 @@ class NB201Table(RowLookup):
             if not 0 <= int(x) < len(self):
                 raise UnknownCellError(f"row {x} out of range (table has {len(self)} rows)")
             return int(x)
+        if isinstance(x, str) and x in self.file._row:  # an architecture string, as stored
+            return self.file._row[x]
         arch = x.arch if isinstance(x, Cell) else as_cell(x, self).arch
         try:
             return self.file._row[arch]
