@@ -197,7 +197,9 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
-                    if gx is not None:  # direct effect of the batch's pixels on its loss
+                    if gx is not None and xb.grad is not None:  # direct effect of the
+                        # batch's pixels on its loss (none: a cell whose output ignores its
+                        # input, e.g. an NB201 cell with no path from input to output)
                         gx.index_add_(0, idx, xb.grad * (w_tse * len(idx)))
                 else:  # functional steps that autograd can see through
                     if params is None:
@@ -208,7 +210,11 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
                     out = torch.func.functional_call(net, (params, buffers), (x[idx],))
                     loss = F.cross_entropy(out, yb)
                     grads = torch.autograd.grad(loss, list(params.values()),
-                                                create_graph=want_grad)
+                                                create_graph=want_grad, allow_unused=True)
+                    # an unused weight (an NB201 edge whose result reaches no output) gets
+                    # a zero gradient: nothing the loss sees depends on it
+                    grads = [torch.zeros_like(p) if g is None else g
+                             for g, p in zip(grads, params.values())]
                     adam_t += 1
                     if tse and want_grad:
                         tse_tail = tse_tail + loss * (w_tse * len(idx))
@@ -227,7 +233,7 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
             grad = None
             if want_grad:
                 if torch.is_tensor(tse_tail):
-                    gx = gx + torch.autograd.grad(tse_tail, x_all)[0]
+                    gx = gx + _grad_or_zero(tse_tail, x_all)
                 grad = gx.cpu().contiguous().numpy()
         else:
             set_fused(net, False)
@@ -239,7 +245,14 @@ def train_motif(cell: Any, images: np.ndarray | torch.Tensor, labels: np.ndarray
                     logits = torch.func.functional_call(net, (params, buffers), (x_score,))
                 p = F.softmax(logits, dim=1)
                 z = p.gather(1, y_score[:, None]).mean()
-                grad = (torch.autograd.grad(z, x_all)[0].cpu().contiguous().numpy()
+                grad = (_grad_or_zero(z, x_all).cpu().contiguous().numpy()
                         if want_grad else None)
     return MotifResult(hash=cell.hash, losses=losses, accs=accs, max_acc=max(accs) if accs else 0.0,
                        score=float(z.detach()), grad=grad, train_seconds=train_s)
+
+
+def _grad_or_zero(z, x):
+    """d z / d x; zero where z does not depend on x (a cell whose output ignores its input:
+    on NB201 a cell with no path from input to output computes a constant)."""
+    g = torch.autograd.grad(z, x, allow_unused=True)[0] if z.requires_grad else None
+    return torch.zeros_like(x) if g is None else g

@@ -252,3 +252,23 @@ def test_shapes_and_errors():
     with pytest.raises(ValueError, match="divisible"):
         count_flops(ALL_NONE, "full", resolution=30)
     assert count_flops(ALL_NONE, "C", resolution=7) > 0
+
+
+@pytest.mark.parametrize("score,meta_steps", [("zhat", 0), ("zhat", 2), ("tse", 0)])
+def test_dish_gradient_of_a_disconnected_cell_is_zero(score, meta_steps):
+    # a cell whose output ignores its input (no path from input to output) used to stop the
+    # dish's outer step: its motif's score does not depend on the dish's images
+    from naslib_petridish.config import resolve_config
+    from naslib_petridish.dish import Dish
+    from naslib_petridish.inner import train_motif
+
+    cell = Cell(["nor_conv_3x3", "nor_conv_3x3", "skip_connect", "none", "none", "none"])
+    cfg = resolve_config("quick", space="nb201", inner_epochs=1, score=score,
+                         meta_steps=meta_steps)
+    dish = Dish.create(cfg)
+    res = train_motif(cell, dish.images, dish.labels, cfg, seed=0, want_grad=True)
+    assert res.grad.shape == tuple(dish.images.shape) and not res.grad.any()
+    assert np.isfinite(res.score)
+    live = train_motif(Cell(["nor_conv_3x3"] * 6), dish.images, dish.labels, cfg, seed=0,
+                       want_grad=True)
+    assert np.abs(live.grad).sum() > 0  # a connected cell's motif does get a gradient
