@@ -214,6 +214,32 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import FIGURE, format_compare, plot_compare, run_compare
+    from .evaluate import check_test_size
+    from .runner import check_workers
+
+    check_test_size(args.test_size)
+    if args.workers is not None:
+        check_workers(args.workers)
+    dish, ranker = (None if p.lower() == "none" else p for p in (args.dish, args.ranker))
+    table = _open_table(args)
+    res = run_compare(table, args.out, dish=dish, ranker=ranker, train_size=args.train_size,
+                      test_size=args.test_size, seed=args.seed, metric=args.metric,
+                      target=args.target, workers=args.workers, resume=args.resume,
+                      force=args.force, progress=not args.quiet, dish_set=args.set_dish,
+                      ranker_set=args.set_ranker)
+    print(format_compare(res))
+    print(f"results written to {os.path.join(args.out, 'compare.json')}")
+    if not args.no_plot:
+        from .errors import OptionalDependencyError
+        try:
+            print(f"figure: {plot_compare(res, os.path.join(args.out, FIGURE))}")
+        except OptionalDependencyError as exc:  # the results are written; the figure is extra
+            print(f"no figure: {exc}", file=sys.stderr)
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plots import plot_run
 
@@ -327,8 +353,9 @@ def _resume_hint(args: argparse.Namespace) -> str:
     """The command that continues an interrupted fit or evaluation (also when the
     interruption came before the arguments were parsed)."""
     argv = [a for a in (args.argv or []) if a not in ("--resume", "--force")]
-    command = args.command or next((a for a in argv if a in ("fit", "evaluate")), None)
-    if command not in ("fit", "evaluate") or "--out" not in " ".join(argv):
+    command = args.command or next((a for a in argv if a in ("fit", "evaluate", "compare")),
+                                   None)
+    if command not in ("fit", "evaluate", "compare") or "--out" not in " ".join(argv):
         return ""
     return ("; continue with: naslib-petridish " + " ".join(shlex.quote(a) for a in argv)
             + " --resume")

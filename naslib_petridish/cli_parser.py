@@ -50,6 +50,34 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
     workers_help = (f"worker processes (0 = one per core); each needs about {WORKER_MEMORY_MB} "
                     "MB of memory, and more workers than cores gain nothing")
 
+    p = sub.add_parser("compare", help="the main job: the paper's dish (quick), the "
+                       "recommended ranker and the free baselines fitted and scored on one "
+                       "held-out split; one table and one figure")
+    _add_nb101(p)
+    p.add_argument("--dish", default="quick", metavar="PRESET",
+                   help="dish preset (default quick, the paper's method in minutes; "
+                        "'none' leaves it out)")
+    p.add_argument("--ranker", default=DEFAULT_PRESET, metavar="PRESET",
+                   help=f"ranker preset (default {DEFAULT_PRESET}; 'none' leaves it out)")
+    for role in ("dish", "ranker"):
+        p.add_argument(f"--set-{role}", action="append", default=[], metavar="KEY=VALUE",
+                       help=f"override one config field of the {role} preset (repeatable)")
+    p.add_argument("--train-size", type=int, default=100,
+                   help="training cells, the same for every predictor (default 100)")
+    p.add_argument("--test-size", type=int, default=200, help="held-out cells (default 200)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and the fits (0)")
+    p.add_argument("--metric", choices=["val", "test"], default="val",
+                   help="what the predictors learn from (default val)")
+    p.add_argument("--target", choices=["val", "test"], default="test",
+                   help="what the predictions are scored against (default test)")
+    p.add_argument("--workers", type=int, help=workers_help)
+    p.add_argument("--out", required=True, metavar="DIR", help="run directory")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in DIR (finished fits are reused)")
+    p.add_argument("--force", action="store_true", help="run again over an existing DIR")
+    p.add_argument("--no-plot", action="store_true", help="skip the figure")
+    p.set_defaults(func=handlers["compare"])
+
     p = sub.add_parser("info", help="print what the ground-truth file holds")
     _add_nb101(p)
     p.set_defaults(func=handlers["info"])
