@@ -2,7 +2,7 @@
 message users get without it.
 
 To run them: clone github automl/NASLib (branch Develop), put it on sys.path and
-install its requirements with numpy<2.4 and scikit-learn<1.6 (README, "Use with NASLib").
+install its requirements with numpy<2.4 and scikit-learn<1.6 (docs/naslib.md).
 They use the real NB101 table (fixture ``real_table_path``): on the small synthetic
 table NASLib's random sampler would hardly ever draw a cell that is in it.
 """

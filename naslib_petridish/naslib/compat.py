@@ -18,7 +18,7 @@ NASLIB_HINT = (
     "NASLib is needed for this: it is not on PyPI, so clone github automl/NASLib (branch "
     "Develop) and put the checkout on sys.path, e.g. `echo /path/to/NASLib > "
     "$(python -c 'import site; print(site.getsitepackages()[0])')/naslib.pth`, then install "
-    "its requirements with numpy<2.4 and scikit-learn<1.6 (README, 'Use with NASLib')")
+    "its requirements with numpy<2.4 and scikit-learn<1.6 (docs/naslib.md)")
 
 _NASLIB: SimpleNamespace | None = None
 
