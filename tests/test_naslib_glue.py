@@ -462,6 +462,10 @@ def test_search_method_accepts_the_documented_pairs():
             == SearchMethod(opt, "gcn")
     assert set(NASLIB_SURROGATES) < set(valid_predictors("bananas"))
     assert valid_predictors("rs") == ["none"]
+    # NASLib's local search, plain: the true accuracy only, one query per epoch
+    assert search_method({"optimizer": "ls"}) == SearchMethod("ls", "none")
+    assert valid_predictors("ls") == ["none"] and not SearchMethod("ls").guided
+    assert epochs_for_budget(SearchMethod("ls"), 37) == 37
     # RE takes the parameter count or a NASLib predictor as its children's fitness, with
     # the dish's schedule of refits; Bananas/Npenas do not take the parameter count
     m = search_method({"optimizer": "re", "predictor": "params", "petridish_refit_every": 4,
@@ -479,7 +483,9 @@ def test_search_method_accepts_the_documented_pairs():
 
 
 @pytest.mark.parametrize("cfg, words", [
-    ({"optimizer": "ls"}, ["optimizer must be one of re, rs, bananas, npenas", "'ls'"]),
+    ({"optimizer": "darts"}, ["optimizer must be one of re, rs, ls, bananas, npenas",
+                              "'darts'"]),
+    ({"optimizer": "ls", "predictor": "xgb"}, ["'xgb'", "ls", "valid: none"]),
     ({"optimizer": "rs", "predictor": "xgb"}, ["'xgb'", "rs", "valid: none"]),
     ({"optimizer": "re", "predictor": "synflow"}, ["'synflow'", "valid: none, petridish",
                                                    "params", "xgb"]),

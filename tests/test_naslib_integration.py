@@ -397,7 +397,7 @@ def test_training_mean_predictor_says_nothing():
 
 @needs_naslib
 @pytest.mark.parametrize("optimizer, predictor, words", [
-    ("ls", "none", "optimizer must be one of re, rs, bananas, npenas"),
+    ("darts", "none", "optimizer must be one of re, rs, ls, bananas, npenas"),
     ("rs", "xgb", "predictor 'xgb' does not go with optimizer rs; valid: none"),
     ("bananas", "no-such", "valid: petridish"),
 ])

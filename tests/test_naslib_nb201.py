@@ -120,7 +120,8 @@ def test_naslib_evaluate_on_nb201(predictor, protocol, nb201_path, nb201_file, t
 
 @needs_naslib
 @pytest.mark.parametrize("optimizer, predictor", [
-    ("re", "none"), ("rs", "none"), ("bananas", "xgb"), ("npenas", "ranker-cell-features-boosted"),
+    ("re", "none"), ("rs", "none"), ("ls", "none"), ("bananas", "xgb"),
+    ("npenas", "ranker-cell-features-boosted"),
     ("guided", "params"), ("re", "mean")])
 def test_naslib_search_on_nb201(optimizer, predictor, nb201_path, nb201_file, tmp_path,
                                 capsys):
@@ -161,3 +162,53 @@ def test_naslib_search_on_nb201(optimizer, predictor, nb201_path, nb201_file, tm
     assert s["best_true_test_accuracy"] == pytest.approx(t.metric(s["best_hash"], "test"))
     acc = s["trajectory"]["best_true_test_accuracy"]
     assert acc[-1] == pytest.approx(s["best_true_test_accuracy"])
+
+
+@needs_naslib
+@pytest.mark.parametrize("optimizer", ["re", "ls"])
+def test_spec_only_space_searches_as_naslibs_own(optimizer, nb201_file, tmp_path,
+                                                 monkeypatch):
+    """The search's NB201 space copies no network (``spec_only_nb201``): the same draws and
+    answers as NASLib's own space, whose ``clone`` deep-copies one; every query counted
+    (local search's restarts included)."""
+    from types import SimpleNamespace
+
+    import naslib_petridish.naslib.search as search_module
+    from naslib_petridish.naslib import run_search
+    from naslib_petridish.naslib.evaluation import naslib_search_space
+
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(textwrap.dedent(f"""
+        seed: 3
+        optimizer: {optimizer}
+        search_space: nasbench201
+        dataset: cifar10
+        out_dir: {tmp_path / 's'}
+        search:
+          epochs: 60
+          population_size: 6
+          sample_size: 3
+          checkpoint_freq: 1000
+          num_init: 4
+        """))
+    t = nb201_file.dataset("cifar10")
+    light = run_search(str(cfg), table=t, log_stdout=False)
+
+    def naslibs_own(nl, c, spec_only=False):
+        space = naslib_search_space(nl, c)  # NASLib's class: clone deep-copies
+        space.instantiate_model = False
+        return space
+
+    monkeypatch.setattr(search_module, "naslib_search_space", naslibs_own)
+    own = run_search(str(cfg), table=t, log_stdout=False, out_dir=str(tmp_path / "o"))
+    assert light["trajectory"] == own["trajectory"]
+    assert light["best_hash"] == own["best_hash"]
+    assert light["ground_truth_queries"] == 60 == own["ground_truth_queries"]
+    sp = naslib_search_space(import_naslib(), SimpleNamespace(
+        search_space="nasbench201", dataset="cifar10"), spec_only=True)
+    assert type(sp).__name__ == "SpecOnlyNasBench201" and sp.instantiate_model is False
+    a = sp.clone()
+    a.sample_random_architecture()
+    b = a.clone()
+    b.mutate(a)
+    assert a.get_hash() != b.get_hash() and sp.op_indices is None  # copies are independent

@@ -142,11 +142,10 @@ def run_search(config_file: str, nb101: str | None = None, metric: str | None = 
             predictor = TimedPredictor(built)
         optimizer = naslib_optimizer(method, cfg, predictor, table=table,
                                      metric=api_metric(api))
-        space = naslib_search_space(nl, cfg)
         # the spec only, no torch network per architecture: nothing here trains them, and
         # NASLib would build one for every sampled and mutated cell (seconds per candidate
         # batch, ~15 MB each in the Trainer's final checkpoint of the history)
-        space.instantiate_model = False
+        space = naslib_search_space(nl, cfg, spec_only=True)
         optimizer.adapt_search_space(space, dataset_api=api)
         t0 = time.perf_counter()
         trainer = nl.Trainer(optimizer, cfg, lightweight_output=True)

@@ -1,6 +1,6 @@
 """Search methods and budgets: which optimizer takes which predictor, and the epochs of a budget.
 
-A :class:`SearchMethod` is an optimizer (``re``, ``rs``, ``bananas``, ``npenas``) with its
+A :class:`SearchMethod` is an optimizer (``re``, ``rs``, ``ls``, ``bananas``, ``npenas``) with its
 predictor, read from a search config by :func:`search_method`; :func:`epochs_for_budget`
 gives the NASLib search epochs that spend a budget of ground-truth queries.  No NASLib
 here: the optimizers that carry a method out are in :mod:`.search_optimizers`.
@@ -13,8 +13,9 @@ from typing import Mapping
 from ..errors import ConfigError
 from .predictors import PRESET_PREDICTORS
 
-#: ``guided``: the package's predictor-guided search (``naslib_petridish.guided``)
-OPTIMIZERS = ("re", "rs", "bananas", "npenas", "guided")
+#: ``ls``: NASLib's local search (plain: the true accuracy); ``guided``: the package's
+#: predictor-guided search (``naslib_petridish.guided``)
+OPTIMIZERS = ("re", "rs", "ls", "bananas", "npenas", "guided")
 #: the ``search.predictor_type`` values NASLib's Bananas/Npenas ensemble can build on
 #: NB101 (naslib/predictors/ensemble.py; its omni_* types need zero-cost data loaders)
 NASLIB_SURROGATES = ("bananas", "bayes_lin_reg", "bohamiann", "bonas", "dngo", "gcn", "gp",
@@ -60,7 +61,7 @@ class SearchMethod:
 def valid_predictors(optimizer: str) -> list[str]:
     """The predictor names ``optimizer`` takes."""
     dish = sorted(PRESET_PREDICTORS)
-    return {"re": ["none"] + dish + list(RE_FITNESS), "rs": ["none"],
+    return {"re": ["none"] + dish + list(RE_FITNESS), "rs": ["none"], "ls": ["none"],
             "bananas": dish + list(SURROGATE_CONTROLS) + list(NASLIB_SURROGATES),
             "npenas": dish + list(SURROGATE_CONTROLS) + list(NASLIB_SURROGATES),
             "guided": dish + list(RE_FITNESS)}[optimizer]
@@ -125,7 +126,7 @@ def epochs_for_budget(method: SearchMethod, budget: int, population_size: int = 
                       num_init: int = 0, children: int = 0) -> int:
     """The NASLib search epochs that give at most ``budget`` ground-truth queries.
 
-    One query per epoch for RE/RS (plain) and Bananas/Npenas (any predictor): ``budget``
+    One query per epoch for RE/RS/LS (plain) and Bananas/Npenas (any predictor): ``budget``
     epochs (Bananas/Npenas need ``num_init`` <= ``budget``).  The dish's RE queries its
     ``population_size`` first architectures and then ``refit_batch`` members per refit
     (one refit every ``refit_every`` children): ``population_size`` +

@@ -353,16 +353,38 @@ def optimizer_classes() -> tuple[type, type, type]:
     return PetriDishRegularizedEvolution, surrogate(nl.Bananas), surrogate(nl.Npenas)
 
 
-def plain_optimizer_class(name: str) -> type:
-    """NASLib's own ``re``/``rs``/``bananas``/``npenas`` with :class:`PlainQueriesMixin`
-    and :class:`EpochLogMixin` (Bananas/Npenas also :class:`TimedEnsembleMixin`)."""
-    import_naslib()
-    from naslib.optimizers import Bananas, Npenas, RandomSearch, RegularizedEvolution
+class RestartQueriesMixin:
+    """NASLib's LocalSearch, unchanged, with its restart queries recorded too.
 
-    base = {"re": RegularizedEvolution, "rs": RandomSearch, "bananas": Bananas,
-            "npenas": Npenas}[name]
+    When it reaches a local optimum it queries a new random cell and restarts from it
+    without calling ``_update_history`` (naslib/optimizers/discrete/ls/optimizer.py):
+    :class:`PlainQueriesMixin` would miss that query.  An epoch is a restart where
+    ``new_epoch`` leaves ``chosen`` a new model with its neighbourhood just built; that
+    model is recorded as a query (NASLib's own history is left as NASLib keeps it)."""
+
+    def new_epoch(self, epoch: int):
+        before = self.chosen
+        restart = (epoch >= self.num_init and len(self.nbhd) == 0 and self.chosen is not None
+                   and self.best_arch.accuracy <= self.chosen.accuracy)
+        super().new_epoch(epoch)
+        if restart and self.chosen is not before:
+            self.ground_truth_queries += 1
+            self.evaluated.append((self.chosen.arch, float(self.chosen.accuracy)))
+
+
+def plain_optimizer_class(name: str) -> type:
+    """NASLib's own ``re``/``rs``/``ls``/``bananas``/``npenas`` with
+    :class:`PlainQueriesMixin` and :class:`EpochLogMixin` (Bananas/Npenas also
+    :class:`TimedEnsembleMixin`, local search :class:`RestartQueriesMixin`)."""
+    import_naslib()
+    from naslib.optimizers import (Bananas, LocalSearch, Npenas, RandomSearch,
+                                   RegularizedEvolution)
+
+    base = {"re": RegularizedEvolution, "rs": RandomSearch, "ls": LocalSearch,
+            "bananas": Bananas, "npenas": Npenas}[name]
     mixins = (EpochLogMixin, PlainQueriesMixin) + (
-        (TimedEnsembleMixin,) if name in ("bananas", "npenas") else ())
+        (TimedEnsembleMixin,) if name in ("bananas", "npenas") else ()) + (
+        (RestartQueriesMixin,) if name == "ls" else ())
 
     def __init__(self, config):
         base.__init__(self, config)
