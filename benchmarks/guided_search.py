@@ -55,8 +55,11 @@ def record_name(budget: int) -> str:
     return RECORD if budget == 150 else RECORD.replace(".jsonl", f"_b{budget}.jsonl")
 
 
-def label(predictor: str, search: dict) -> str:
-    extra = [f"{k} {v}" for k, v in search.items() if SEARCH.get(k) != v and k != "budget"]
+def label(predictor: str, search: dict, options: dict | None = None) -> str:
+    """The curve's name: the predictor, its options (``warm_start=True``) and the search
+    settings that differ from ``SEARCH``."""
+    extra = [f"{k}={v}" for k, v in sorted((options or {}).items())]
+    extra += [f"{k} {v}" for k, v in search.items() if SEARCH.get(k) != v and k != "budget"]
     return predictor + (f" ({', '.join(extra)})" if extra else "")
 
 
@@ -82,7 +85,8 @@ def compact(s: dict) -> dict:
     return {"predictor": s["config"]["predictor"], "options": s["config"]["predictor_options"],
             "search": search, "seed": search["seed"], "budget": search["budget"],
             "label": label(s["config"]["predictor"],
-                           {k: v for k, v in search.items() if k in SEARCH}),
+                           {k: v for k, v in search.items() if k in SEARCH},
+                           s["config"]["predictor_options"]),
             "best_test_accuracy": s["best_test_accuracy"], "best_hash": s["best_hash"],
             "incumbent": [round(float(a), 7) for a in s["incumbent"]],
             "train_seconds": [round(float(t), 1) for t in train],
@@ -101,15 +105,17 @@ def cmd_run(args) -> int:
     path = args.results / record_name(args.budget)
     done = {(r["label"], r["seed"], r["budget"]) for r in read(path)}
     search = {**SEARCH, **{k: getattr(args, k) for k in SEARCH if getattr(args, k) is not None}}
+    from naslib_petridish.guided import read_options
+    options = read_options(args.set)
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for pred in args.predictors:
-            key = (label(pred, search), seed, args.budget)
+            key = (label(pred, search, options), seed, args.budget)
             if key in done:
                 continue
             t0 = time.time()
             cfg = GuidedConfig(budget=args.budget, seed=seed, metric="test", **search)
             s = run_guided(table, pred, cfg, Path(args.work) / key[0].replace(" ", "_")
-                           / f"b{args.budget}-s{seed}", resume=True)
+                           / f"b{args.budget}-s{seed}", options=options, resume=True)
             rec = compact(s)
             with open(path, "a") as f:  # one line per finished run: committed as it finishes
                 f.write(json.dumps(rec) + "\n")
@@ -439,6 +445,8 @@ def main(argv=None) -> int:
     r = sub.add_parser("run")
     r.add_argument("--predictors", nargs="+", required=True)
     r.add_argument("--budget", type=int, default=150)
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a predictor option, e.g. warm_start=true (part of the curve's name)")
     for k in SEARCH:
         r.add_argument(f"--{k.replace('_', '-')}", dest=k, type=int, default=None)
     f = sub.add_parser("refs")

@@ -458,3 +458,40 @@ def test_the_readme_example_of_a_new_source_and_model_runs(table):
     finally:
         SOURCES.pop("vertices", None)
         MODELS.pop("ridge", None)
+
+
+def test_warm_start_continues_the_last_fit_and_leaves_the_first_fit_as_cold(table):
+    """warm_start (search: a refit per round on a grown training set): the first fit is the
+    cold fit; a refit continues the graph networks and the self-training students from the
+    last fit's weights with fewer epochs, on the first fit's unlabelled cells less the
+    cells trained on since; without warm_start a refit is a fresh cold fit."""
+    from naslib_petridish.ranker import graph as G
+
+    cells = [table.cell(i) for i in range(200)]
+    y = _accuracy_of(cells)
+    kw = dict(preset="cell-features-self-trained", table=table, self_training=150,
+              graph_members=1)
+    cold, warm = RankerPredictor(**kw), RankerPredictor(warm_start=True, **kw)
+    assert np.array_equal(fit_query(cold, cells[:60], y[:60], cells[150:]),
+                          fit_query(warm, cells[:60], y[:60], cells[150:]))
+    assert warm.fitted["warm_start"] is False
+    pool = [c.hash for c in warm._warm["pool"]]
+    first = warm._warm["graph"]
+    p = fit_query(warm, cells[:90], y[:90], cells[150:])
+    info = warm.fitted["self_training"]
+    assert warm.fitted["warm_start"] is True and info["warm_start"] is True
+    assert info["pretrain_epochs"] == G.WARM_PRETRAIN_EPOCHS < G.PRETRAIN_EPOCHS
+    assert warm._warm["graph"] != first  # the continued networks are the next start
+    # the same unlabelled cells, less those now in the training set
+    trained = {c.key for c in cells[:90]}
+    assert [c.hash for c in warm._warm["pool"]] == pool
+    assert info["unlabelled_used"] == 150 - sum(h in trained for h in
+                                                [c.key for c in warm._warm["pool"]])
+    assert kendalltau(p, y[150:]).statistic > 0.4
+    # a cold refit on the grown set differs from the warm one and equals a fresh fit
+    again = fit_query(cold, cells[:90], y[:90], cells[150:])
+    assert not np.array_equal(again, p)
+    fresh = fit_query(RankerPredictor(**kw), cells[:90], y[:90], cells[150:])
+    assert np.array_equal(again, fresh)
+    with pytest.raises(ConfigError, match="'warm_start' must be true or false"):
+        RankerConfig(warm_start="yes")

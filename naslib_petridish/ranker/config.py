@@ -51,6 +51,12 @@ class RankerConfig:
     #: the teacher's order of the unlabelled cells, the training cells together weighing
     #: this many times the unlabelled ones (0: the trees see the training cells only)
     self_training_trees: float = 0.0
+    #: refits continue from the previous fit in this process (search: one fit per round on
+    #: a grown training set): the graph networks start from their last weights and train
+    #: fewer epochs (``graph.WARM_EPOCHS``), self-training keeps its unlabelled cells and
+    #: their features and continues its students (``graph.WARM_PRETRAIN_EPOCHS``); the first
+    #: fit, and every fit with ``false``, is the full cold fit
+    warm_start: bool = False
     #: settings of the ``dish`` source: PetriDishConfig fields over sources.DISH_DEFAULTS
     dish: dict = field(default_factory=dict)
     #: a fitted dish (``dish.pt`` or its run directory) for the ``dish`` source; None: the
@@ -97,6 +103,8 @@ class RankerConfig:
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"'{n}' must be a positive integer, got {v!r}")
+        if not isinstance(self.warm_start, bool):
+            raise ConfigError(f"'warm_start' must be true or false, got {self.warm_start!r}")
         if not isinstance(self.graph_attention, bool):
             raise ConfigError(f"'graph_attention' must be true or false, got "
                               f"{self.graph_attention!r}")

@@ -34,6 +34,9 @@ HIDDEN, LAYERS, EPOCHS, LR, WEIGHT_DECAY = 64, 3, 300, 1e-3, 5e-4
 #: self-training: epochs over the unlabelled cells, their batch size, and the fine-tuning
 #: epochs on the labelled cells (chosen on development splits, benchmarks/ranking_features.py)
 PRETRAIN_EPOCHS, PRETRAIN_BATCH, FINETUNE_EPOCHS = 30, 256, 100
+#: warm refits (``warm_start``): epochs of networks that continue from the last fit's
+#: weights on the grown training set, and of self-training students that continue
+WARM_EPOCHS, WARM_PRETRAIN_EPOCHS = 100, 10
 _N_OPS = 5  # input, the 3 operations, output
 ATTENTION_HEADS = 4
 
@@ -150,10 +153,14 @@ def fit_graph_ranker(cells: Sequence, accs: Sequence[float], members: int,
 def pretrain_states(cells: Sequence, teacher: Sequence[float], members: int,
                     seed: int = 0, epochs: int = PRETRAIN_EPOCHS,
                     batch: int = PRETRAIN_BATCH, round_: int = 0,
-                    layers: int = LAYERS, attention: bool = False) -> list[dict]:
+                    layers: int = LAYERS, attention: bool = False,
+                    init: Sequence[dict] | None = None) -> list[dict]:
     """``members`` networks trained to order ``cells`` as the ``teacher`` scores do
     (pairwise loss within shuffled mini-batches); their weights, for ``init``.  Round
-    ``round_`` of self-training starts from its own seeds."""
+    ``round_`` of self-training starts from its own seeds; ``init`` (one state per member):
+    from those weights instead (a warm refit's students)."""
+    if init is not None and len(init) != members:
+        raise ValueError(f"init holds the weights of {len(init)} network(s), for {members} members")
     a, h = graph_tensors(cells)
     t = torch.as_tensor(np.asarray(teacher, np.float64), dtype=torch.float32)
     if len(t) != len(cells):
@@ -163,7 +170,8 @@ def pretrain_states(cells: Sequence, teacher: Sequence[float], members: int,
         for k in range(members):
             # seeds apart from the fine-tuning ones (seed * 1000 + k)
             s = seed * 1000 + 500 + k + 100_003 * round_
-            net = _new_net(s, None, layers, attention, h.shape[-1])
+            net = _new_net(s, None if init is None else init[k], layers, attention,
+                           h.shape[-1])
             opt = torch.optim.Adam(net.parameters(), lr=LR)
             gen = torch.Generator().manual_seed(s)
             for _ in range(epochs):

@@ -119,11 +119,15 @@ class GraphNetworks(RankModel):
 
     name = "graph"
 
-    def fit(self, cells, X, names, y, seed):
-        from .graph import fit_graph_ranker
+    def fit(self, cells, X, names, y, seed, warm: dict | None = None):
+        """``warm`` (a warm refit's state, see ``RankerConfig.warm_start``): start from its
+        ``graph`` weights for ``WARM_EPOCHS``, and leave the new weights there."""
+        from .graph import EPOCHS, WARM_EPOCHS, fit_graph_ranker
 
+        init = None if warm is None else warm.get("graph")
         self.model = fit_graph_ranker(cells, y, self.config.graph_members, seed=seed,
-                                      layers=self.config.graph_layers,
+                                      epochs=EPOCHS if init is None else WARM_EPOCHS,
+                                      init=init, layers=self.config.graph_layers,
                                       attention=self.config.graph_attention)
 
     def rank(self, cells, X):

@@ -34,7 +34,7 @@ from ..contract import NASLibContract, training_targets
 from ..errors import (DishFileError, NotFittedError, OutputExistsError, RunDirError,
                       UsageError)
 from .config import RECOMMENDED, RankerConfig, resolve_ranker_config
-from .models import MODELS
+from .models import MODELS, GraphNetworks
 from .sources import SOURCES, feature_matrix
 
 #: the file a finished fit leaves in its run directory
@@ -98,6 +98,8 @@ class RankerPredictor(NASLibContract):
         self.fitted: dict | None = None
         self._sources = None
         self._models = None
+        #: what a warm refit continues from (``warm_start``): in memory, for this process
+        self._warm: dict = {}
 
     # -- parts ----------------------------------------------------------------------
     @property
@@ -193,14 +195,23 @@ class RankerPredictor(NASLibContract):
         X, names = self._matrix(cells, self._bar_update("fit"))
         fitted["feature_seconds"] = time.perf_counter() - t0
         models = [MODELS[m](cfg) for m in cfg.models]
+        warm = self._warm if cfg.warm_start else None
         for m in models:
-            m.fit(cells, X, names, y, cfg.seed)
+            if warm is not None and isinstance(m, GraphNetworks):
+                m.fit(cells, X, names, y, cfg.seed, warm=warm)
+            else:
+                m.fit(cells, X, names, y, cfg.seed)
         if cfg.self_training:
             from .self_training import self_train
             fitted["self_training"] = self_train(
                 models, self.sources, cells, y, X, cfg.seed, cfg.self_training,
                 rounds=cfg.self_training_rounds, tree_weight=cfg.self_training_trees,
-                space=cfg.space)
+                space=cfg.space, warm=warm)
+        if warm is not None:  # the next refit's networks start from these
+            graph = next((m for m in models if isinstance(m, GraphNetworks)), None)
+            if graph is not None:
+                fitted["warm_start"] = "graph" in warm
+                warm["graph"] = graph.model["members"]
         self._models = models
         fitted["features"] = names
         return fitted

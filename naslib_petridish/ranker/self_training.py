@@ -65,7 +65,8 @@ def _teacher(models: list[RankModel], pool: Sequence[Cell], Xp, trees_booster) -
 
 def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.ndarray,
                X: np.ndarray, seed: int, n_unlabelled: int, rounds: int = 1,
-               tree_weight: float = 0.0, space: str = "nb101") -> dict:
+               tree_weight: float = 0.0, space: str = "nb101",
+               warm: dict | None = None) -> dict:
     """Replace the weights of the ``graph`` model among ``models`` by students taught by all
     of ``models`` on ``n_unlabelled`` cells, ``rounds`` times (each round's students are the
     next round's teacher); with ``tree_weight`` > 0 the ``trees`` are refitted too, each
@@ -73,19 +74,32 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
     trees and the new networks give the unlabelled cells, the training cells together
     weighing ``tree_weight`` times the unlabelled ones (co-training; every source must then
     be free of motifs).  ``X``: the training cells' feature matrix (every source's columns,
-    as the models were fitted on).  Returns what was done (for the record)."""
-    from .graph import FINETUNE_EPOCHS, PRETRAIN_EPOCHS, fit_graph_ranker, pretrain_states
+    as the models were fitted on).  ``warm`` (a warm refit's state, kept by the ranker
+    between fits): the unlabelled cells and their features of the first fit are kept (less
+    the cells trained on since), and each round's students continue from the last fit's
+    for ``WARM_PRETRAIN_EPOCHS``.  Returns what was done (for the record)."""
+    from .graph import (FINETUNE_EPOCHS, PRETRAIN_EPOCHS, WARM_PRETRAIN_EPOCHS,
+                        fit_graph_ranker, pretrain_states)
     from .sources import feature_matrix
 
     t0 = time.perf_counter()
     graph = next(m for m in models if isinstance(m, GraphNetworks))
     trees = next((m for m in models if isinstance(m, Trees)), None)
-    pool = unlabelled_cells(n_unlabelled, {c.key for c in cells}, seed, space)
     free = [s for s in sources if not s.trains_motifs]
     if tree_weight > 0 and (trees is None or len(free) != len(sources)):
         raise ValueError("co-training the trees needs the 'trees' model and sources that "
                          "train no motif")
-    Xp, names = feature_matrix(free, pool) if free else (None, [])
+    if warm is not None and "pool" in warm:  # the first fit's cells less the trained ones
+        trained = {c.key for c in cells}
+        keep = [i for i, c in enumerate(warm["pool"]) if c.key not in trained]
+        pool = [warm["pool"][i] for i in keep]
+        Xp, names = (None if warm["Xp"] is None else warm["Xp"][keep]), warm["names"]
+    else:
+        pool = unlabelled_cells(n_unlabelled, {c.key for c in cells}, seed, space)
+        Xp, names = feature_matrix(free, pool) if free else (None, [])
+        if warm is not None:
+            warm.update(pool=pool, Xp=Xp, names=names)
+    students = [] if warm is None else warm.setdefault("students", [])
     booster, teachers = None, []
     if trees is not None and free:
         booster = trees._booster
@@ -103,8 +117,12 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
     layers, attention = graph.config.graph_layers, graph.config.graph_attention
     for r in range(rounds):
         teacher = _teacher(models, pool, Xp, booster)
+        cont = students[r] if r < len(students) else None
         init = pretrain_states(pool, teacher, members, seed=seed, round_=r, layers=layers,
-                               attention=attention)
+                               attention=attention, init=cont,
+                               epochs=PRETRAIN_EPOCHS if cont is None else WARM_PRETRAIN_EPOCHS)
+        if warm is not None:
+            students[r:r + 1] = [init]
         student = fit_graph_ranker(cells, y, members, seed=seed, epochs=FINETUNE_EPOCHS,
                                    init=init, layers=layers, attention=attention)
         graph.model = student
@@ -116,5 +134,8 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
     return {"unlabelled": int(n_unlabelled), "sampler": "random_cell (NASLib's)",
             "teacher": " + ".join(teachers + [f"{members} graph networks"]),
             "rounds": int(rounds), "tree_weight": float(tree_weight),
-            "pretrain_epochs": PRETRAIN_EPOCHS, "finetune_epochs": FINETUNE_EPOCHS,
+            "pretrain_epochs": PRETRAIN_EPOCHS if cont is None else WARM_PRETRAIN_EPOCHS,
+            "finetune_epochs": FINETUNE_EPOCHS,
+            **({"warm_start": cont is not None, "unlabelled_used": len(pool)}
+               if warm is not None else {}),
             "seconds": round(time.perf_counter() - t0, 2)}
