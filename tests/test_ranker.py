@@ -495,3 +495,19 @@ def test_warm_start_continues_the_last_fit_and_leaves_the_first_fit_as_cold(tabl
     assert np.array_equal(again, fresh)
     with pytest.raises(ConfigError, match="'warm_start' must be true or false"):
         RankerConfig(warm_start="yes")
+
+
+def test_free_feature_rows_are_computed_once_and_equal_a_fresh_computation(table):
+    from naslib_petridish.ranker.sources import SOURCES
+
+    src = SOURCES["free"](RankerConfig())
+    cells = [table.cell(i) for i in range(60)]
+    ref, names = src._compute(cells)
+    a, n1 = src.columns(cells[:20])
+    b, n2 = src.columns(cells[::-1])  # 40 new rows, 20 looked up, in the order asked
+    assert n1 == n2 == names and np.array_equal(a, ref[:20])
+    assert np.array_equal(b, ref[::-1]) and len(src._index) == 60
+    src.CACHE_ROWS = 60  # full: a new cell is computed, not kept
+    c, _ = src.columns([table.cell(100), cells[5]])
+    assert np.array_equal(c, np.vstack([src._compute([table.cell(100)])[0], ref[5:6]]))
+    assert len(src._index) == 60
