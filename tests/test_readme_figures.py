@@ -137,6 +137,24 @@ def _nb201(dataset: str) -> list[float]:
                                                            max(params)]
 
 
+def _nb201_search() -> list[float]:
+    """nb201_search.json (``python -m benchmarks.nb201_search report``): the guided loop with
+    ``cell-features-trees`` after 100 queries on CIFAR-10 / CIFAR-100 (%), its seeds;
+    NASLib's RE after 100 and after 300 queries; the same loop on the parameter count."""
+    summ = _json("nb201_search.json")["summary"]
+
+    def at(ds, m, n):
+        return 100 * summ[ds]["methods"][m]["at"][str(n)]["mean"]
+
+    seeds = {len(summ[ds]["methods"]["cell-features-trees"]["at"]["100"]["values"])
+             for ds in ("cifar10", "cifar100")}
+    assert len(seeds) == 1, seeds
+    return [at("cifar10", "cell-features-trees", 100), at("cifar100", "cell-features-trees", 100),
+            seeds.pop(), at("cifar10", "re", 100), at("cifar100", "re", 100), 300,
+            at("cifar10", "re", 300), at("cifar100", "re", 300),
+            at("cifar10", "params", 100), at("cifar100", "params", 100)]
+
+
 #: every row of README's "Where it stands", by its first cell: the numbers its "figure" and
 #: "beside it" cells print, in order, computed from the records
 ROWS = {
@@ -152,6 +170,8 @@ ROWS = {
         lambda: _nb201("cifar10"),
     "NB201 CIFAR-100 held-out ranking, 78 / 156 / 469 / 781 / 1,563 training cells":
         lambda: _nb201("cifar100"),
+    "NB201 search, CIFAR-10 / CIFAR-100: test accuracy of the incumbent (best queried cell "
+    "by validation accuracy) after 100 queries": _nb201_search,
 }
 
 
