@@ -126,7 +126,8 @@ def markdown(summary: dict) -> str:
             lines.append(f"| {r} | {len(d['trials'])} | {harness.pm(d['mean'], d['std'])} | "
                          f"{harness.pm(d['params']['mean'], d['params']['std'])} | "
                          f"{d['fit_seconds']:.0f} |")
-        lines += ["", "| paired difference | trials | mean | 95 % t-interval |", "|---|---|---|---|"]
+        lines += ["", "| paired difference | trials | mean | 95 % t-interval |",
+                  "|---|---|---|---|"]
         for name, p in res["pairs"].items():
             lines.append(f"| {name} | {len(p['trials'])} | {p['mean']:+.3f} | "
                          f"[{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}] |")
