@@ -6,8 +6,8 @@ in ``OUT/<name>/``, with one seed, training size and metric, so that
 :func:`~naslib_petridish.evaluate.draw_split` draws one split for all), then reads the
 baselines on those cells - the full network's parameter count and a seeded random score -
 and writes ``compare.json`` (one row per predictor: Kendall tau, Spearman, fit seconds,
-query milliseconds per cell) and ``compare.png`` (each predictor's score against the true
-accuracy of the held-out cells).  Each sub-run checkpoints and resumes as ``evaluate``
+query milliseconds per cell) and ``compare.png`` (each predictor's rank of the held-out
+cells against their true rank).  Each sub-run checkpoints and resumes as ``evaluate``
 does; a finished one is reused by ``resume``.
 """
 from __future__ import annotations
@@ -50,6 +50,7 @@ def run_compare(table, out_dir: str | os.PathLike, dish: str = DISH, ranker: str
         raise OutputExistsError(f"{out / RESULT} exists; pass --resume to reuse it or --force "
                                 "to run again")
     space, dataset = table.space, getattr(table, "dataset", "") or None
+    names = {"dish": f"dish ({dish})", "ranker": f"ranker ({ranker})"}
     cfgs = {}
     for role, preset, sets in (("dish", dish, dish_set), ("ranker", ranker, ranker_set)):
         if preset:
@@ -70,7 +71,7 @@ def run_compare(table, out_dir: str | os.PathLike, dish: str = DISH, ranker: str
         if [p["hash"] for p in preds] != [str(table.hashes[r]) for r in test]:
             raise UsageError(f"{sub} holds another split; use another --out or --force")
         label = res["predictor"]
-        rows.append({"name": cfgs_preset(role, dish, ranker), "role": role,
+        rows.append({"name": names[role], "role": role,
                      "scores": [p["prediction"] for p in preds], **res[label],
                      "fit_seconds": res["fit_seconds"],
                      "query_ms_per_cell": 1000 * res["query_seconds_per_arch"]})
@@ -81,7 +82,7 @@ def run_compare(table, out_dir: str | os.PathLike, dish: str = DISH, ranker: str
                      **correlations(score, y_test), "fit_seconds": 0.0,
                      "query_ms_per_cell": 0.0})
     result = {"package_version": __version__, "machine": machine_description(),
-              "space": space, "dataset": getattr(table, "dataset", "") or "cifar10",
+              "space": space, "dataset": dataset or "cifar10",
               "metric": metric, "target": target, "metric_epochs": epochs, "seed": seed,
               "train_size": int(len(train)), "test_size": int(len(test)),
               "ground_truth": str(table.source),
@@ -91,10 +92,6 @@ def run_compare(table, out_dir: str | os.PathLike, dish: str = DISH, ranker: str
     with rundir.hold(out):
         rundir.write_atomic(out / RESULT, json.dumps(result, indent=1))
     return result
-
-
-def cfgs_preset(role: str, dish: str | None, ranker: str | None) -> str:
-    return f"dish ({dish})" if role == "dish" else f"ranker ({ranker})"
 
 
 def format_compare(res: dict) -> str:

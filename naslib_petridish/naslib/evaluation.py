@@ -106,8 +106,7 @@ def spec_only_nb201(nl) -> type:
             def clone(self):
                 if self.instantiate_model:
                     return super().clone()
-                new = copy.copy(self)
-                new.__dict__ = dict(self.__dict__)
+                new = copy.copy(self)  # a new __dict__ holding the same values
                 new.op_indices = None if self.op_indices is None else list(self.op_indices)
                 return new
 
