@@ -212,3 +212,40 @@ def test_spec_only_space_searches_as_naslibs_own(optimizer, nb201_file, tmp_path
     b = a.clone()
     b.mutate(a)
     assert a.get_hash() != b.get_hash() and sp.op_indices is None  # copies are independent
+
+
+@needs_naslib
+@pytest.mark.parametrize("protocol", ["naslib", "distinct"])
+def test_spec_only_evaluator_draws_as_naslibs_own(protocol, nb201_path, tmp_path,
+                                                  monkeypatch):
+    """naslib-evaluate on NB201 builds no network per architecture (``spec_only_nb201``):
+    NASLib's sampler draws the same test and training cells, and the scores are the same,
+    as with NASLib's own space, whose ``clone`` deep-copies one."""
+    import naslib_petridish.naslib.evaluation as ev
+    from naslib_petridish.naslib.evaluation import run_predictor_evaluation
+
+    cfg = tmp_path / "pe.yaml"
+    cfg.write_text(textwrap.dedent("""
+        experiment_type: vary_train_size
+        search_space: nasbench201
+        dataset: cifar10
+        predictor: xgb
+        uniform_random: 1
+        test_size: 15
+        train_size_list: [10, 20]
+        fidelity_single: 5
+        fidelity_list: [5]
+        max_hpo_time: 0
+        hparams_from_file: False
+        seed: 2
+        """))
+    runs, original = {}, ev.naslib_search_space
+    for name, space in (("light", original),
+                        ("own", lambda nl, c, spec_only=False: original(nl, c))):
+        monkeypatch.setattr(ev, "naslib_search_space", space)
+        path = run_predictor_evaluation(str(cfg), nb201=str(nb201_path), protocol=protocol,
+                                        out_dir=str(tmp_path / name))
+        runs[name] = json.loads(path.read_text())[1:]
+    for a, b in zip(runs["light"], runs["own"]):
+        assert a["full_ytest"] == b["full_ytest"] and a["train_size"] == b["train_size"]
+        assert a["kendalltau"] == pytest.approx(b["kendalltau"])

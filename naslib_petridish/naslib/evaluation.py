@@ -187,8 +187,12 @@ def run_predictor_evaluation(config_file: str, nb101: str | None = None,
         evaluator = _resumable_evaluator(nl)(predictor, config=cfg)
         evaluator.done, evaluator.run_digest = done, _run_digest(cfg)
         evaluator.table = table
-        evaluator.adapt_search_space(naslib_search_space(nl, cfg), load_labeled=False,
-                                     dataset_api=api)
+        # NB201: architectures without a torch network each (a deep copy of NASLib's
+        # template per architecture costs 0.6 s); no predictor reads it there (ours read the
+        # cell, NASLib's its encodings; the zero-cost wrappers build NB101 networks only)
+        spec_only = table.space == "nb201"
+        evaluator.adapt_search_space(naslib_search_space(nl, cfg, spec_only=spec_only),
+                                     load_labeled=False, dataset_api=api)
         try:
             evaluator.evaluate()
         finally:
