@@ -14,6 +14,8 @@ further seeds of them run into WORK/refs by that script's code, recorded compact
         --first-seed 10 --seeds 10   # needs NASLib
     python -m benchmarks.guided_search report --work runs/guided
     python -m benchmarks.guided_search ceiling   # how many cells a regret goal leaves
+    python -m benchmarks.guided_search speed --seeds 20 [--cold]   # warm start (issue 56)
+    python -m benchmarks.guided_search speed-report
 """
 from __future__ import annotations
 
@@ -41,6 +43,12 @@ PAIRED_REF, CONTROLS = "cell-features-boosted", ("params", "mean")
 REF_TAG = " (NASLib optimizer)"
 
 BEGIN, END = harness.markers("guided", "python -m benchmarks.guided_search report")
+SPEED_BEGIN, SPEED_END = harness.markers("guided-speed",
+                                         "python -m benchmarks.guided_search speed-report")
+#: the speed measurement's own record: every run of ``speed``, the reference included
+SPEED_RECORD = "guided_speed_runs.jsonl"
+#: the preset whose search speed ``speed`` measures, and its warm-start option
+SPEED_PREDICTOR, WARM = "cell-features-self-trained", {"warm_start": True}
 CEIL_BEGIN, CEIL_END = harness.markers("guided-ceiling",
                                        "python -m benchmarks.guided_search ceiling")
 
@@ -121,6 +129,105 @@ def cmd_run(args) -> int:
                 f.write(json.dumps(rec) + "\n")
             print(f"{key[0]} seed {seed}: {rec['best_test_accuracy']:.4f} after "
                   f"{args.budget} queries, {time.time() - t0:.0f} s", flush=True)
+    return 0
+
+
+def cmd_speed(args) -> int:
+    """Issue 56's measurement: per seed, back to back in this one process, a run of the
+    reference (``cell-features-boosted``), of the recommended preset warm-started and, with
+    ``--cold``, of the same preset fitted from scratch each round.  Every run goes to
+    ``SPEED_RECORD`` (the timing comparison uses only these, run side by side); the
+    recommended preset's runs also join the budget's record (SEARCH.md's table), unless a
+    run of that label and seed is there already."""
+    from naslib_petridish.guided import GuidedConfig, run_guided
+
+    table = harness.ground_truth(args.nb101)
+    speed, main = args.results / SPEED_RECORD, args.results / record_name(args.budget)
+    done = {(r["label"], r["seed"]) for r in read(speed) if r["budget"] == args.budget}
+    plan = [(PAIRED_REF, {}), (SPEED_PREDICTOR, WARM)]
+    plan += [(SPEED_PREDICTOR, {})] if args.cold else []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for pred, options in plan:
+            name = label(pred, SEARCH, options)
+            if (name, seed) in done:
+                continue
+            cfg = GuidedConfig(budget=args.budget, seed=seed, metric="test", **SEARCH)
+            s = run_guided(table, pred, cfg, Path(args.work) / "speed" / name.replace(" ", "_")
+                           / f"b{args.budget}-s{seed}", options=options, resume=True)
+            rec = compact(s)
+            with open(speed, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            have = {(r["label"], r["seed"]) for r in read(main)}
+            if pred != PAIRED_REF and (name, seed) not in have:
+                with open(main, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+            print(f"{name} seed {seed}: {rec['best_test_accuracy']:.4f}, "
+                  f"{rec['wall_seconds']:.0f} s", flush=True)
+    return 0
+
+
+def cmd_speed_report(args) -> int:
+    """SEARCH.md's warm-start section from ``SPEED_RECORD``: wall time of the warm-started
+    recommended preset against the reference run side by side (per seed and ratio of the
+    means), and its regret at the budget paired against the cold fit (every cold run of the
+    budget's record, on the seeds both have) and against the reference."""
+    from scipy import stats
+
+    rows = [r for r in read(args.results / SPEED_RECORD) if r["budget"] == args.budget]
+    if not rows:
+        raise SystemExit(f"no runs of {args.budget} queries in {SPEED_RECORD}: run `speed` first")
+    sp: dict[str, dict[int, dict]] = {}
+    for r in rows:
+        sp.setdefault(r["label"], {})[r["seed"]] = r
+    warm, cold = label(SPEED_PREDICTOR, SEARCH, WARM), label(SPEED_PREDICTOR, SEARCH)
+    runs = read_all(args.results)
+    ref = sp.get(PAIRED_REF, {})
+    seeds = sorted(s for s in sp.get(warm, {}) if s in ref)
+    if not seeds:
+        raise SystemExit("no seed has both the reference and the warm-started run yet")
+    tw = np.array([sp[warm][s]["wall_seconds"] for s in seeds])
+    tr = np.array([ref[s]["wall_seconds"] for s in seeds])
+    machine = sp[warm][seeds[0]]["machine"]
+    lines = [f"Search speed of the recommended preset (`{SPEED_PREDICTOR}`, `warm_start: true`), "
+             f"{args.budget}-query runs, seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}): each seed's "
+             f"`{PAIRED_REF}` run and warm-started run back to back in one process ({machine}; "
+             "the other core busy with other jobs).", "",
+             "| | wall min, mean +- std | predictor s, mean | "
+             f"regret at {args.budget} (pp), mean +- std |", "|---|---|---|---|"]
+    table = harness.ground_truth(args.nb101)
+    best = float(np.nanmax(table.metric(np.arange(len(table)), "test")))
+    for name, d in ((PAIRED_REF, ref), (warm, sp[warm]),
+                    (cold + " (cold, every run)", runs.get(cold, {}))):
+        v = [d[s] for s in sorted(d)]
+        if not v:
+            continue
+        w = np.array([x["wall_seconds"] for x in v]) / 60
+        reg = 100 * (best - np.array([x["incumbent"][args.budget - 1] for x in v]))
+        lines.append(f"| {name} ({len(v)} seeds) | {w.mean():.1f} +- {w.std():.1f} | "
+                     f"{np.mean([x['predictor_seconds'] for x in v]):.0f} | "
+                     f"{reg.mean():.3f} +- {reg.std():.3f} |")
+    ratio = tw / tr
+    lines += ["", f"Warm-started wall time / reference's, side by side: ratio of the means "
+              f"{tw.mean() / tr.mean():.2f}x, per seed median {np.median(ratio):.2f}x (range "
+              f"{ratio.min():.2f}-{ratio.max():.2f}x); goal at most 3x."]
+    for other, what in ((runs.get(cold, {}), "the cold fit (from scratch every round)"),
+                        (ref, f"`{PAIRED_REF}`")):
+        both = sorted(s for s in sp[warm] if s in other)
+        if len(both) < 2:
+            lines.append(f"- warm minus {what}: {len(both)} seed(s) in common, no interval yet.")
+            continue
+        a = np.array([sp[warm][s]["incumbent"][args.budget - 1] for s in both])
+        b = np.array([other[s]["incumbent"][args.budget - 1] for s in both])
+        t = stats.ttest_rel(a, b) if np.any(a != b) else None
+        ci = t.confidence_interval(0.95) if t is not None else None
+        lines.append(f"- warm minus {what}, accuracy at {args.budget} queries, paired over "
+                     f"{len(both)} seeds ({both[0]}-{both[-1]}): {100 * (a - b).mean():+.3f} pp"
+                     + (f" [95 % CI {100 * ci.low:+.3f}, {100 * ci.high:+.3f}], p {t.pvalue:.2g}"
+                        if t is not None else " (identical on every seed)")
+                     + f"; equal on {int((a == b).sum())}, better on {int((a > b).sum())}, "
+                     f"worse on {int((a < b).sum())}.")
+    harness.write_section(args.results / "SEARCH.md", SPEED_BEGIN, SPEED_END, "\n".join(lines))
+    print("\n".join(lines))
     return 0
 
 
@@ -454,18 +561,26 @@ def main(argv=None) -> int:
     f.add_argument("--budget", type=int, default=300)
     rp = sub.add_parser("report")
     rp.add_argument("--timing-label", default="cell-features-boosted")
+    sd = sub.add_parser("speed")
+    sd.add_argument("--cold", action="store_true",
+                    help="also run the preset cold (fitted from scratch each round; slow)")
+    sr = sub.add_parser("speed-report")
+    for p in (sd, sr):
+        p.add_argument("--budget", type=int, default=150)
     ce = sub.add_parser("ceiling")
     ce.add_argument("--top", type=int, default=10)
-    for p in (r, f):
+    for p in (r, f, sd):
         p.add_argument("--seeds", type=int, default=20)
         p.add_argument("--first-seed", type=int, default=0)
-    for p in (r, f, rp, ce):
+    for p in (r, f, rp, ce, sd, sr):
         p.add_argument("--work", default=str(WORK))
         harness.add_nb101_argument(p)
     r.set_defaults(fn=cmd_run)
     f.set_defaults(fn=cmd_refs)
     rp.set_defaults(fn=cmd_report)
     ce.set_defaults(fn=cmd_ceiling)
+    sd.set_defaults(fn=cmd_speed)
+    sr.set_defaults(fn=cmd_speed_report)
     args = ap.parse_args(argv)
     return args.fn(args)
 

@@ -242,3 +242,37 @@ def test_a_guided_curve_is_paired_with_the_reference_of_its_own_search_settings(
         "cell-features-boosted"
     assert gs.paired_ref("cell-features-boosted", runs) is None
     assert gs.paired_ref("params", runs) is None
+
+
+def test_speed_report_times_side_by_side_and_pairs_regret_on_common_seeds(tmp_path, table,
+                                                                          table_path):
+    """``speed-report``: the warm-started preset's wall time against the reference's runs of
+    the speed record only (run side by side), its accuracy paired against the cold fit on
+    the seeds both have (cold runs from the budget's record) and against the reference."""
+    from benchmarks import guided_search as gs
+
+    best = float(np.nanmax(table.metric(np.arange(len(table)), "test")))
+    warm = gs.label(gs.SPEED_PREDICTOR, gs.SEARCH, gs.WARM)
+    cold = gs.label(gs.SPEED_PREDICTOR, gs.SEARCH)
+
+    def rec(name, seed, acc, wall):
+        return {"label": name, "seed": seed, "budget": 4, "incumbent": [acc - 0.01] * 3 + [acc],
+                "wall_seconds": wall, "predictor_seconds": wall - 1, "machine": "m",
+                "train_seconds": [1.0] * 4, "rounds": []}
+
+    speed = [rec(gs.PAIRED_REF, s, best - 0.01, 100.0) for s in range(3)]
+    speed += [rec(warm, s, best - 0.01 + 0.001 * s, 250.0 + 10 * s) for s in range(3)]
+    (tmp_path / gs.SPEED_RECORD).write_text("".join(json.dumps(r) + "\n" for r in speed))
+    # the budget's record: the warm runs (as `speed` writes them) and two cold seeds
+    main = speed[3:] + [rec(cold, s, best - 0.01, 900.0) for s in (1, 2)]
+    (tmp_path / gs.record_name(4)).write_text("".join(json.dumps(r) + "\n" for r in main))
+    assert gs.main(["--results", str(tmp_path), "speed-report", "--budget", "4",
+                    "--nb101", table_path]) == 0
+    page = (tmp_path / "SEARCH.md").read_text()
+    assert "ratio of the means 2.60x" in page  # (250 + 260 + 270) / 3 / 100
+    assert "range 2.50-2.70x" in page
+    # against the cold fit: seeds 1 and 2 only, +0.1 and +0.2 pp
+    assert "the cold fit (from scratch every round), accuracy at 4 queries, paired over 2 " \
+        "seeds (1-2): +0.150 pp" in page
+    assert "paired over 3 seeds (0-2): +0.100 pp" in page  # against the reference
+    assert f"| {cold} (cold, every run) (2 seeds) | 15.0 +- 0.0 |" in page
