@@ -236,25 +236,41 @@ def cmd_report(args) -> int:
     return 0
 
 
+#: ours in colours of their own (as in COMPARISON.md's figures); NASLib's from a palette
+OUR_STYLE = {"ranker-cell-features-trees": "darkcyan", "ranker-cell-features-boosted": "navy",
+             "ranker-cell-features-self-trained": "darkmagenta", "petridish-quick": "dimgray"}
+#: fit times below this are drawn at it (the log axis would otherwise span 10^-6 s)
+MIN_FIT_S = 1e-3
+
+
 def _figure(summ, ds, prot, names, path: Path) -> None:
-    """Kendall tau against the training cells, the fit time and the query time."""
+    """Kendall tau against the training cells, the fit time and the query time; the
+    parameter count (no fit, no training cell) as a dashed level in every panel."""
     plt = harness.pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(17, 5), sharey=True)
-    for i, name in enumerate(names):
+    palette = [plt.get_cmap("tab20")(j) for j in range(20)]
+    naslib = [n for n in FAST + SLOW if n not in OURS and n not in OUR_STYLE]
+    for name in names:
         pts = [(n, summ[(ds, prot, name, n)]) for n in SIZES if (ds, prot, name, n) in summ
                and summ[(ds, prot, name, n)]["kendalltau"][0] is not None]
         if not pts:
             continue
-        style = (dict(lw=2.5, marker="s", ms=6) if name in OURS
-                 else dict(lw=1.2, marker="o", ms=4))
-        if name == "params":
-            style = dict(lw=1.5, ls="--", marker="", color="gray")
         y = [s["kendalltau"][0] for _, s in pts]
-        for ax, x in zip(axes, ([n for n, _ in pts], [s["fit_time"][0] for _, s in pts],
-                                [s["query_time"][0] for _, s in pts])):
+        if name == "params":
+            for ax in axes:
+                ax.axhline(np.mean(y), ls="--", color="gray", lw=1.5,
+                           label="params (no fit)" if ax is axes[0] else None)
+            continue
+        style = (dict(lw=2.5, marker="s", ms=6, color=OUR_STYLE[name]) if name in OUR_STYLE
+                 else dict(lw=1.2, marker="o", ms=4,
+                           color=palette[naslib.index(name) % 20 if name in naslib else 0]))
+        xs = ([n for n, _ in pts], [max(MIN_FIT_S, s["fit_time"][0]) for _, s in pts],
+              [s["query_time"][0] for _, s in pts])
+        for ax, x in zip(axes, xs):
             ax.plot(x, y, label=name if ax is axes[0] else None, **style)
     for ax, lab in zip(axes, ("training cells (each a 200-epoch training)",
-                              "fit time (s, measured)", "query time (s per cell)")):
+                              f"fit time (s, measured; below {MIN_FIT_S:g} s drawn at it)",
+                              "query time (s per cell)")):
         ax.set_xscale("log")
         ax.set_xlabel(lab)
         ax.grid(alpha=0.3, which="both")
