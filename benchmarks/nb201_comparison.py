@@ -218,11 +218,15 @@ def cmd_report(args) -> int:
                 lines.append(f"| {name} | {trials} | " + " | ".join(cells)
                              + f" | {last['fit_time'][0]:.2g} | "
                              f"{1000 * last['query_time'][0]:.2g} |" if last else " | | |")
-            overlap = [s["train_in_test"][0] for k, s in summ.items()
-                       if k[:2] == (ds, prot) and s["train_in_test"][0] is not None]
-            if prot == "naslib" and overlap:
-                lines.append(f"\nTraining entries that are test cells, mean over jobs: "
-                             f"{np.mean(overlap):.1f} (at most {max(overlap):.1f}).")
+            overlap = {n: [s["train_in_test"][0] for k, s in summ.items()
+                           if k[:2] == (ds, prot) and k[3] == n
+                           and s["train_in_test"][0] is not None] for n in SIZES}
+            if prot == "naslib" and any(overlap.values()):
+                lines.append("\nTraining entries that are test cells (by NB201's canonical "
+                             "form), mean over jobs, at " + " / ".join(
+                                 f"{n}" for n in SIZES if overlap[n]) + " training entries: "
+                             + " / ".join(f"{np.mean(overlap[n]):.0f}" for n in SIZES
+                                          if overlap[n]) + ".")
             fig = results / f"nb201_comparison_{ds}_{prot}.png"
             _figure(summ, ds, prot, names, fig)
             figs.append(fig)

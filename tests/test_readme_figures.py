@@ -155,6 +155,23 @@ def _nb201_search() -> list[float]:
             at("cifar10", "params", 100), at("cifar100", "params", 100)]
 
 
+def _nb201_comparison() -> list[float]:
+    """nb201_comparison.json (``python -m benchmarks.nb201_comparison report``), CIFAR-10,
+    protocol uniform, 1,000 training cells: the recommended preset and its trials, the best
+    of NASLib's predictors (its name checked against the README's), the parameter count."""
+    rows = [s for s in _json("nb201_comparison.json")["summary"]
+            if s["dataset"] == "cifar10" and s["protocol"] == "uniform"
+            and s["train_size"] == 1000]
+    ours = _one(rows, predictor="ranker-cell-features-self-trained")
+    naslib = {s["predictor"]: s["kendalltau"][0] for s in rows
+              if s["predictor"] != "params" and not s["predictor"].startswith(
+                  ("ranker-", "petridish"))}
+    best = max(naslib, key=naslib.get)
+    assert f"{best}, the best of NASLib's" in README.read_text(), best
+    return [ours["kendalltau"][0], len(ours["trials"]), naslib[best],
+            _one(rows, predictor="params")["kendalltau"][0]]
+
+
 #: every row of README's "Where it stands", by its first cell: the numbers its "figure" and
 #: "beside it" cells print, in order, computed from the records
 ROWS = {
@@ -172,6 +189,8 @@ ROWS = {
         lambda: _nb201("cifar100"),
     "NB201 search, CIFAR-10 / CIFAR-100: test accuracy of the incumbent (best queried cell "
     "by validation accuracy) after 100 queries": _nb201_search,
+    "NB201 CIFAR-10 in NASLib's `PredictorEvaluator`, 1,000 training cells":
+        _nb201_comparison,
 }
 
 
