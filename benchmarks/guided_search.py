@@ -155,12 +155,10 @@ def cmd_speed(args) -> int:
             s = run_guided(table, pred, cfg, Path(args.work) / "speed" / name.replace(" ", "_")
                            / f"b{args.budget}-s{seed}", options=options, resume=True)
             rec = compact(s)
-            with open(speed, "a") as f:
-                f.write(json.dumps(rec) + "\n")
-            have = {(r["label"], r["seed"]) for r in read(main)}
-            if pred != PAIRED_REF and (name, seed) not in have:
-                with open(main, "a") as f:
-                    f.write(json.dumps(rec) + "\n")
+            harness.append_jsonl(speed, rec)
+            if pred != PAIRED_REF and (name, seed) not in {(r["label"], r["seed"])
+                                                           for r in read(main)}:
+                harness.append_jsonl(main, rec)
             print(f"{name} seed {seed}: {rec['best_test_accuracy']:.4f}, "
                   f"{rec['wall_seconds']:.0f} s", flush=True)
     return 0

@@ -183,6 +183,15 @@ def write_jsonl(path: str | os.PathLike, rows) -> Path:
     return path
 
 
+def append_jsonl(path: str | os.PathLike, *rows: dict) -> Path:
+    """Append ``rows`` to a JSON-lines record, one line each: how a resumable benchmark
+    records each finished job as it finishes."""
+    path = Path(path)
+    with open(path, "a") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
 def seed_stats(values) -> dict:
     """Mean and std (ddof 1; None for a single seed) of one number over seeds."""
     v = np.asarray(values, float)

@@ -105,9 +105,7 @@ def record_job(results: Path, out: Path, job: dict, machine: str) -> int:
         if _key(row) not in have:
             rows.append(row)
             have.add(_key(row))
-    with open(path, "a") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
+    harness.append_jsonl(path, *rows)
     return len(rows)
 
 
