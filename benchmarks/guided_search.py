@@ -169,14 +169,10 @@ def cmd_speed_report(args) -> int:
     recommended preset against the reference run side by side (per seed and ratio of the
     means), and its regret at the budget paired against the cold fit (every cold run of the
     budget's record, on the seeds both have) and against the reference."""
-    from scipy import stats
-
     rows = [r for r in read(args.results / SPEED_RECORD) if r["budget"] == args.budget]
     if not rows:
         raise SystemExit(f"no runs of {args.budget} queries in {SPEED_RECORD}: run `speed` first")
-    sp: dict[str, dict[int, dict]] = {}
-    for r in rows:
-        sp.setdefault(r["label"], {})[r["seed"]] = r
+    sp = by_seed(rows)
     warm, cold = label(SPEED_PREDICTOR, SEARCH, WARM), label(SPEED_PREDICTOR, SEARCH)
     runs = read_all(args.results)
     ref = sp.get(PAIRED_REF, {})
@@ -216,12 +212,11 @@ def cmd_speed_report(args) -> int:
             continue
         a = np.array([sp[warm][s]["incumbent"][args.budget - 1] for s in both])
         b = np.array([other[s]["incumbent"][args.budget - 1] for s in both])
-        t = stats.ttest_rel(a, b) if np.any(a != b) else None
-        ci = t.confidence_interval(0.95) if t is not None else None
+        d, p, lo, hi, _ = _paired(sp[warm], other, args.budget)
         lines.append(f"- warm minus {what}, accuracy at {args.budget} queries, paired over "
-                     f"{len(both)} seeds ({both[0]}-{both[-1]}): {100 * (a - b).mean():+.3f} pp"
-                     + (f" [95 % CI {100 * ci.low:+.3f}, {100 * ci.high:+.3f}], p {t.pvalue:.2g}"
-                        if t is not None else " (identical on every seed)")
+                     f"{len(both)} seeds ({both[0]}-{both[-1]}): {100 * d:+.3f} pp"
+                     + (f" [95 % CI {100 * lo:+.3f}, {100 * hi:+.3f}], p {p:.2g}"
+                        if np.any(a != b) else " (identical on every seed)")
                      + f"; equal on {int((a == b).sum())}, better on {int((a > b).sum())}, "
                      f"worse on {int((a < b).sum())}.")
     harness.write_section(args.results / "SEARCH.md", SPEED_BEGIN, SPEED_END, "\n".join(lines))

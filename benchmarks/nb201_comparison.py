@@ -28,7 +28,6 @@ training cells (each a full 200-epoch training) and the measured fit time.
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -64,7 +63,6 @@ _CLI = "import sys; from naslib_petridish.cli import main; sys.exit(main(sys.arg
 def job_config(dataset: str, predictor: str, trial: int, out: Path) -> str:
     """The NASLib predictor-evaluation config of one job (NASLib's defaults otherwise: no
     hyperparameter search, its own hyperparameters, as White et al.)."""
-    sizes = [n for n in SIZES if n <= MAX_SIZE.get(predictor, max(SIZES))]
     return textwrap.dedent(f"""\
         experiment_type: vary_train_size
         search_space: nasbench201
@@ -72,7 +70,7 @@ def job_config(dataset: str, predictor: str, trial: int, out: Path) -> str:
         predictor: {predictor}
         uniform_random: 1
         test_size: {TEST_SIZE}
-        train_size_list: {sizes}
+        train_size_list: {sizes_of(predictor)}
         fidelity_single: 5
         fidelity_list: [5]
         out_dir: {out}
@@ -83,10 +81,11 @@ def job_config(dataset: str, predictor: str, trial: int, out: Path) -> str:
 
 
 def job_dir(work: Path, dataset: str, protocol: str, predictor: str, trial: int) -> Path:
-    return work / protocol / predictor / f"t{trial}"
+    return work / dataset / protocol / predictor / f"t{trial}"
 
 
 def sizes_of(predictor: str) -> list[int]:
+    """The training-set sizes a predictor runs (``MAX_SIZE`` caps the slow ones)."""
     return [n for n in SIZES if n <= MAX_SIZE.get(predictor, max(SIZES))]
 
 
@@ -94,12 +93,12 @@ def record_job(results: Path, out: Path, job: dict, machine: str) -> int:
     """Append the job's finished sizes (NASLib's ``evaluated_sizes.jsonl``) that the record
     lacks; returns how many."""
     path = results / RECORD
-    have = {_key(r) for r in harness.read_jsonl(path)} if path.exists() else set()
+    have = {_key(r) for r in harness.read_jsonl(path)}
     done = out / job["dataset"] / "predictors" / job["predictor"] / str(job["trial"]) \
         / "evaluated_sizes.jsonl"
     rows = []
-    for line in (done.read_text().splitlines() if done.exists() else []):
-        res = json.loads(line)["result"]
+    for line in harness.read_jsonl(done):
+        res = line["result"]
         row = {**job, "train_size": int(res["train_size"]),
                **{k: _num(res.get(k)) for k in KEEP}, "machine": machine}
         if _key(row) not in have:
@@ -127,8 +126,7 @@ def cmd_run(args) -> int:
     predictors = [x for p in args.predictors
                   for x in (FAST if p == "fast" else SLOW if p == "slow" else [p])]
     machine = harness.provenance()["machine"]
-    have = {_key(r) for r in harness.read_jsonl(results / RECORD)} \
-        if (results / RECORD).exists() else set()
+    have = {_key(r) for r in harness.read_jsonl(results / RECORD)}
     for protocol in args.protocols:
         for trial in args.trials:
             for pred in predictors:
@@ -182,7 +180,7 @@ def _order(names) -> list[str]:
 
 def cmd_report(args) -> int:
     results = Path(args.results)
-    rows = harness.read_jsonl(results / RECORD) if (results / RECORD).exists() else []
+    rows = harness.read_jsonl(results / RECORD)
     if not rows:
         raise SystemExit(f"nothing in {results / RECORD}: run `run` first")
     summ = summarize(rows)
@@ -232,7 +230,7 @@ def cmd_report(args) -> int:
     harness.save_json(results / "nb201_comparison.json", {
         "summary": [{"dataset": k[0], "protocol": k[1], "predictor": k[2], "train_size": k[3],
                      **{m: v for m, v in s.items()}} for k, s in sorted(summ.items())],
-        "sizes": list(SIZES), "test_size": TEST_SIZE, **harness.provenance()})
+        "sizes": list(SIZES), "test_size": TEST_SIZE})
     harness.write_section(results / "NB201.md", BEGIN, END, "\n".join(lines))
     print("\n".join(lines))
     return 0
