@@ -12,6 +12,7 @@ by name from the file (``--datasets``, default every one it holds).
 
     python -m benchmarks.nb201_ranking run --trials 0 1 2 3 4 --work runs/nb201r
     python -m benchmarks.nb201_ranking report --work runs/nb201r
+    python -m benchmarks.nb201_ranking ceiling --trials 0 1 2   # what validation can reach
 """
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = (78, 156, 469, 781, 1563)
 PRESETS = ["cell-features-boosted", "cell-features-self-trained"]
 BEGIN, END = harness.markers("nb201-ranking", "python -m benchmarks.nb201_ranking report")
+CEILING = harness.markers("nb201-ceiling", "python -m benchmarks.nb201_ranking ceiling")
+#: the preset the ceiling fits on most of the space (trees only: minutes, not hours)
+CEILING_PRESET = "cell-features-trees"
+FOLDS = 5
 #: PINAT (AAAI 2023) Table 1, CIFAR-10, Kendall over all cells
 LITERATURE = {"Neural Predictor": (0.343, 0.413, 0.584, 0.634, 0.646),
               "TNASP": (0.539, 0.589, 0.640, 0.689, 0.724),
@@ -154,6 +159,89 @@ def cmd_report(args) -> int:
     return 0
 
 
+def ceiling_of(t, trial: int) -> dict:
+    """How well anything trained on the validation accuracy can rank the test accuracy, on
+    one data set: Kendall against the test accuracy of (a) the validation accuracy itself,
+    (b) the mean validation accuracy of the cell's function (every cell with the same
+    canonical form: the validation accuracy with its run-to-run noise averaged away where a
+    function has copies), (c) ``CEILING_PRESET`` fitted on the validation accuracy of four
+    fifths of the functions (about 12,500 cells, 8x the largest size of the protocol) and
+    scored on the other fifth, over ``FOLDS`` folds (every cell predicted once, by a model
+    that saw none of its function); and, on the cells whose function has other copies, (d)
+    the mean test accuracy of those other copies (how well the test accuracy predicts
+    itself across independent runs: the ceiling of any predictor) beside (e) their mean
+    validation accuracy.  Folds are seeded by ``[trial, 201, FOLDS]``."""
+    from naslib_petridish.ranker import RankerPredictor
+
+    n = len(t)
+    rows = np.arange(n)
+    val, test = t.metric(rows, "val"), t.metric(rows, "test")
+    _, inv = np.unique(np.asarray(t.keys), return_inverse=True)
+    count = np.bincount(inv)
+    sum_val, sum_test = np.bincount(inv, val), np.bincount(inv, test)
+    copies = count[inv] >= 2
+    others = np.maximum(count[inv] - 1, 1)
+    fold = np.random.default_rng([trial, 201, FOLDS]).integers(0, FOLDS, len(count))[inv]
+    pred = np.zeros(n)
+    cells = t.cells(rows)
+    t0 = time.perf_counter()
+    for k in range(FOLDS):
+        train, held = rows[fold != k], rows[fold == k]
+        r = RankerPredictor(preset=CEILING_PRESET, table=t, seed=trial)
+        r.fit([cells[i] for i in train], val[train])
+        pred[held] = r.query([cells[i] for i in held])
+        r.close()
+    return {"dataset": t.dataset, "trial": trial, "cells": n, "functions": int(len(count)),
+            "cells_with_copies": int(copies.sum()),
+            "val": _kendall(val, test),
+            "function_mean_val": _kendall((sum_val / count)[inv], test),
+            "trees_cv": _kendall(pred, test),
+            "trees_cv_train_cells": int(round(n * (FOLDS - 1) / FOLDS)),
+            "trees_cv_seconds": time.perf_counter() - t0,
+            "copies_test": _kendall(((sum_test[inv] - test) / others)[copies], test[copies]),
+            "copies_val": _kendall(((sum_val[inv] - val) / others)[copies], test[copies]),
+            "own_val_on_copies": _kendall(val[copies], test[copies])}
+
+
+def cmd_ceiling(args) -> int:
+    """``ceiling_of`` for every data set of the file and ``--trials``: nb201_ceiling.json and
+    the table in NB201.md (the fold split is the only random part: the trials vary it)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    from naslib_petridish.spaces.nb201 import load_file, locate_table
+
+    file = load_file(locate_table(args.nb201))
+    rows = []
+    for dataset in args.datasets or file.datasets:
+        for trial in args.trials:
+            rows.append(ceiling_of(file.dataset(dataset), trial))
+            print(json.dumps(rows[-1]), flush=True)
+    harness.save_json(RESULTS / "nb201_ceiling.json", {"rows": rows})
+    lines = ["| data set | what ranks the test accuracy | cells | Kendall |", "|---|---|---|---|"]
+    what = [("val", "the validation accuracy itself", "cells"),
+            ("function_mean_val", "the mean validation accuracy of the cell's function "
+             "(all its isomorphic copies)", "cells"),
+            ("trees_cv", f"`{CEILING_PRESET}` on the validation accuracy of about 12,500 "
+             f"cells ({FOLDS}-fold over functions)", "cells"),
+            ("own_val_on_copies", "the validation accuracy itself, cells with copies",
+             "cells_with_copies"),
+            ("copies_val", "the mean validation accuracy of the cell's other copies",
+             "cells_with_copies"),
+            ("copies_test", "the mean test accuracy of the cell's other copies (the noise "
+             "ceiling)", "cells_with_copies")]
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        got = [r for r in rows if r["dataset"] == dataset]
+        for col, name, n in what:
+            st = harness.seed_stats([r[col] for r in got])
+            lines.append(f"| {dataset} | {name} | {got[0][n]:,} | "
+                         f"{harness.pm(st['mean'], st['std'])} |")
+    lines.append(f"\nTrials {', '.join(str(x) for x in args.trials)} (fold splits); only "
+                 "the cross-validated row varies with them.")
+    harness.write_section(RESULTS / "NB201.md", *CEILING, "\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
 def main() -> int:
     ap, r = harness.lane_parser(__doc__, WORK, (0, 1, 2, 3, 4), cmd_run, cmd_report)
     for p in ap._subparsers._group_actions[0].choices.values():
@@ -161,6 +249,12 @@ def main() -> int:
     r.add_argument("--datasets", nargs="+")
     r.add_argument("--presets", nargs="+", default=PRESETS)
     r.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
+    sub = ap._subparsers._group_actions[0]
+    c = sub.add_parser("ceiling", help="what a predictor of the validation accuracy can reach")
+    c.add_argument("--trials", nargs="+", type=int, default=[0, 1, 2])
+    c.add_argument("--datasets", nargs="+")
+    c.add_argument("--nb201", help="NB201 ground truth (default $NASLIB_PETRIDISH_NB201)")
+    c.set_defaults(fn=cmd_ceiling)
     args = ap.parse_args()
     return args.fn(args)
 
