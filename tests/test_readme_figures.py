@@ -172,6 +172,16 @@ def _nb201_comparison() -> list[float]:
             _one(rows, predictor="params")["kendalltau"][0]]
 
 
+def _nb201_dish() -> list[float]:
+    """nb201_dish.json (``python -m benchmarks.nb201_dish report``), CIFAR-10: the trained
+    ``quick`` dish minus its untrained control with its 95 % interval and trials; the dish's
+    own Kendall and the parameter count's on the same cells."""
+    d = _json("nb201_dish.json")["summary"]["cifar10"]
+    pair, quick = d["pairs"]["quick - quick-untrained"], d["recipes"]["quick"]
+    return [pair["mean"], *pair["ci95"], len(pair["trials"]), quick["mean"],
+            quick["params"]["mean"]]
+
+
 #: every row of README's "Where it stands", by its first cell: the numbers its "figure" and
 #: "beside it" cells print, in order, computed from the records
 ROWS = {
@@ -191,6 +201,8 @@ ROWS = {
     "by validation accuracy) after 100 queries": _nb201_search,
     "NB201 CIFAR-10 in NASLib's `PredictorEvaluator`, 1,000 training cells":
         _nb201_comparison,
+    "NB201 CIFAR-10, the `quick` dish minus its untrained control, 100 training cells "
+    "(Kendall, 95 % CI)": _nb201_dish,
 }
 
 
