@@ -46,7 +46,14 @@ def _kendall(a, b) -> float:
     return float(kendalltau(a, b).statistic)
 
 
-def run_job(file, dataset: str, preset: str, trial: int, size: int) -> dict:
+def variant(preset: str, options: dict) -> str:
+    """A row's predictor name: the preset and its config overrides (``--set``)."""
+    extra = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
+    return preset + (f" ({extra})" if extra else "")
+
+
+def run_job(file, dataset: str, preset: str, trial: int, size: int,
+            options: dict | None = None) -> dict:
     from naslib_petridish.ranker import RankerPredictor
     from naslib_petridish.spaces import get_space
 
@@ -56,7 +63,7 @@ def run_job(file, dataset: str, preset: str, trial: int, size: int) -> dict:
     held = np.array([r for r in range(len(t)) if t.keys[r] not in keys])
     y = t.metric(train, "val")
     test_all = t.metric(np.arange(len(t)), "test")
-    r = RankerPredictor(preset=preset, table=t, seed=trial)
+    r = RankerPredictor(preset=preset, table=t, seed=trial, **(options or {}))
     t0 = time.perf_counter()
     r.fit(t.cells(train), y)
     fit_s = time.perf_counter() - t0
@@ -66,7 +73,8 @@ def run_job(file, dataset: str, preset: str, trial: int, size: int) -> dict:
     r.close()
     free = get_space("nb201").free_features(t.cells(range(len(t))))
     names = free[1]
-    out = {"dataset": dataset, "preset": preset, "trial": trial, "size": size,
+    out = {"dataset": dataset, "preset": variant(preset, options or {}), "trial": trial,
+           "size": size, "options": options or {},
            "kendall_heldout": _kendall(p_all[held], test_all[held]),
            "kendall_all": _kendall(p_all, test_all), "heldout": int(len(held)),
            "fit_seconds": fit_s, "query_ms_per_cell": 1000 * query_s / len(t)}
@@ -78,8 +86,10 @@ def run_job(file, dataset: str, preset: str, trial: int, size: int) -> dict:
 def cmd_run(args) -> int:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    from naslib_petridish.guided import read_options
     from naslib_petridish.spaces.nb201 import load_file, locate_table
 
+    options = read_options(args.set)
     file = load_file(locate_table(args.nb201))
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -90,9 +100,9 @@ def cmd_run(args) -> int:
         for size in args.sizes:
             for trial in args.trials:
                 for preset in args.presets:
-                    if (dataset, preset, trial, size) in done:
+                    if (dataset, variant(preset, options), trial, size) in done:
                         continue
-                    row = run_job(file, dataset, preset, trial, size)
+                    row = run_job(file, dataset, preset, trial, size, options)
                     with open(path, "a") as f:
                         f.write(json.dumps(row) + "\n")
                     print(f"{dataset} {preset} trial {trial} n={size}: held-out "
@@ -249,6 +259,8 @@ def main() -> int:
     r.add_argument("--datasets", nargs="+")
     r.add_argument("--presets", nargs="+", default=PRESETS)
     r.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field of every preset (e.g. isomorphs=8); the rows name it")
     sub = ap._subparsers._group_actions[0]
     c = sub.add_parser("ceiling", help="what a predictor of the validation accuracy can reach")
     c.add_argument("--trials", nargs="+", type=int, default=[0, 1, 2])

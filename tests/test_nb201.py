@@ -86,6 +86,51 @@ def test_canonical_form_merges_isomorphic_cells():
     assert zero.key == "#+#+#" and not zero.active_edges()
 
 
+def test_copies_are_every_cell_of_the_function_the_cell_first():
+    cells = C.all_cells()
+    groups = {}
+    for c in cells:
+        groups.setdefault(c.key, []).append(c.hash)
+    sp = get_space("nb201")
+    for c in cells[::97]:
+        cp = sp.copies(c)
+        assert cp[0].hash == c.hash and {x.key for x in cp} == {c.key}
+        assert sorted(x.hash for x in cp) == sorted(groups[c.key])
+    assert max(len(g) for g in groups.values()) == 275
+    assert sum(len(g) > 1 for g in groups.values()) == 1350
+    nb101 = get_space("nb101")
+    one = nb101.random_cell(0)
+    assert nb101.copies(one) == [one]  # NB101's tables hold one cell per function
+
+
+def test_isomorphs_fit_on_copies_and_score_a_function_once(nb201_file):
+    """With ``isomorphs: k`` the fit sees each training cell's copies (no new label) and
+    every copy of a function of at most k cells gets the same prediction; without it the
+    copies' raw encodings differ and so do their predictions."""
+    from naslib_petridish.ranker.predictor import RankerPredictor
+
+    t = nb201_file.dataset("cifar10")
+    tr = t.sample(60, 0, metric="val")
+    sp = get_space("nb201")
+    small = [c for c in C.all_cells()[::7] if 2 <= len(sp.copies(c)) <= 4][:40]
+    group = [x for c in small for x in sp.copies(c)]
+    fits = {}
+    for k in (0, 4):
+        r = RankerPredictor(preset="cell-features-trees", table=t, seed=0, isomorphs=k)
+        r.fit(t.cells(tr), t.metric(tr, "val"))
+        fits[k] = r
+        p = r.query(group)
+        by_key = {}
+        for c, v in zip(group, p):
+            by_key.setdefault(c.key, set()).add(round(float(v), 12))
+        spread = sum(len(v) > 1 for v in by_key.values())
+        assert (spread == 0) if k else (spread > 10)
+    n_copies = sum(min(4, len(sp.copies(c))) for c in t.cells(tr))
+    assert fits[4].fitted["isomorph_cells"] == n_copies > 60
+    assert fits[4].fitted["n"] == 60 and len(fits[4].fitted["quantiles"]) == 60
+    assert "isomorph_cells" not in fits[0].fitted
+
+
 @pytest.mark.skipif(not SHARED.exists(), reason="../shared NB201 table not present")
 def test_canonical_form_matches_nats_bench_on_every_cell():
     z = dict(np.load(SHARED))

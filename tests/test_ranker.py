@@ -106,6 +106,17 @@ def test_trees_learn_a_ranking_and_answer_in_accuracy_units(table):
     assert kendalltau(blind, y[200:]).statistic < kendalltau(p, y[200:]).statistic
 
 
+def test_isomorphs_change_nothing_on_nb101(table):
+    """NB101 cells have no copies in the space's tables: ``isomorphs`` is a no-op there."""
+    cells = [table.cell(i) for i in range(150)]
+    y = _accuracy_of(cells)
+    plain = fit_query(ranker(["free", "path"]), cells[:100], y[:100], cells[100:])
+    iso = fit_query(ranker(["free", "path"], isomorphs=8), cells[:100], y[:100], cells[100:])
+    assert np.array_equal(plain, iso)
+    with pytest.raises(ConfigError, match="isomorphs"):
+        RankerConfig(isomorphs=-1)
+
+
 def test_too_few_cells_fit_a_params_line(table):
     cells = [table.cell(i) for i in range(5)]
     lp = F.free_features(cells)[0][:, 0]

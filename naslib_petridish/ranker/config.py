@@ -57,6 +57,12 @@ class RankerConfig:
     #: their features and continues its students (``graph.WARM_PRETRAIN_EPOCHS``); the first
     #: fit, and every fit with ``false``, is the full cold fit
     warm_start: bool = False
+    #: > 1: use the space's isomorphic copies (``space.copies``: cells with the same
+    #: canonical form compute the same function): each training cell joins the fit with up
+    #: to this many of its copies, all labelled with its accuracy, and each queried cell is
+    #: scored as the mean over up to this many of its copies.  No label is added; a no-op in
+    #: a space without copies (NB101's tables hold one cell per function).  0 or 1: off
+    isomorphs: int = 0
     #: settings of the ``dish`` source: PetriDishConfig fields over sources.DISH_DEFAULTS
     dish: dict = field(default_factory=dict)
     #: a fitted dish (``dish.pt`` or its run directory) for the ``dish`` source; None: the
@@ -95,7 +101,7 @@ class RankerConfig:
                 raise ConfigError(f"'{name}' must be a non-empty list of "
                                   f"{', '.join(sorted(registry))}; got {v!r}")
             setattr(self, name, list(dict.fromkeys(v)))
-        for n in ("graph_members", "self_training", "seed", "workers"):
+        for n in ("graph_members", "self_training", "seed", "workers", "isomorphs"):
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"'{n}' must be a non-negative integer, got {v!r}")

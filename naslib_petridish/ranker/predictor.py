@@ -51,6 +51,25 @@ def _log10_params(cells) -> np.ndarray:
     return space_of(list(cells)).free_features(cells)[0][:, 0]
 
 
+def with_copies(cells, k: int, space: str) -> tuple[list, np.ndarray, np.ndarray]:
+    """Each of ``cells`` with up to ``k - 1`` of its isomorphic copies (``space.copies``):
+    the distinct cells among them (first seen first), and for every (cell, copy) pair the
+    index of the cell and of the copy in that list."""
+    from ..spaces import get_space
+
+    sp = get_space(space)
+    index: dict[str, int] = {}
+    out, owner, at = [], [], []
+    for i, c in enumerate(cells):
+        for cp in sp.copies(c)[:k]:
+            j = index.setdefault(cp.hash, len(out))
+            if j == len(out):
+                out.append(cp)
+            owner.append(i)
+            at.append(j)
+    return out, np.asarray(owner, np.int64), np.asarray(at, np.int64)
+
+
 def distinct_cells(cells, y: np.ndarray) -> tuple[list, np.ndarray]:
     """One entry per distinct cell (by hash, in hash order): a cell given several times
     counts once, with the mean of its accuracies (said in a log line where they differ)."""
@@ -186,6 +205,10 @@ class RankerPredictor(NASLibContract):
             fitted["fallback"] = [float(coef[0]), float(coef[1])]
             self._models = []
             return fitted
+        if cfg.isomorphs > 1:  # every copy labelled with its cell's accuracy
+            copies, owner, at = with_copies(cells, cfg.isomorphs, cfg.space)
+            cells, y = [copies[j] for j in at], y[owner]  # one entry per (cell, copy)
+            fitted["isomorph_cells"] = len(cells)
         t0 = time.perf_counter()
         learners = [s for s in self.sources if s.learns]
         if learners:  # sources that learn see the others' columns first
@@ -231,10 +254,17 @@ class RankerPredictor(NASLibContract):
             self.last_results = None
             out = a * _log10_params(cells) + b
         else:
+            k = self.config.isomorphs
+            scored = cells
+            if k > 1:  # each cell's copies scored once, however many cells share them
+                scored, owner, at = with_copies(cells, k, self.config.space)
             with self._abort_on_error():
-                X, _ = self._matrix(cells, progress or self._bar_update("query"))
+                X, _ = self._matrix(scored, progress or self._bar_update("query"))
             w = [self.config.model_weights.get(m.name, 1.0) for m in self._models]
-            r = sum(wi * m.rank(cells, X) for wi, m in zip(w, self._models)) / sum(w)
+            r = sum(wi * m.rank(scored, X) for wi, m in zip(w, self._models)) / sum(w)
+            if k > 1:  # each cell: the mean over its copies
+                n = len(cells)
+                r = np.bincount(owner, r[at], n) / np.bincount(owner, None, n)
             out = np.interp(r, np.linspace(0.0, 1.0, len(q)), q)
         self.last_query_seconds_per_arch = (time.perf_counter() - t0) / max(1, len(cells))
         return np.asarray(out, dtype=np.float64)

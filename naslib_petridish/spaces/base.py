@@ -16,6 +16,8 @@ member                  what it is
 ``cell.hash``           identifier of a cell in the ground-truth table
 ``random_cell(rng)``    NASLib's sampler; ``mutate(cell, rng)``; ``neighbours(cell)``
 ``all_cells()``         enumeration (``None`` where the space is too large)
+``copies(cell)``        the cells of the space that compute the same function (equal
+                        ``key``), the cell itself first (``[cell]`` where none is known)
 ``encoding(cells)``     adjacency + one-hot encoding (float matrix, column names)
 ``path_encoding``       counts of input-output paths by operation sequence
 ``free_features``       what costs nothing: parameters, FLOPs, depth, op and path counts
@@ -54,6 +56,11 @@ class SearchSpace:
 
     def all_cells(self) -> list | None:
         return None
+
+    def copies(self, cell) -> list:
+        """``cell`` and the other cells of the space with its ``key`` (the same function),
+        the cell first: only ``[cell]`` here (NB101's tables hold one cell per function)."""
+        return [cell]
 
     def log_params(self, cells: Sequence) -> np.ndarray:
         """log10 of the full network's parameter count of each cell (the free baseline)."""

@@ -81,6 +81,9 @@ class NB201Space(SearchSpace):
     def all_cells(self):
         return C.all_cells()
 
+    def copies(self, cell):
+        return C.copies(cell)
+
     def encoding(self, cells: Sequence):
         from .features import encoding
         return encoding(cells)
