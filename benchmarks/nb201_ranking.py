@@ -12,12 +12,14 @@ by name from the file (``--datasets``, default every one it holds).
 
     python -m benchmarks.nb201_ranking run --trials 0 1 2 3 4 --work runs/nb201r
     python -m benchmarks.nb201_ranking report --work runs/nb201r
+    # --work also takes a rows file: the committed benchmarks/results/nb201_ranking_rows.jsonl
     python -m benchmarks.nb201_ranking ceiling --trials 0 1 2   # what validation can reach
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -31,6 +33,9 @@ SIZES = (78, 156, 469, 781, 1563)
 PRESETS = ["cell-features-boosted", "cell-features-self-trained"]
 BEGIN, END = harness.markers("nb201-ranking", "python -m benchmarks.nb201_ranking report")
 CEILING = harness.markers("nb201-ceiling", "python -m benchmarks.nb201_ranking ceiling")
+DEVELOPMENT = harness.markers("nb201-ranking-dev", "python -m benchmarks.nb201_ranking report")
+#: trials kept for choices (never reported as results)
+DEV_TRIALS = tuple(range(10, 20))
 #: the preset the ceiling fits on most of the space (trees only: minutes, not hours)
 CEILING_PRESET = "cell-features-trees"
 FOLDS = 5
@@ -103,8 +108,7 @@ def cmd_run(args) -> int:
                     if (dataset, variant(preset, options), trial, size) in done:
                         continue
                     row = run_job(file, dataset, preset, trial, size, options)
-                    with open(path, "a") as f:
-                        f.write(json.dumps(row) + "\n")
+                    harness.append_jsonl(path, row)
                     print(f"{dataset} {preset} trial {trial} n={size}: held-out "
                           f"{row['kendall_heldout']:+.3f}, all {row['kendall_all']:+.3f}, "
                           f"fit {row['fit_seconds']:.0f} s", flush=True)
@@ -112,14 +116,21 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    rows = [r for w in args.work for r in harness.read_jsonl(Path(w) / "rows.jsonl")]
+    every = {}  # a job read twice (a lane and the committed record) counts once
+    for w in map(Path, args.work):
+        for r in harness.read_jsonl(w if w.is_file() else w / "rows.jsonl"):
+            every[tuple(r[k] for k in ("dataset", "preset", "trial", "size"))] = r
+    every = list(every.values())
+    rows = [r for r in every if r["trial"] in args.trials]
+    dev = [r for r in every if r["trial"] in args.dev_trials]
+    presets = PRESETS + sorted({r["preset"] for r in rows} - set(PRESETS))
     summary = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
-        for preset in [*PRESETS, "params", "val"]:
+        for preset in [*presets, "params", "val"]:
             for size in SIZES:
-                src = preset if preset in PRESETS else PRESETS[0]
+                src = preset if preset in presets else PRESETS[0]
                 got = [r for r in rows if (r["dataset"], r["preset"], r["size"]) ==
-                       (dataset, src, size) and r["trial"] in args.trials]
+                       (dataset, src, size)]
                 if not got:
                     continue
                 col = {"params": "params_heldout",
@@ -127,18 +138,20 @@ def cmd_report(args) -> int:
                 entry = {"dataset": dataset, "preset": preset, "size": size,
                          "trials": [g["trial"] for g in got],
                          "kendall_heldout": harness.seed_stats([g[col] for g in got])}
-                if preset in PRESETS:
+                if preset in presets:
                     entry["kendall_all"] = harness.seed_stats([g["kendall_all"] for g in got])
                     entry["fit_seconds"] = harness.seed_stats([g["fit_seconds"] for g in got])
                     entry["query_ms_per_cell"] = harness.seed_stats(
                         [g["query_ms_per_cell"] for g in got])
                 summary.append(entry)
-    harness.save_json(RESULTS / "nb201_ranking.json", {"summary": summary})
-    harness.write_jsonl(RESULTS / "nb201_ranking_rows.jsonl", rows)
+    choices = development(dev)
+    harness.save_json(RESULTS / "nb201_ranking.json", {"summary": summary,
+                                                       "development": choices})
+    harness.write_jsonl(RESULTS / "nb201_ranking_rows.jsonl", rows + dev)
     lines = ["| data set | predictor | Kendall, held-out " + " | ".join(
         f"{n:,}" for n in SIZES) + " |", "|---|---|" + "---|" * len(SIZES)]
     for dataset in dict.fromkeys(s["dataset"] for s in summary):
-        for preset in [*PRESETS, "params", "val"]:
+        for preset in [*presets, "params", "val"]:
             by = {s["size"]: s for s in summary if (s["dataset"], s["preset"]) ==
                   (dataset, preset)}
             if not by:
@@ -154,7 +167,7 @@ def cmd_report(args) -> int:
               "| data set | predictor | " + " | ".join(f"{n:,}" for n in SIZES) + " |",
               "|---|---|" + "---|" * len(SIZES)]
     for dataset in dict.fromkeys(s["dataset"] for s in summary):
-        for preset in PRESETS:
+        for preset in presets:
             by = {s["size"]: s for s in summary if (s["dataset"], s["preset"]) ==
                   (dataset, preset)}
             if by:
@@ -165,8 +178,67 @@ def cmd_report(args) -> int:
         lines.append(f"| cifar10 | {name} (PINAT, Table 1) | "
                      + " | ".join(f"{v:.3f}" for v in vals) + " |")
     harness.write_section(RESULTS / "NB201.md", BEGIN, END, "\n".join(lines))
-    print("\n".join(lines))
+    dev_lines = development_markdown(choices)
+    if dev_lines:
+        harness.write_section(RESULTS / "NB201.md", *DEVELOPMENT, "\n".join(dev_lines))
+    print("\n".join(lines + [""] + dev_lines))
     return 0
+
+
+def development(rows: list[dict]) -> list[dict]:
+    """The development trials' rows by (data set, variant, size): mean held-out Kendall and,
+    for a variant with ``--set`` options, its paired difference to the same preset run with
+    the option at its default (the ``=0`` variant, or the bare preset), trial by trial."""
+    out = []
+    key = {(r["dataset"], r["preset"], r["size"]): [] for r in rows}
+    for r in rows:
+        key[(r["dataset"], r["preset"], r["size"])].append(r)
+    for (dataset, preset, size), got in key.items():
+        e = {"dataset": dataset, "preset": preset, "size": size,
+             "trials": sorted(g["trial"] for g in got),
+             "kendall_heldout": harness.seed_stats([g["kendall_heldout"] for g in
+                                                    sorted(got, key=lambda g: g["trial"])])}
+        base = preset.split(" (")[0]
+        ref = next((k for k in key if k[0] == dataset and k[2] == size and k[1] != preset
+                    and (k[1] == base or k[1].startswith(base + " (") and "=0" in k[1])), None)
+        if ref is not None and "=0" not in preset and preset != base:
+            other = {g["trial"]: g["kendall_heldout"] for g in key[ref]}
+            d = [g["kendall_heldout"] - other[g["trial"]] for g in got if g["trial"] in other]
+            if d:
+                e["against"] = ref[1]
+                e["difference"] = harness.seed_stats(d)
+        out.append(e)
+    return out
+
+
+def development_markdown(choices: list[dict]) -> list[str]:
+    if not choices:
+        return []
+    trials = sorted({t for c in choices for t in c["trials"]})
+    lines = [f"Development trials {', '.join(map(str, trials))} (held-out Kendall, mean over "
+             "trials; in brackets the paired difference to the same preset without the "
+             "option, mean and smallest):", "",
+             "| data set | variant | " + " | ".join(f"{n:,}" for n in SIZES) + " |",
+             "|---|---|" + "---|" * len(SIZES)]
+    for dataset in dict.fromkeys(c["dataset"] for c in choices):
+        for preset in sorted({c["preset"] for c in choices if c["dataset"] == dataset},
+                             key=lambda p: [int(x) if x.isdigit() else x
+                                            for x in re.split(r"(\d+)", p)]):
+            by = {c["size"]: c for c in choices if (c["dataset"], c["preset"]) ==
+                  (dataset, preset)}
+            cells = []
+            for n in SIZES:
+                if n not in by:
+                    cells.append("")
+                    continue
+                c = by[n]
+                txt = f"{c['kendall_heldout']['mean']:.3f}"
+                if "difference" in c:
+                    d = c["difference"]
+                    txt += f" ({d['mean']:+.3f}, min {min(d['values']):+.3f})"
+                cells.append(txt)
+            lines.append(f"| {dataset} | {preset} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def ceiling_of(t, trial: int) -> dict:
@@ -259,6 +331,9 @@ def main() -> int:
     r.add_argument("--datasets", nargs="+")
     r.add_argument("--presets", nargs="+", default=PRESETS)
     r.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
+    rp = ap._subparsers._group_actions[0].choices["report"]
+    rp.add_argument("--dev-trials", nargs="+", type=int, default=list(DEV_TRIALS),
+                    help="trials of the choices table (never among the reported ones)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field of every preset (e.g. isomorphs=8); the rows name it")
     sub = ap._subparsers._group_actions[0]

@@ -124,17 +124,19 @@ def _guided(n: int) -> list[float]:
 
 
 def _nb201(dataset: str) -> list[float]:
-    """nb201_ranking.json (``python -m benchmarks.nb201_ranking report``): the recommended
-    preset's held-out Kendall at each size, its trials, and the parameter count's range."""
+    """nb201_ranking.json (``python -m benchmarks.nb201_ranking report``): the NB201 preset's
+    and the recommended preset's held-out Kendall at each size, their trials, and the
+    parameter count's range."""
     rows = [s for s in _json("nb201_ranking.json")["summary"] if s["dataset"] == dataset]
-    ours = sorted((s for s in rows if s["preset"] == "cell-features-self-trained"),
-                  key=lambda s: s["size"])
-    assert [s["size"] for s in ours] == [78, 156, 469, 781, 1563]
-    trials = {len(s["trials"]) for s in ours}
+    out, trials = [], set()
+    for preset in ("cell-features-isomorphs", "cell-features-self-trained"):
+        ours = sorted((s for s in rows if s["preset"] == preset), key=lambda s: s["size"])
+        assert [s["size"] for s in ours] == [78, 156, 469, 781, 1563]
+        trials |= {len(s["trials"]) for s in ours}
+        out += [s["kendall_heldout"]["mean"] for s in ours]
     assert len(trials) == 1, trials
     params = [s["kendall_heldout"]["mean"] for s in rows if s["preset"] == "params"]
-    return [s["kendall_heldout"]["mean"] for s in ours] + [trials.pop(), min(params),
-                                                           max(params)]
+    return out + [trials.pop(), min(params), max(params)]
 
 
 def _nb201_search() -> list[float]:
