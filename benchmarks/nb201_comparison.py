@@ -46,8 +46,8 @@ SIZES = (14, 42, 121, 347, 1000)  # White et al.'s grid, every other point
 TEST_SIZE = 200
 PROTOCOLS = {"naslib": "NASLib's sampler as is (repeats and train/test overlap possible)",
              "uniform": "distinct cells drawn uniformly, train/test disjoint"}
-OURS = ["params", "ranker-cell-features-trees", "ranker-cell-features-boosted",
-        "ranker-cell-features-self-trained"]
+OURS = ["params", "ranker-cell-features-trees", "ranker-cell-features-isomorphs",
+        "ranker-cell-features-boosted", "ranker-cell-features-self-trained"]
 FAST = OURS + ["xgb", "lgb", "rf", "ngb", "bayes_lin_reg", "gp", "mlp", "bananas"]
 SLOW = ["gcn", "bonas", "nao", "seminas", "bohamiann", "dngo", "sparse_gp", "var_sparse_gp",
         "petridish-quick"]
