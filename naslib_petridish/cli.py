@@ -303,6 +303,7 @@ def cmd_naslib_search(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from .factory import search_options
     from .guided import GuidedConfig, read_options, run_guided
 
     space = _space(args)
@@ -312,7 +313,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                        mutations=args.mutations, top_k=args.top_k,
                        metric=args.metric or ("test" if space == "nb101" else "val"),
                        seed=args.seed)
-    options = read_options(args.set)
+    options = search_options(args.predictor, read_options(args.set))
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a directory for the run")

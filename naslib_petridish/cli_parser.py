@@ -203,7 +203,9 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
                    help="also score this many mutants of each of the --top-k best queried cells")
     p.add_argument("--top-k", type=int, default=10)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a predictor option (a config field of the preset), repeatable")
+                   help="a predictor option (a config field of the preset), repeatable; a "
+                        "self-training preset continues from the last round unless "
+                        "warm_start=false")
     p.add_argument("--out", required=True, metavar="DIR", help="run directory")
     p.add_argument("--resume", action="store_true", help="continue an interrupted search in DIR")
     p.add_argument("--force", action="store_true", help="replace a finished search in DIR")

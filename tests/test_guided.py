@@ -106,6 +106,40 @@ def test_a_ranker_preset_drives_the_search(table, tmp_path):
     assert s["architectures_predicted"] == 200
 
 
+def test_search_continues_a_self_training_preset_from_the_last_round_unless_told_not_to():
+    """search_options: the search's defaults over what the user set.  A self-training
+    ranker preset refits every round, so the search warm-starts it (SEARCH.md measures
+    it no worse than the cold fit); an explicit warm_start wins; every other predictor
+    keeps exactly the options given."""
+    from naslib_petridish.factory import search_options
+
+    assert search_options("cell-features-self-trained") == {"warm_start": True}
+    assert search_options("cell-features-self-trained", {"graph_members": 1}) == \
+        {"graph_members": 1, "warm_start": True}
+    assert search_options("cell-features-self-trained", {"warm_start": False}) == \
+        {"warm_start": False}
+    assert search_options("cell-features-self-trained", {"self_training": 0}) == \
+        {"self_training": 0}
+    for name in ("cell-features-boosted", "cell-features-trees", "quick", "params", "xgb"):
+        assert search_options(name, {"seed": 3}) == {"seed": 3}
+    assert search_options("cell-features-boosted", {"self_training": 50}) == \
+        {"self_training": 50, "warm_start": True}
+
+
+def test_the_search_command_records_the_warm_start_it_used(table_path, tmp_path):
+    """`search --predictor cell-features-self-trained` runs warm-started and says so in
+    its summary; --set warm_start=false is the cold fit, recorded as such."""
+    common = ["-q", "search", "--nb101", table_path, "--predictor",
+              "cell-features-self-trained", "--budget", "16", "--init", "10", "--batch", "3",
+              "--pool", "40", "--set", "self_training=30", "--set", "graph_members=1"]
+    for extra, warm in (([], True), (["--set", "warm_start=false"], False)):
+        out = tmp_path / f"w{warm}"
+        assert main(common + extra + ["--out", str(out)]) == 0
+        s = json.loads((out / "summary.json").read_text())
+        assert s["config"]["predictor_options"]["warm_start"] is warm
+        assert s["ground_truth_queries"] == 16
+
+
 def test_propose_and_tell_are_the_algorithm(table):
     """What the command and NASLib's optimizer share: propose gives at most what the
     budget leaves, tell counts, and the budget cannot be overspent."""

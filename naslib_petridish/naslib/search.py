@@ -132,10 +132,13 @@ def run_search(config_file: str, nb101: str | None = None, metric: str | None = 
         nl.utils.set_seed(cfg.seed)
         predictor = None
         if method.optimizer == "guided":  # a predictor on the package's cells
-            from ..factory import search_predictor
+            from ..factory import search_options, search_predictor
+            from .predictors import PRESET_PREDICTORS
             section = "ranker" if method.predictor.startswith("ranker-") else "petridish"
+            options = search_options(PRESET_PREDICTORS.get(method.predictor, method.predictor),
+                                     cfg.get(section, {}) or {})
             predictor = TimedPredictor(search_predictor(
-                method.predictor, table, int(cfg.seed), dict(cfg.get(section, {}) or {})))
+                method.predictor, table, int(cfg.seed), options))
         elif method.guided:
             built = get_predictor(method.predictor, cfg, table=table)
             built.set_ss_type(cfg.search_space)
