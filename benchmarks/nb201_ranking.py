@@ -44,11 +44,23 @@ LITERATURE = {"Neural Predictor": (0.343, 0.413, 0.584, 0.634, 0.646),
               "TNASP": (0.539, 0.589, 0.640, 0.689, 0.724),
               "PINAT": (0.549, 0.631, 0.706, 0.761, 0.784)}
 GOAL = (0.80, 0.82, 0.87, 0.89, 0.91)
+#: zero-cost proxies (Abdelfattah et al., ICLR 2021): Spearman over all 15,625 cells against
+#: the 200-epoch test accuracy, one minibatch of 64 images, as printed by the authors'
+#: notebooks/nasbench201_correlations.ipynb (mohsaied/zero-cost-nas, release v1.0.0)
+ZERO_COST = {"cifar10": {"synflow": 0.737, "jacob_cov": 0.731, "snip": 0.596,
+                         "grad_norm": 0.594},
+             "cifar100": {"synflow": 0.763, "jacob_cov": 0.704, "snip": 0.637,
+                          "grad_norm": 0.637}}
 
 
 def _kendall(a, b) -> float:
     from scipy.stats import kendalltau
     return float(kendalltau(a, b).statistic)
+
+
+def _spearman(a, b) -> float:
+    from scipy.stats import spearmanr
+    return float(spearmanr(a, b).statistic)
 
 
 def variant(preset: str, options: dict) -> str:
@@ -83,8 +95,13 @@ def run_job(file, dataset: str, preset: str, trial: int, size: int,
            "kendall_heldout": _kendall(p_all[held], test_all[held]),
            "kendall_all": _kendall(p_all, test_all), "heldout": int(len(held)),
            "fit_seconds": fit_s, "query_ms_per_cell": 1000 * query_s / len(t)}
-    out["params_heldout"] = _kendall(free[0][held, names.index("log10_params")], test_all[held])
+    params = free[0][:, names.index("log10_params")]
+    out["params_heldout"] = _kendall(params[held], test_all[held])
     out["val_heldout"] = _kendall(t.metric(held, "val"), test_all[held])
+    # Spearman over all cells: the measure of the zero-cost proxies' papers
+    out["spearman_all"] = _spearman(p_all, test_all)
+    out["spearman_heldout"] = _spearman(p_all[held], test_all[held])
+    out["params_spearman_all"] = _spearman(params, test_all)
     return out
 
 
@@ -177,12 +194,44 @@ def cmd_report(args) -> int:
     for name, vals in LITERATURE.items():
         lines.append(f"| cifar10 | {name} (PINAT, Table 1) | "
                      + " | ".join(f"{v:.3f}" for v in vals) + " |")
+    lines += spearman_markdown(rows, presets)
     harness.write_section(RESULTS / "NB201.md", BEGIN, END, "\n".join(lines))
     dev_lines = development_markdown(choices)
     if dev_lines:
         harness.write_section(RESULTS / "NB201.md", *DEVELOPMENT, "\n".join(dev_lines))
     print("\n".join(lines + [""] + dev_lines))
     return 0
+
+
+def spearman_markdown(rows: list[dict], presets: list[str]) -> list[str]:
+    """Spearman over all cells (the zero-cost proxies' measure) for the presets whose rows
+    hold it, beside the parameter count and the published proxies of ``ZERO_COST``."""
+    have = [r for r in rows if "spearman_all" in r]
+    if not have:
+        return []
+    lines = ["", "Spearman over all 15,625 cells against the test accuracy, as the zero-cost "
+             "proxies are measured (their figures: the authors' released notebook, one "
+             "minibatch, no training cell):", "",
+             "| data set | predictor | " + " | ".join(f"{n:,}" for n in SIZES) + " |",
+             "|---|---|" + "---|" * len(SIZES)]
+    for dataset in dict.fromkeys(r["dataset"] for r in have):
+        for preset in presets:
+            cells = []
+            for n in SIZES:
+                got = [r["spearman_all"] for r in have
+                       if (r["dataset"], r["preset"], r["size"]) == (dataset, preset, n)]
+                st = harness.seed_stats(got) if got else None
+                cells.append(harness.pm(st["mean"], st["std"]) if st else "")
+            if any(cells):
+                lines.append(f"| {dataset} | {preset} | " + " | ".join(cells) + " |")
+        p = harness.seed_stats([r["params_spearman_all"] for r in have
+                                if r["dataset"] == dataset])
+        lines.append(f"| {dataset} | parameter count (free, no training cell) | "
+                     + " | ".join([f"{p['mean']:.3f}"] * len(SIZES)) + " |")
+        for name, v in ZERO_COST.get(dataset, {}).items():
+            lines.append(f"| {dataset} | {name} (zero-cost, Abdelfattah et al.) | "
+                         + " | ".join([f"{v:.3f}"] * len(SIZES)) + " |")
+    return lines
 
 
 def development(rows: list[dict]) -> list[dict]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from naslib_petridish.cli import main
-from naslib_petridish.errors import GroundTruthError, InvalidCellError, UsageError
+from naslib_petridish.errors import ConfigError, GroundTruthError, InvalidCellError, UsageError
 from naslib_petridish.spaces import as_cells, get_space, infer_space, open_table, space_of
 from naslib_petridish.spaces.nb201 import cell as C
 from naslib_petridish.spaces.nb201.features import free_features, graph, path_encoding
@@ -129,6 +129,37 @@ def test_isomorphs_fit_on_copies_and_score_a_function_once(nb201_file):
     assert fits[4].fitted["isomorph_cells"] == n_copies > 60
     assert fits[4].fitted["n"] == 60 and len(fits[4].fitted["quantiles"]) == 60
     assert "isomorph_cells" not in fits[0].fitted
+
+
+def test_isomorphs_graph_trains_the_networks_on_fewer_copies(nb201_file):
+    """``isomorphs_graph: 1``: the trees fit every copy, the graph networks (and the
+    self-training students' fine-tuning) only the training cells themselves, and every
+    model is still scored over the copies (a function's copies predict alike)."""
+    from naslib_petridish.ranker.predictor import RankerPredictor
+
+    t = nb201_file.dataset("cifar10")
+    tr = t.sample(40, 1, metric="val")
+    sp = get_space("nb201")
+    group = [x for c in C.all_cells()[::11] if 2 <= len(sp.copies(c)) <= 4
+             for x in sp.copies(c)][:60]
+    base = dict(table=t, seed=0, features=["free"], models=["trees", "graph"],
+                graph_members=1, isomorphs=4)
+    seen = {}
+    for kg, st in ((0, 0), (1, 0), (1, 300)):
+        r = RankerPredictor(isomorphs_graph=kg, self_training=st, **base)
+        r.fit(t.cells(tr), t.metric(tr, "val"))
+        graph = next(m for m in r._models if m.name == "graph")
+        seen[kg, st] = len(graph.model["train_scores"])
+        p = r.query(group)
+        by_key = {}
+        for c, v in zip(group, p):
+            by_key.setdefault(c.key, set()).add(round(float(v), 12))
+        assert all(len(v) == 1 for v in by_key.values())
+    n_copies = sum(min(4, len(sp.copies(c))) for c in t.cells(tr))
+    assert seen == {(0, 0): n_copies, (1, 0): 40, (1, 300): 40} and n_copies > 40
+    assert r.fitted["isomorph_graph_cells"] == 40 and r.fitted["isomorph_cells"] == n_copies
+    with pytest.raises(ConfigError, match="isomorphs_graph"):
+        RankerPredictor(isomorphs_graph=-1, table=t)
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="../shared NB201 table not present")

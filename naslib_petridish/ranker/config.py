@@ -63,6 +63,11 @@ class RankerConfig:
     #: scored as the mean over up to this many of its copies.  No label is added; a no-op in
     #: a space without copies (NB101's tables hold one cell per function).  0 or 1: off
     isomorphs: int = 0
+    #: copies per training cell that the graph networks train and fine-tune on (the cell
+    #: first); 0: as many as ``isomorphs``.  Their pairwise loss grows with the square of
+    #: the training entries, so fewer copies here keep the fit's time down while the trees
+    #: still see every copy; queries average every model over ``isomorphs`` copies
+    isomorphs_graph: int = 0
     #: settings of the ``dish`` source: PetriDishConfig fields over sources.DISH_DEFAULTS
     dish: dict = field(default_factory=dict)
     #: a fitted dish (``dish.pt`` or its run directory) for the ``dish`` source; None: the
@@ -101,7 +106,8 @@ class RankerConfig:
                 raise ConfigError(f"'{name}' must be a non-empty list of "
                                   f"{', '.join(sorted(registry))}; got {v!r}")
             setattr(self, name, list(dict.fromkeys(v)))
-        for n in ("graph_members", "self_training", "seed", "workers", "isomorphs"):
+        for n in ("graph_members", "self_training", "seed", "workers", "isomorphs",
+                  "isomorphs_graph"):
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"'{n}' must be a non-negative integer, got {v!r}")

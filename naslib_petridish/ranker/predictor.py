@@ -205,10 +205,15 @@ class RankerPredictor(NASLibContract):
             fitted["fallback"] = [float(coef[0]), float(coef[1])]
             self._models = []
             return fitted
+        graph_rows = None  # the entries the graph networks train on (None: all)
         if cfg.isomorphs > 1:  # every copy labelled with its cell's accuracy
             copies, owner, at = with_copies(cells, cfg.isomorphs, cfg.space)
             cells, y = [copies[j] for j in at], y[owner]  # one entry per (cell, copy)
             fitted["isomorph_cells"] = len(cells)
+            if 0 < cfg.isomorphs_graph < cfg.isomorphs:  # each cell's first copies only
+                first = np.searchsorted(owner, owner)  # owner is sorted: a cell's entries
+                graph_rows = np.flatnonzero(np.arange(len(owner)) - first < cfg.isomorphs_graph)
+                fitted["isomorph_graph_cells"] = int(len(graph_rows))
         t0 = time.perf_counter()
         learners = [s for s in self.sources if s.learns]
         if learners:  # sources that learn see the others' columns first
@@ -219,9 +224,11 @@ class RankerPredictor(NASLibContract):
         fitted["feature_seconds"] = time.perf_counter() - t0
         models = [MODELS[m](cfg) for m in cfg.models]
         warm = self._warm if cfg.warm_start else None
+        g = slice(None) if graph_rows is None else graph_rows
+        gcells = cells if graph_rows is None else [cells[i] for i in graph_rows]
         for m in models:
-            if warm is not None and isinstance(m, GraphNetworks):
-                m.fit(cells, X, names, y, cfg.seed, warm=warm)
+            if isinstance(m, GraphNetworks):
+                m.fit(gcells, X[g], names, y[g], cfg.seed, warm=warm)
             else:
                 m.fit(cells, X, names, y, cfg.seed)
         if cfg.self_training:
@@ -229,7 +236,7 @@ class RankerPredictor(NASLibContract):
             fitted["self_training"] = self_train(
                 models, self.sources, cells, y, X, cfg.seed, cfg.self_training,
                 rounds=cfg.self_training_rounds, tree_weight=cfg.self_training_trees,
-                space=cfg.space, warm=warm)
+                space=cfg.space, warm=warm, graph_rows=graph_rows)
         if warm is not None:  # the next refit's networks start from these
             graph = next((m for m in models if isinstance(m, GraphNetworks)), None)
             if graph is not None:
