@@ -117,6 +117,18 @@ def test_isomorphs_change_nothing_on_nb101(table):
         RankerConfig(isomorphs=-1)
 
 
+def test_self_trained_isomorphs_preset_is_the_measured_variant():
+    """NB201.md measures ``cell-features-self-trained-isomorphs`` under the name of the
+    self-trained preset with ``isomorphs=8, isomorphs_graph=1``: they must stay one config."""
+    from naslib_petridish.ranker.config import resolve_ranker_config as resolve
+
+    a = resolve("cell-features-self-trained-isomorphs").to_dict()
+    b = resolve("cell-features-self-trained", overrides=["isomorphs=8",
+                                                         "isomorphs_graph=1"]).to_dict()
+    a.pop("preset"), b.pop("preset")
+    assert a == b
+
+
 def test_too_few_cells_fit_a_params_line(table):
     cells = [table.cell(i) for i in range(5)]
     lp = F.free_features(cells)[0][:, 0]
