@@ -226,9 +226,10 @@ class RankerPredictor(NASLibContract):
         warm = self._warm if cfg.warm_start else None
         g = slice(None) if graph_rows is None else graph_rows
         gcells = cells if graph_rows is None else [cells[i] for i in graph_rows]
+        gy = y[g]
         for m in models:
             if isinstance(m, GraphNetworks):
-                m.fit(gcells, X[g], names, y[g], cfg.seed, warm=warm)
+                m.fit(gcells, X[g], names, gy, cfg.seed, warm=warm)
             else:
                 m.fit(cells, X, names, y, cfg.seed)
         if cfg.self_training:
@@ -236,7 +237,7 @@ class RankerPredictor(NASLibContract):
             fitted["self_training"] = self_train(
                 models, self.sources, cells, y, X, cfg.seed, cfg.self_training,
                 rounds=cfg.self_training_rounds, tree_weight=cfg.self_training_trees,
-                space=cfg.space, warm=warm, graph_rows=graph_rows)
+                space=cfg.space, warm=warm, graph_train=(gcells, gy))
         if warm is not None:  # the next refit's networks start from these
             graph = next((m for m in models if isinstance(m, GraphNetworks)), None)
             if graph is not None:

@@ -66,7 +66,8 @@ def _teacher(models: list[RankModel], pool: Sequence[Cell], Xp, trees_booster) -
 def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.ndarray,
                X: np.ndarray, seed: int, n_unlabelled: int, rounds: int = 1,
                tree_weight: float = 0.0, space: str = "nb101",
-               warm: dict | None = None, graph_rows: np.ndarray | None = None) -> dict:
+               warm: dict | None = None,
+               graph_train: tuple[Sequence[Cell], np.ndarray] | None = None) -> dict:
     """Replace the weights of the ``graph`` model among ``models`` by students taught by all
     of ``models`` on ``n_unlabelled`` cells, ``rounds`` times (each round's students are the
     next round's teacher); with ``tree_weight`` > 0 the ``trees`` are refitted too, each
@@ -77,8 +78,8 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
     as the models were fitted on).  ``warm`` (a warm refit's state, kept by the ranker
     between fits): the unlabelled cells and their features of the first fit are kept (less
     the cells trained on since), and each round's students continue from the last fit's
-    for ``WARM_PRETRAIN_EPOCHS``.  ``graph_rows``: the entries of ``cells`` the students
-    are fine-tuned on (None: all; the ranker's ``isomorphs_graph``).  Returns what was done
+    for ``WARM_PRETRAIN_EPOCHS``.  ``graph_train``: the cells and accuracies the students
+    are fine-tuned on (None: ``cells`` and ``y``; the ranker's ``isomorphs_graph``).  Returns what was done
     (for the record)."""
     from .graph import (FINETUNE_EPOCHS, PRETRAIN_EPOCHS, WARM_PRETRAIN_EPOCHS,
                         fit_graph_ranker, pretrain_states)
@@ -117,8 +118,7 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
         weight = np.concatenate([np.full(len(cells), tree_weight * len(pool) / len(cells)),
                                  np.ones(len(pool))])
     layers, attention = graph.config.graph_layers, graph.config.graph_attention
-    gcells, gy = ((cells, y) if graph_rows is None
-                  else ([cells[i] for i in graph_rows], y[graph_rows]))
+    gcells, gy = (cells, y) if graph_train is None else graph_train
     for r in range(rounds):
         teacher = _teacher(models, pool, Xp, booster)
         cont = students[r] if r < len(students) else None
