@@ -79,8 +79,8 @@ def self_train(models: list[RankModel], sources, cells: Sequence[Cell], y: np.nd
     between fits): the unlabelled cells and their features of the first fit are kept (less
     the cells trained on since), and each round's students continue from the last fit's
     for ``WARM_PRETRAIN_EPOCHS``.  ``graph_train``: the cells and accuracies the students
-    are fine-tuned on (None: ``cells`` and ``y``; the ranker's ``isomorphs_graph``).  Returns what was done
-    (for the record)."""
+    are fine-tuned on (None: ``cells`` and ``y``; the ranker's ``isomorphs_graph``).
+    Returns what was done (for the record)."""
     from .graph import (FINETUNE_EPOCHS, PRETRAIN_EPOCHS, WARM_PRETRAIN_EPOCHS,
                         fit_graph_ranker, pretrain_states)
     from .sources import feature_matrix
