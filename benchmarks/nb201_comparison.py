@@ -47,7 +47,8 @@ TEST_SIZE = 200
 PROTOCOLS = {"naslib": "NASLib's sampler as is (repeats and train/test overlap possible)",
              "uniform": "distinct cells drawn uniformly, train/test disjoint"}
 OURS = ["params", "ranker-cell-features-trees", "ranker-cell-features-isomorphs",
-        "ranker-cell-features-boosted", "ranker-cell-features-self-trained"]
+        "ranker-cell-features-boosted", "ranker-cell-features-self-trained",
+        "ranker-cell-features-self-trained-isomorphs"]
 FAST = OURS + ["xgb", "lgb", "rf", "ngb", "bayes_lin_reg", "gp", "mlp", "bananas"]
 SLOW = ["gcn", "bonas", "nao", "seminas", "bohamiann", "dngo", "sparse_gp", "var_sparse_gp",
         "petridish-quick"]
