@@ -80,10 +80,12 @@ def _config_from_args(args: argparse.Namespace):
     any work (loading the ground truth takes seconds, a fit hours)."""
     from .factory import resolve_any
     from .runner import check_workers
+    from .spaces import get_space
 
     space = _space(args)
     metric = args.metric or (None if space == "nb101" else "val")  # NB201: val, as published
-    cfg = resolve_any(args.preset, args.config, args.set, seed=args.seed,
+    preset = args.preset or get_space(space).recommended_ranker
+    cfg = resolve_any(preset, args.config, args.set, seed=args.seed,
                       train_size=args.train_size, metric=metric, workers=args.workers,
                       space=space, dataset=args.dataset or None)
     if getattr(cfg, "backend", "process") == "process" and getattr(cfg, "trains_motifs", True):

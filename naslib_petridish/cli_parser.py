@@ -8,10 +8,12 @@ import argparse
 
 from . import __version__
 
-#: the preset of ``fit`` and ``evaluate`` when none is given: the recommended ranker (the
-#: paper's dish, ``paper-c``, takes an hour to fit and ranks unseen cells at chance level:
-#: benchmarks/results/DISH.md; it stays one name away, ``--preset paper-c``)
+#: the preset of ``fit``, ``evaluate`` and ``compare`` when none is given: the space's
+#: ``recommended_ranker`` (named here for the help text only; a test checks they agree).
+#: The paper's dish, ``paper-c``, takes an hour to fit and ranks unseen cells at chance
+#: level (benchmarks/results/DISH.md); it stays one name away, ``--preset paper-c``
 DEFAULT_PRESET = "cell-features-self-trained"
+DEFAULT_PRESET_NB201 = "cell-features-self-trained-isomorphs"
 
 
 def _add_nb101(p: argparse.ArgumentParser) -> None:
@@ -57,8 +59,9 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
     p.add_argument("--dish", default="quick", metavar="PRESET",
                    help="dish preset (default quick, the paper's method in minutes; "
                         "'none' leaves it out)")
-    p.add_argument("--ranker", default=DEFAULT_PRESET, metavar="PRESET",
-                   help=f"ranker preset (default {DEFAULT_PRESET}; 'none' leaves it out)")
+    p.add_argument("--ranker", default="recommended", metavar="PRESET",
+                   help=f"ranker preset (default: the space's recommended one, {DEFAULT_PRESET} "
+                        f"on NB101, {DEFAULT_PRESET_NB201} on NB201; 'none' leaves it out)")
     for role in ("dish", "ranker"):
         p.add_argument(f"--set-{role}", action="append", default=[], metavar="KEY=VALUE",
                        help=f"override one config field of the {role} preset (repeatable)")
@@ -101,8 +104,9 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
 
     def run_options(p):
         _add_nb101(p)
-        p.add_argument("--preset", default=DEFAULT_PRESET,
-                       help=f"shipped preset (default {DEFAULT_PRESET}, the recommended ranker; "
+        p.add_argument("--preset", default=None,
+                       help=f"shipped preset (default: the space's recommended ranker, "
+                            f"{DEFAULT_PRESET} on NB101, {DEFAULT_PRESET_NB201} on NB201; "
                             "the paper's dish is --preset paper-c); "
                             "see 'presets'")
         p.add_argument("--config", metavar="FILE",

@@ -26,7 +26,8 @@ from .evaluate import (PREDICTIONS_FILE, check_test_size, draw_split,
 
 RESULT, FIGURE = "compare.json", "compare.png"
 #: the paper's method in its few-minute form, and the ranker the package recommends
-DISH, RANKER = "quick", "cell-features-self-trained"
+#: (``recommended``: the space's ``recommended_ranker``)
+DISH, RANKER = "quick", "recommended"
 MEANING = ("Kendall tau: how well each predictor orders the held-out cells by their true "
            "accuracy (1 = the true order, 0 = chance). The baselines cost nothing, so a "
            "predictor is worth its fit only where it beats them.")
@@ -37,7 +38,8 @@ def run_compare(table, out_dir: str | os.PathLike, dish: str = DISH, ranker: str
                 metric: str = "val", target: str = "test", workers: int | None = None,
                 resume: bool = False, force: bool = False, progress: bool = True,
                 dish_set=(), ranker_set=()) -> dict:
-    """Fit ``dish`` and ``ranker`` (preset names; either may be None to leave it out) on one
+    """Fit ``dish`` and ``ranker`` (preset names; either may be None to leave it out;
+    ``ranker="recommended"``: the table's space's recommended ranker preset) on one
     split of ``table`` and write ``compare.json``; returns its content.  ``dish_set`` /
     ``ranker_set``: ``KEY=VALUE`` overrides of each preset's config fields."""
     from .factory import resolve_any
@@ -50,6 +52,9 @@ def run_compare(table, out_dir: str | os.PathLike, dish: str = DISH, ranker: str
         raise OutputExistsError(f"{out / RESULT} exists; pass --resume to reuse it or --force "
                                 "to run again")
     space, dataset = table.space, getattr(table, "dataset", "") or None
+    if ranker == "recommended":
+        from .spaces import get_space
+        ranker = get_space(space).recommended_ranker
     names = {"dish": f"dish ({dish})", "ranker": f"ranker ({ranker})"}
     cfgs = {}
     for role, preset, sets in (("dish", dish, dish_set), ("ranker", ranker, ranker_set)):
@@ -96,15 +101,16 @@ def run_compare(table, out_dir: str | os.PathLike, dish: str = DISH, ranker: str
 
 def format_compare(res: dict) -> str:
     """The console table of a :func:`run_compare` result."""
+    w = max([40] + [len(r["name"]) for r in res["rows"]])  # the name column fits every name
     lines = [f"{res['space']} {res['dataset']}: {res['test_size']} held-out cells, "
              f"{res['train_size']} training cells (seed {res['seed']}); learned from "
              f"{res['metric']} accuracy, scored against {res['target']} accuracy "
              f"@{res['metric_epochs']} epochs",
-             f"  {'predictor':<40} {'Kendall':>8} {'Spearman':>9} {'fit s':>8} "
+             f"  {'predictor':<{w}} {'Kendall':>8} {'Spearman':>9} {'fit s':>8} "
              f"{'query ms/cell':>14}"]
     for r in res["rows"]:
         d = r.get("defined", True)
-        lines.append(f"  {r['name']:<40} {fmt(r['kendall_tau'], d):>8} "
+        lines.append(f"  {r['name']:<{w}} {fmt(r['kendall_tau'], d):>8} "
                      f"{fmt(r['spearman'], d):>9} {r['fit_seconds']:>8.1f} "
                      f"{r['query_ms_per_cell']:>14.2f}")
     lines.append(MEANING)

@@ -66,11 +66,17 @@ def test_compare_on_nb201_and_without_the_dish(tmp_path):
     t = synthetic_nb201(("cifar10",), seed=3, n=400).dataset("cifar10")
     res = run_compare(t, tmp_path / "m", dish=None, ranker_set=RANKER_SET, train_size=30,
                       test_size=20, progress=False)
+    # the ranker by default is the space's recommendation: on NB201 the copies' preset
     assert [r["name"] for r in res["rows"]] == [
-        "ranker (cell-features-self-trained)", "params (baseline)", "random (baseline)"]
+        "ranker (cell-features-self-trained-isomorphs)", "params (baseline)",
+        "random (baseline)"]
+    assert res["configs"]["ranker"]["isomorphs"] == 8
     assert res["space"] == "nb201" and res["metric_epochs"] == 200
     assert res["rows"][0]["kendall_tau"] > res["rows"][2]["kendall_tau"]
-    assert "nb201 cifar10: 20 held-out cells" in format_compare(res)
+    text = format_compare(res)
+    assert "nb201 cifar10: 20 held-out cells" in text
+    table = text.splitlines()[1:2 + len(res["rows"])]  # the header and one line a row
+    assert len({len(line) for line in table}) == 1  # columns aligned, the long name too
 
 
 def test_compare_bad_input_is_one_line(table_path, tmp_path, capsys):
@@ -84,3 +90,13 @@ def test_compare_bad_input_is_one_line(table_path, tmp_path, capsys):
     f.write_text("x")
     assert main(_args(table_path, f)) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_the_help_text_names_each_space_s_recommended_ranker():
+    """The command line's default ranker is the space's ``recommended_ranker``; the parser
+    names them in its help without importing the spaces: the two must agree."""
+    from naslib_petridish import cli_parser
+    from naslib_petridish.spaces import get_space
+
+    assert get_space("nb101").recommended_ranker == cli_parser.DEFAULT_PRESET
+    assert get_space("nb201").recommended_ranker == cli_parser.DEFAULT_PRESET_NB201

@@ -323,6 +323,7 @@ def test_the_main_job_part_is_what_its_records_print():
     # what README shows the main job printing is the table of the committed records
     # (``python -m benchmarks.main_job`` writes both), and the commands are the README's
     from benchmarks import harness, main_job
+    from naslib_petridish.spaces import get_space  # the ranker: the space's recommended one
 
     text = README.read_text()
     parts = {b: body for b, _, body in harness.sections(text)}
@@ -333,5 +334,5 @@ def test_the_main_job_part_is_what_its_records_print():
         assert rec["space"] == space and rec["test_size"] == 200 and rec["train_size"] == 100
         assert (RESULTS / f"main_job_{space}.png").exists()
         names = [r["name"] for r in rec["rows"]]
-        assert names == ["dish (quick)", "ranker (cell-features-self-trained)",
+        assert names == ["dish (quick)", f"ranker ({get_space(space).recommended_ranker})",
                          "params (baseline)", "random (baseline)"]

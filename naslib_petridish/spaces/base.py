@@ -10,6 +10,7 @@ member                  what it is
 ``naslib_name``         NASLib's name of the space (``nasbench101``, ...)
 ``epochs``              epoch budgets of the ground truth; ``final_epochs`` the last
 ``default_metric``      what a predictor learns from by default (``val`` or ``test``)
+``recommended_ranker``  the ranker preset the command line uses where none is named
 ``as_cell(x, table)``   every form a user meets -> the space's cell (raises
                         :class:`~naslib_petridish.errors.InvalidCellError`)
 ``cell.key``            canonical form: equal keys = the same function (distinctness)
@@ -46,6 +47,8 @@ class SearchSpace:
     epochs: tuple[int, ...] = ()
     final_epochs = 0
     default_metric = "val"
+    #: the ranker preset ranking this space's cells best (NB101: RANKING.md)
+    recommended_ranker = "cell-features-self-trained"
 
     def as_cell(self, x: Any, table=None):
         raise NotImplementedError

@@ -63,6 +63,8 @@ class NB201Space(SearchSpace):
     epochs = (12, 200)
     final_epochs = 200
     default_metric = "val"
+    #: best or level with the best at every size on CIFAR-10 and CIFAR-100 (NB201.md)
+    recommended_ranker = "cell-features-self-trained-isomorphs"
     cell_type = C.Cell
     ops = C.OPS
 
