@@ -169,12 +169,12 @@ def _nb201_search() -> list[float]:
 
 def _nb201_comparison() -> list[float]:
     """nb201_comparison.json (``python -m benchmarks.nb201_comparison report``), CIFAR-10,
-    protocol uniform, 1,000 training cells: the recommended preset and its trials, the best
+    protocol uniform, 1,000 training cells: the recommended NB201 preset and its trials, the best
     of NASLib's predictors (its name checked against the README's), the parameter count."""
     rows = [s for s in _json("nb201_comparison.json")["summary"]
             if s["dataset"] == "cifar10" and s["protocol"] == "uniform"
             and s["train_size"] == 1000]
-    ours = _one(rows, predictor="ranker-cell-features-self-trained")
+    ours = _one(rows, predictor="ranker-cell-features-self-trained-isomorphs")
     naslib = {s["predictor"]: s["kendalltau"][0] for s in rows
               if s["predictor"] != "params" and not s["predictor"].startswith(
                   ("ranker-", "petridish"))}
