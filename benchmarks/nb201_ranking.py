@@ -69,15 +69,21 @@ def variant(preset: str, options: dict) -> str:
     return preset + (f" ({extra})" if extra else "")
 
 
+def split(t, trial: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training rows of one job (``size`` uniform distinct cells, seeded by trial and
+    size) and its held-out rows (every cell of another function)."""
+    train = t.sample(size, np.random.default_rng([trial, size, 201]), metric="val")
+    keys = set(t.keys[train])
+    return train, np.array([r for r in range(len(t)) if t.keys[r] not in keys])
+
+
 def run_job(file, dataset: str, preset: str, trial: int, size: int,
             options: dict | None = None) -> dict:
     from naslib_petridish.ranker import RankerPredictor
     from naslib_petridish.spaces import get_space
 
     t = file.dataset(dataset)
-    train = t.sample(size, np.random.default_rng([trial, size, 201]), metric="val")
-    keys = set(t.keys[train])
-    held = np.array([r for r in range(len(t)) if t.keys[r] not in keys])
+    train, held = split(t, trial, size)
     y = t.metric(train, "val")
     test_all = t.metric(np.arange(len(t)), "test")
     r = RankerPredictor(preset=preset, table=t, seed=trial, **(options or {}))

@@ -27,18 +27,17 @@ SIZES = (78, 156, 469, 781)
 DATASETS = ("cifar10", "cifar100")
 
 
-def _file(path):
-    from naslib_petridish.spaces.nb201 import load_file, locate_table
-    return load_file(locate_table(path))
-
-
 def _scores(args) -> int:
+    from naslib_petridish.rundir import write_atomic
     from naslib_petridish.spaces.nb201.cell import all_cells
     from naslib_petridish.zero_cost import synflow_scores
 
     path = os.path.join(args.work, "scores.json")
     os.makedirs(args.work, exist_ok=True)
-    have = json.load(open(path)) if os.path.exists(path) else {}
+    have = {}
+    if os.path.exists(path):
+        with open(path) as fh:
+            have = json.load(fh)
     first: dict = {}
     for c in all_cells():
         first.setdefault(c.key, c)
@@ -46,10 +45,7 @@ def _scores(args) -> int:
     for i in range(0, len(todo), 250):
         part = todo[i:i + 250]
         have.update(zip(part, synflow_scores([first[k] for k in part]).tolist()))
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(have, f)
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(have))
         print(f"{len(have)} / {len(first)} functions", flush=True)
     return 0
 
@@ -59,10 +55,13 @@ def _probe(args) -> int:
 
     from naslib_petridish.ranker.models import rank_target
     from naslib_petridish.ranker.trees import train_trees
+    from benchmarks.nb201_ranking import split
     from naslib_petridish.spaces import get_space
+    from naslib_petridish.spaces.nb201 import load_file, locate_table
 
-    scores = json.load(open(os.path.join(args.work, "scores.json")))
-    sp, f = get_space("nb201"), _file(args.nb201)
+    with open(os.path.join(args.work, "scores.json")) as fh:
+        scores = json.load(fh)
+    sp, f = get_space("nb201"), load_file(locate_table(args.nb201))
     out: dict = {"trials": list(TRIALS), "sizes": list(SIZES), "datasets": {}}
     for ds in DATASETS:
         t = f.dataset(ds)
@@ -81,9 +80,7 @@ def _probe(args) -> int:
         for size in SIZES:
             k = {"trees": [], "trees_synflow": []}
             for trial in TRIALS:
-                train = t.sample(size, np.random.default_rng([trial, size, 201]), metric="val")
-                keys = set(t.keys[train])
-                held = np.array([r for r in range(len(t)) if t.keys[r] not in keys])
+                train, held = split(t, trial, size)  # nb201_ranking's draws
                 target = rank_target(t.metric(train, "val"))
                 for name, X, nm in (("trees", base, names),
                                     ("trees_synflow", np.hstack([base, s[:, None]]),
