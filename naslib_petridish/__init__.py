@@ -33,7 +33,7 @@ Modules, each depending only on the ones above it (data flows one way):
 * :mod:`.plots` -- figures of a run (needs the ``plot`` extra);
 * :mod:`.cli`, :mod:`.cli_parser` -- the ``naslib-petridish`` command line.
 """
-__version__ = "0.8.0"
+__version__ = "0.8.1"
 
 #: public names, imported on first use (PEP 562) so that ``import naslib_petridish`` and
 #: the command line start without loading numpy or torch

@@ -191,8 +191,10 @@ def fit_dish(cfg: PetriDishConfig, cells: Sequence[Cell], accuracies: Sequence[f
 
     With ``out_dir``: writes ``config.yaml``, ``train_set.json``, ``log.jsonl``
     (one line per outer epoch), ``checkpoint.pt`` (every outer epoch) and, at
-    the end, ``dish.pt``.  ``stop_after`` ends the run after that many outer
-    epochs of this call (as an interruption would; used by tests).
+    the end, ``dish.pt``.  With ``outer_lr`` 0 no outer epoch is run (none could change
+    the dish): the dish is the seeded initial one and the history is empty.
+    ``stop_after`` ends the run after that many outer epochs of this call (as an
+    interruption would; used by tests).
     Calibration is not done here (see ``predictor``).
     """
     z_all = np.asarray(accuracies, dtype=np.float64).reshape(-1)
@@ -236,6 +238,13 @@ def _fit(cfg, cells, z_all, schedule, out, resume, force, progress, runner, stop
         # written after the last checkpoint, is dropped
         rundir.write_atomic(out / LOG, "".join(json.dumps(r) + "\n" for r in history))
 
+    if not cfg.outer_lr > 0:
+        # no outer step can move the dish (Adam's step is lr times its update): the dish is
+        # the seeded initial one, and the outer epochs would train 6 motifs each for nothing
+        dish.meta["outer_loop"] = "skipped: outer_lr is 0, the dish is the seeded initial one"
+        dish.images = images.detach().clone()
+        dish.history = history
+        return dish
     own_runner = runner is None
     runner = runner or MotifRunner(cfg.workers, cfg.backend, cfg.ray_address, cfg.device)
     end = cfg.outer_epochs if stop_after is None else min(cfg.outer_epochs, start + stop_after)

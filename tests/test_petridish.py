@@ -289,6 +289,24 @@ def test_outer_loss_falls_on_a_toy_problem(pool):
     assert losses[-1] < losses[0] - 0.03, losses
 
 
+def test_an_outer_lr_of_zero_runs_no_outer_epoch(pool, tmp_path):
+    """Adam with lr 0 cannot move a pixel, so an untrained-dish config (``outer_lr`` 0, the
+    controls of DISH.md) runs no outer epoch: its dish is exactly the seeded initial one and
+    nothing is logged, while the same config with a small lr does run and move the dish."""
+    cells, acc = pool
+    cfg = tiny(outer_epochs=3, outer_lr=0.0)
+    log = []
+    dish = fit_dish(cfg, cells[:9], acc[:9], out_dir=tmp_path / "u", progress=False,
+                    on_epoch=log.append)
+    assert log == [] and dish.history == []
+    assert dish.meta["outer_loop"].startswith("skipped")
+    assert torch.equal(dish.images, Dish.create(cfg).images)
+    assert (tmp_path / "u" / "log.jsonl").read_text() == ""
+    moved = fit_dish(cfg.replace(outer_epochs=1, outer_lr=1e-3), cells[:9], acc[:9],
+                     progress=False, on_epoch=log.append)
+    assert len(log) == 1 and not torch.equal(moved.images, dish.images)
+
+
 def test_pearson_equals_scipy():
     rng = np.random.default_rng(0)
     for n in (3, 6, 50):
