@@ -54,7 +54,7 @@ TRAIN, TEST = 100, 200
 BEGIN, END = harness.markers("nb201-dish", "python -m benchmarks.nb201_dish report")
 
 
-def run_one(table, recipe: str, trial: int, work: Path) -> dict:
+def run_one(table, recipe: str, trial: int, work: Path, workers: int = 1) -> dict:
     from naslib_petridish.evaluate import METRICS_FILE, run_evaluation
     from naslib_petridish.factory import resolve_any
 
@@ -63,7 +63,7 @@ def run_one(table, recipe: str, trial: int, work: Path) -> dict:
         return json.loads((out / METRICS_FILE).read_text())
     preset, sets = RECIPES[recipe]
     cfg = resolve_any(preset, None, sets, seed=trial, train_size=TRAIN, metric="val",
-                      workers=1, space="nb201", dataset=table.dataset)
+                      workers=workers, space="nb201", dataset=table.dataset)
     return run_evaluation(table, cfg, TEST, out, resume=True, progress=False, target="test")
 
 
@@ -75,7 +75,7 @@ def cmd_run(args) -> int:
     table = load_file(locate_table(args.nb201)).dataset(args.dataset)
     for t in args.trials:
         for r in args.recipes:
-            m = run_one(table, r, t, Path(args.work))
+            m = run_one(table, r, t, Path(args.work), args.workers)
             print(f"{args.dataset} {r} trial {t}: Kendall {m[m['predictor']]['kendall_tau']:+.3f}"
                   f" (params {m['baseline_params']['kendall_tau']:+.3f}), fit "
                   f"{m['fit_seconds']:.0f} s", flush=True)
@@ -92,40 +92,69 @@ def _interval(d) -> dict:
             "values": d.tolist()}
 
 
-def summarize(work: Path) -> dict:
-    out = {}
-    for ds_dir in sorted(p for p in work.iterdir() if p.is_dir()):
-        rows = {}
-        for r in RECIPES:
-            for f in sorted((ds_dir / r).glob("t*/metrics.json")):
+def row_of(metrics: dict, log: Path | None = None) -> dict:
+    """The committed record of one (data set, recipe, trial): its held-out Kendall and the
+    parameter count's on the same cells, the times, the config and, for a trained dish, the
+    training motifs' Kendall per outer epoch (the Figure-4 view) from its ``log.jsonl``."""
+    cfg = metrics["config"]
+    outer = None
+    if log is not None and log.exists():
+        outer = [json.loads(x).get("kendall_tau") for x in log.read_text().splitlines()
+                 if x.strip()] or None
+    return {"dataset": metrics["dataset"], "recipe": metrics["recipe"],
+            "trial": int(cfg["seed"]),
+            "kendall": metrics[metrics["predictor"]]["kendall_tau"],
+            "params": metrics["baseline_params"]["kendall_tau"],
+            "fit_seconds": metrics["fit_seconds"],
+            "query_seconds_per_arch": metrics.get("query_seconds_per_arch"),
+            "outer": outer, "package_version": metrics.get("package_version"),
+            "machine": metrics.get("machine"), "config": cfg}
+
+
+def read_rows(paths) -> list[dict]:
+    """Every record of ``paths``: committed rows files, or WORK folders of ``run`` (each
+    finished run read back from its ``metrics.json``); a run read twice counts once."""
+    every = {}
+    for w in map(Path, paths):
+        if w.is_file():
+            got = harness.read_jsonl(w)
+        else:
+            got = []
+            for f in sorted(w.glob("*/*/t*/" + "metrics.json")):
                 m = json.loads(f.read_text())
-                rows.setdefault(r, {})[int(f.parent.name[1:])] = m
-        res = {"recipes": {}, "pairs": {}}
-        for r, by in rows.items():
-            k = [by[t][by[t]["predictor"]]["kendall_tau"] for t in sorted(by)]
-            res["recipes"][r] = {"trials": sorted(by), **harness.seed_stats(k),
-                                 "params": harness.seed_stats(
-                                     [by[t]["baseline_params"]["kendall_tau"] for t in sorted(by)]),
-                                 "fit_seconds": float(np.mean([by[t]["fit_seconds"]
-                                                               for t in by]))}
+                m["recipe"] = f.parent.parent.name
+                got.append(row_of(m, f.parent / "log.jsonl"))
+        for r in got:
+            every[(r["dataset"], r["recipe"], r["trial"])] = r
+    return [every[k] for k in sorted(every, key=lambda k: (k[0], list(RECIPES).index(k[1]),
+                                                           k[2]))]
+
+
+def summarize(rows: list[dict]) -> dict:
+    out = {}
+    for ds in dict.fromkeys(r["dataset"] for r in rows):
+        by = {}
+        for r in rows:
+            if r["dataset"] == ds:
+                by.setdefault(r["recipe"], {})[r["trial"]] = r
+        res = {"recipes": {}, "pairs": {}, "outer": {}}
+        for r, got in by.items():
+            ts = sorted(got)
+            res["recipes"][r] = {"trials": ts,
+                                 **harness.seed_stats([got[t]["kendall"] for t in ts]),
+                                 "params": harness.seed_stats([got[t]["params"] for t in ts]),
+                                 "fit_seconds": float(np.mean([got[t]["fit_seconds"]
+                                                               for t in ts]))}
+            curves = [got[t]["outer"] for t in ts if got[t].get("outer")]
+            if curves:
+                res["outer"][r] = curves
         for a, b in PAIRS:
-            if a in rows and b in rows:
-                ts = sorted(set(rows[a]) & set(rows[b]))
-                d = [rows[a][t][rows[a][t]["predictor"]]["kendall_tau"]
-                     - rows[b][t][rows[b][t]["predictor"]]["kendall_tau"] for t in ts]
+            if a in by and b in by:
+                ts = sorted(set(by[a]) & set(by[b]))
+                d = [by[a][t]["kendall"] - by[b][t]["kendall"] for t in ts]
                 res["pairs"][f"{a} - {b}"] = {"trials": ts, **_interval(d)}
-        res["outer"] = _outer_curves(ds_dir / "quick")
-        out[ds_dir.name] = res
+        out[ds] = res
     return out
-
-
-def _outer_curves(d: Path) -> list[list[float]]:
-    """Per trial, the training motifs' Kendall tau at each outer epoch of ``quick``."""
-    curves = []
-    for f in sorted(d.glob("t*/log.jsonl")):
-        recs = [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
-        curves.append([r.get("kendall_tau") for r in recs])
-    return curves
 
 
 def markdown(summary: dict) -> str:
@@ -149,26 +178,40 @@ def markdown(summary: dict) -> str:
 
 
 def plot_outer(summary: dict, path: Path) -> Path | None:
-    plt = harness.pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.4))
-    drawn = False
-    for ds, res in summary.items():
-        for i, c in enumerate(res["outer"]):
-            if c:
-                ax.plot(range(1, len(c) + 1), c, color="C0" if ds == "cifar10" else "C1",
-                        alpha=0.6, label=ds if i == 0 else None)
-                drawn = True
-    if not drawn:
+    """The paper's Figure-4 view: per trained recipe, the training motifs' Kendall tau at
+    each outer epoch, one line per trial, with its 10-epoch running mean where the run is
+    long enough to have one."""
+    recipes = list(dict.fromkeys(r for res in summary.values() for r in res["outer"]))
+    if not recipes:
         return None
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set(xlabel="outer epoch", ylabel="Kendall tau of the training motifs",
-           title="quick on NB201: the paper's Figure 4 view")
-    ax.legend(fontsize=8)
+    plt = harness.pyplot()
+    fig, axes = plt.subplots(1, len(recipes), figsize=(4.6 * len(recipes), 3.4), squeeze=False)
+    for ax, recipe in zip(axes[0], recipes):
+        for ds, res in summary.items():
+            for i, c in enumerate(res["outer"].get(recipe, [])):
+                y = np.array([np.nan if v is None else v for v in c], float)
+                x = np.arange(1, len(y) + 1)
+                color = "C0" if ds == "cifar10" else "C1"
+                label = ds if i == 0 else None
+                if len(y) >= 20:
+                    ax.plot(x, y, color=color, alpha=0.15, lw=0.6)
+                    k = np.ones(10) / 10
+                    ax.plot(x[9:], np.convolve(np.nan_to_num(y), k, "valid"), color=color,
+                            alpha=0.8, label=label)
+                else:
+                    ax.plot(x, y, color=color, alpha=0.6, label=label)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set(xlabel="outer epoch", ylabel="Kendall tau of the training motifs",
+               title=f"{recipe} on NB201")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
     return harness.save_figure(fig, path)
 
 
 def cmd_report(args) -> int:
-    summary = summarize(Path(args.work))
+    rows = read_rows(args.work)
+    harness.write_jsonl(args.results / "nb201_dish_rows.jsonl", rows)
+    summary = summarize(rows)
     harness.save_json(args.results / "nb201_dish.json", {"summary": summary})
     fig = plot_outer(summary, args.results / "nb201_dish_outer.png")
     body = markdown(summary) + (f"\n\n![Figure 4 view]({fig.name})" if fig else "")
@@ -185,9 +228,14 @@ def main() -> int:
     r.add_argument("--trials", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     r.add_argument("--recipes", nargs="+", default=list(DEFAULT_RECIPES), choices=list(RECIPES))
     r.add_argument("--nb201", help="NB201 ground truth (default $NASLIB_PETRIDISH_NB201)")
+    r.add_argument("--workers", type=int, default=1,
+                   help="motif processes (results do not depend on it; 2 halves the paper "
+                        "presets' time on 2 cores)")
+    r.add_argument("--work", default="runs/nb201d")
     rp = sub.add_parser("report")
-    for p in (r, rp):
-        p.add_argument("--work", default="runs/nb201_dish")
+    rp.add_argument("--work", nargs="+", default=[str(RESULTS / "nb201_dish_rows.jsonl")],
+                    help="committed rows files and WORK folders of run (default: the "
+                         "committed benchmarks/results/nb201_dish_rows.jsonl)")
     r.set_defaults(fn=cmd_run)
     rp.set_defaults(fn=cmd_report)
     args = ap.parse_args()
