@@ -12,15 +12,18 @@ accuracy, scored against test accuracy):
   (untrained) dish's learning curve of each cell as a feature source;
 * ``paper-c`` and ``paper-b-short`` (the paper's schedules as shipped, their metric at
   NB201's 200 epochs) and their untrained controls: not in the default list, a fit takes
-  hours on 2 cores (``--recipes`` names them).
+  half an hour (``paper-b-short``) to an hour (``paper-c``) with ``--workers 2`` on 2 cores
+  (``--recipes`` names them); an untrained control runs no outer epoch (seconds).
 
 Each (recipe, trial) is a run directory under WORK (resumable: a finished one is read
-back); ``report`` writes ``nb201_dish.json`` (per trial, paired differences with a
-t-interval over trials), the Figure-4 view of ``quick`` (the training motifs' Kendall per
-outer epoch) and the table into NB201.md.
+back); ``report`` reads the committed ``results/nb201_dish_rows.jsonl`` and any WORK
+folders named, rewrites the rows file (one row per data set, recipe and trial, so that
+trials of hours accumulate across machines), and writes ``nb201_dish.json`` (per trial,
+paired differences with a t-interval over trials), the Figure-4 view of every trained
+recipe (the training motifs' Kendall per outer epoch) and the table into NB201.md.
 
     python -m benchmarks.nb201_dish run --dataset cifar10 --trials 0 1 2 3 4 --work runs/nb201d
-    python -m benchmarks.nb201_dish report --work runs/nb201d
+    python -m benchmarks.nb201_dish report --work results/nb201_dish_rows.jsonl runs/nb201d
 """
 from __future__ import annotations
 
