@@ -23,7 +23,8 @@ paired differences with a t-interval over trials), the Figure-4 view of every tr
 recipe (the training motifs' Kendall per outer epoch) and the table into NB201.md.
 
     python -m benchmarks.nb201_dish run --dataset cifar10 --trials 0 1 2 3 4 --work runs/nb201d
-    python -m benchmarks.nb201_dish report --work results/nb201_dish_rows.jsonl runs/nb201d
+    python -m benchmarks.nb201_dish report \\
+        --work benchmarks/results/nb201_dish_rows.jsonl runs/nb201d
 """
 from __future__ import annotations
 
