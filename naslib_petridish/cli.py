@@ -122,8 +122,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from .correlation import fmt
 
     hist = pred.dish.history
-    if "outer_loop" in pred.dish.meta:  # outer_lr 0: the seeded dish, no outer epoch run
-        print(f"untrained dish written to {args.out}/dish.pt (outer_lr 0: no outer epoch run), "
+    if not pred.generates_dish:  # the seeded dish: no outer epoch was run
+        print(f"untrained dish written to {args.out}/dish.pt (no outer epoch run), "
               f"calibration slope {cal.get('slope', float('nan')):+.3g} "
               f"(r {cal.get('pearson_r', float('nan')):+.3f} on {cal.get('n', 0)} training "
               f"cells), {pred.fit_seconds:.1f} s")
