@@ -19,7 +19,6 @@ and the tables into DISH.md.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -89,11 +88,7 @@ def run_job(table, recipe: str, trial: int, size: int, seed: int = 0) -> dict:
 
 
 def cmd_run(args) -> int:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-    import torch
-
-    torch.set_num_threads(1)
+    harness.one_thread()
     unknown = sorted(set(args.recipes) - set(RECIPES))
     if unknown:
         raise SystemExit(f"unknown recipe(s) {unknown}; known: {', '.join(RECIPES)}")

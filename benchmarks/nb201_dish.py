@@ -29,7 +29,6 @@ recipe (the training motifs' Kendall per outer epoch) and the table into NB201.m
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +71,7 @@ def run_one(table, recipe: str, trial: int, work: Path, workers: int = 1) -> dic
 
 
 def cmd_run(args) -> int:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    harness.one_thread()
     from naslib_petridish.spaces.nb201 import load_file, locate_table
 
     table = load_file(locate_table(args.nb201)).dataset(args.dataset)

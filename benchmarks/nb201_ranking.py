@@ -18,7 +18,6 @@ by name from the file (``--datasets``, default every one it holds).
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -112,8 +111,7 @@ def run_job(file, dataset: str, preset: str, trial: int, size: int,
 
 
 def cmd_run(args) -> int:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    harness.one_thread()
     from naslib_petridish.guided import read_options
     from naslib_petridish.spaces.nb201 import load_file, locate_table
 
@@ -343,8 +341,7 @@ def ceiling_of(t, trial: int) -> dict:
 def cmd_ceiling(args) -> int:
     """``ceiling_of`` for every data set of the file and ``--trials``: nb201_ceiling.json and
     the table in NB201.md (the fold split is the only random part: the trials vary it)."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    harness.one_thread()
     from naslib_petridish.spaces.nb201 import load_file, locate_table
 
     file = load_file(locate_table(args.nb201))

@@ -24,7 +24,6 @@ and the table into NB201.md.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -115,8 +114,7 @@ def run_naslib_one(table, method: str, seed: int, budget: int, work: Path) -> di
 
 
 def cmd_run(args) -> int:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    harness.one_thread()
     from naslib_petridish.spaces.nb201 import load_file, locate_table
 
     table = load_file(locate_table(args.nb201)).dataset(args.dataset)

@@ -18,7 +18,6 @@ the tables into RANKING.md.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from benchmarks import harness
@@ -89,8 +88,7 @@ def _key(r: dict) -> tuple:
 
 
 def cmd_run(args) -> int:
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    harness.one_thread()
     from naslib_petridish.ranker import preset_names
 
     unknown = sorted(set(args.presets) - set(preset_names()))

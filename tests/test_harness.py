@@ -176,3 +176,25 @@ def test_committed_pages_carry_the_markers_their_reports_write(page):
     for begin, end in pairs:
         outside = outside[:outside.index(begin)] + outside[outside.index(end) + len(end):]
     assert prose in outside
+
+
+@pytest.mark.parametrize("env, want", [(None, 1), ("2", 2)])
+def test_one_thread_reaches_torch_after_import(env, want):
+    """The scripts import torch before a command runs, so an OMP_NUM_THREADS set then is
+    too late for this process: one_thread must set torch's count itself, and honour an
+    explicit OMP_NUM_THREADS."""
+    import os
+    import subprocess
+    import sys
+
+    e = {k: v for k, v in os.environ.items()
+         if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    if env is not None:
+        e["OMP_NUM_THREADS"] = env
+    code = ("import torch; torch.set_num_threads(3); from benchmarks import harness; "
+            "n = harness.one_thread(); import os; "
+            "print(n, torch.get_num_threads(), os.environ['MKL_NUM_THREADS'])")
+    out = subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(os.path.dirname(__file__))).stdout
+    n, got, mkl = out.split()
+    assert int(n) == want and int(got) == want and mkl == "1"
