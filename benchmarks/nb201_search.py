@@ -227,8 +227,11 @@ def markdown(summary: dict) -> str:
         for m in order:
             d = res["methods"][m]
             seeds = max((len(x["values"]) for x in d["at"].values()), default=0)
-            cells = [harness.pm(x["mean"], x["std"], 2, 100) if (x := d["at"].get(n)) else ""
-                     for n in REPORT_AT]
+            # a budget fewer seeds reached than the row's count says how many did
+            cells = [(harness.pm(x["mean"], x["std"], 2, 100)
+                      + (f" ({len(x['values'])} of {seeds} seeds)" if len(x["values"]) < seeds
+                         else ""))
+                     if (x := d["at"].get(n)) else "" for n in REPORT_AT]
             vs = []
             for ref in REFS:
                 c = d["at"].get(100, {}).get(f"vs_{ref}")
