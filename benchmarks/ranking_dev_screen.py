@@ -416,8 +416,6 @@ def cmd_summary(args) -> int:
 
 
 def main(argv=None) -> int:
-    import os
-
     ap = harness.argument_parser(__doc__)
     ap.add_argument("--work", default=str(WORK))
     harness.add_nb101_argument(ap)
@@ -445,10 +443,7 @@ def main(argv=None) -> int:
     if any(t not in DEV_TRIALS for t in args.trials):
         raise SystemExit(f"development trials only ({DEV_TRIALS}): the reported trials are "
                          "for benchmarks.ranking_presets")
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import torch
-
-    torch.set_num_threads(1)
+    harness.one_thread()
     Path(args.work).mkdir(parents=True, exist_ok=True)
     fn = {"arch": cmd_graphs, "depth": cmd_graphs, "loss": cmd_graphs, "rounds": cmd_rounds,
           "cotrain": cmd_cotrain}[args.cmd]

@@ -206,11 +206,7 @@ def run_one(m: Method, budget: int, seed: int, work: Path, table, tm) -> dict:
 
 
 def cmd_run(args) -> int:
-    # one core: libraries at one thread each (the machine is shared)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-    import torch
-    torch.set_num_threads(1)
+    harness.one_thread()  # one core: the machine is shared
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     (work / "run.pid").write_text(f"{os.getpid()}\n")
