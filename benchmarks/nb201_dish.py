@@ -173,8 +173,10 @@ def markdown(summary: dict) -> str:
         lines += ["", "| paired difference | trials | mean | 95 % t-interval |",
                   "|---|---|---|---|"]
         for name, p in res["pairs"].items():
-            lines.append(f"| {name} | {len(p['trials'])} | {p['mean']:+.3f} | "
-                         f"[{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}] |")
+            lo, hi = p["ci95"]
+            ci = (f"[{lo:+.3f}, {hi:+.3f}]" if np.isfinite([lo, hi]).all()
+                  else "n/a (one trial)")
+            lines.append(f"| {name} | {len(p['trials'])} | {p['mean']:+.3f} | {ci} |")
         lines.append("")
     return "\n".join(lines).rstrip()
 

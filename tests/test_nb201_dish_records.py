@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from benchmarks import harness
-from benchmarks.nb201_dish import read_rows, summarize
+from benchmarks.nb201_dish import markdown, read_rows, summarize
 from naslib_petridish.evaluate import run_evaluation
 from tests.helpers import tiny
 from tests.nb201_helpers import synthetic_nb201
@@ -50,3 +50,14 @@ def test_run_folders_become_rows_and_pairs(work, tmp_path):
     merged = read_rows([path, work])
     assert merged == rows
     assert read_rows([path])[0]["kendall"] == 0.5
+
+
+def test_a_pair_of_one_trial_has_no_interval(work):
+    """One finished trial gives a paired difference but no t-interval: the report says so
+    instead of printing nan."""
+    rows = [r for r in read_rows([work]) if r["trial"] == 0]
+    md = markdown(summarize(rows))
+    line = next(x for x in md.splitlines() if x.startswith("| quick - quick-untrained"))
+    assert "n/a (one trial)" in line and "nan" not in md
+    two = markdown(summarize(read_rows([work])))
+    assert "n/a" not in two and "nan" not in two
