@@ -186,12 +186,12 @@ def _nb201_comparison() -> list[float]:
 
 def _nb201_dish() -> list[float]:
     """nb201_dish.json (``python -m benchmarks.nb201_dish report``), CIFAR-10: the trained
-    ``quick`` and ``paper-b-short`` dishes minus their untrained controls, each with its 95 %
-    interval and trials; then the dishes' own Kendall, then the parameter count's on the
-    same cells (each recipe's trials)."""
+    ``quick``, ``paper-b-short`` and ``paper-c`` dishes minus their untrained controls, each
+    with its 95 % interval and trials; then the dishes' own Kendall, then the parameter
+    count's on the same cells (each recipe's trials)."""
     d = _json("nb201_dish.json")["summary"]["cifar10"]
     out, dishes, params = [], [], []
-    for r in ("quick", "paper-b-short"):
+    for r in ("quick", "paper-b-short", "paper-c"):
         pair, own = d["pairs"][f"{r} - {r}-untrained"], d["recipes"][r]
         out += [pair["mean"], *pair["ci95"], len(pair["trials"])]
         dishes.append(own["mean"])
